@@ -1,0 +1,56 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ClusterLogOutputSpec is a platform destination and who may use it.
+type ClusterLogOutputSpec struct {
+	OutputSpec `json:",inline"`
+
+	// allowedNamespaces selects, by label, the namespaces whose LogPipelines may send
+	// here. Unset admits none: only ClusterLogPipelines may use the output. Unlike most
+	// selectors, an empty one ({}) admits none too, so that a stray {} never opens a
+	// platform destination to every tenant; to admit all, use matchExpressions
+	// [{key: kubernetes.io/metadata.name, operator: Exists}].
+	// +optional
+	AllowedNamespaces *metav1.LabelSelector `json:"allowedNamespaces,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=clout,categories=logplane
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Pipelines",type=integer,JSONPath=`.status.pipelineCount`
+// +kubebuilder:printcolumn:name="Retention",type=string,JSONPath=`.spec.retentionPolicy`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// ClusterLogOutput is a destination owned by the platform team. ClusterLogPipelines can
+// use it, and LogPipelines of the namespaces that allowedNamespaces admits. Its
+// credentials come from Secrets in the operator's namespace.
+type ClusterLogOutput struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the destination.
+	// +required
+	Spec ClusterLogOutputSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	Status OutputStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ClusterLogOutputList is a list of ClusterLogOutputs.
+type ClusterLogOutputList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ClusterLogOutput `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ClusterLogOutput{}, &ClusterLogOutputList{})
+}

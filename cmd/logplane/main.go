@@ -1,0 +1,79 @@
+// Command logplane is the operator binary. Its subcommands share one image:
+//
+//	logplane manager   run the controllers (the Deployment's entry point)
+//	logplane version   print the build version
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/logplane/logplane/internal/manager"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "manager":
+		return runManager(args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return 0
+	case "-h", "--help", "help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "logplane: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: logplane <command> [flags]
+
+commands:
+  manager   run the operator's controllers
+  version   print the version
+`)
+}
+
+func runManager(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts manager.Options
+	opts.BindFlags(fs)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := zap.New(zap.UseFlagOptions(&zapOpts))
+	ctrl.SetLogger(log)
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		log.Error(err, "failed to load kubeconfig")
+		return 1
+	}
+	if err := manager.Run(ctrl.SetupSignalHandler(), cfg, opts, log.WithValues("version", version)); err != nil {
+		log.Error(err, "manager stopped")
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,104 @@
+// Package manager wires the logplane controllers into a controller-runtime manager:
+// flags, scheme, caches, probes, metrics and leader election. It holds no logic of
+// its own; controllers register themselves here as they are added.
+package manager
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	loggingv1alpha1 "github.com/logplane/logplane/api/v1alpha1"
+)
+
+// Leader election needs a Lease; events explain decisions to users.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// Secure metrics authenticate and authorise their scrapers.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// Options are the manager's settings, bound to command-line flags.
+type Options struct {
+	MetricsAddr      string
+	MetricsSecure    bool
+	ProbeAddr        string
+	LeaderElect      bool
+	Namespace        string
+	LeaderElectionID string
+}
+
+// BindFlags registers the options on fs with their defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443",
+		"Address of the metrics endpoint; 0 turns it off.")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true,
+		"Serve metrics over HTTPS, authenticated and authorised against the API server.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081",
+		"Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false,
+		"Elect a leader so that only one replica reconciles at a time.")
+	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "logplane-system"),
+		"Namespace of the operator: leader election lease, agents, platform Secrets.")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "logplane.logging.logplane.dev",
+		"Name of the leader election Lease.")
+}
+
+// NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(loggingv1alpha1.AddToScheme(s))
+	return s
+}
+
+// Run starts the manager and blocks until ctx ends or the manager fails.
+func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) error {
+	metrics := metricsserver.Options{BindAddress: opts.MetricsAddr, SecureServing: opts.MetricsSecure}
+	if opts.MetricsSecure {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  NewScheme(),
+		Logger:                  log,
+		Metrics:                 metrics,
+		HealthProbeBindAddress:  opts.ProbeAddr,
+		LeaderElection:          opts.LeaderElect,
+		LeaderElectionID:        opts.LeaderElectionID,
+		LeaderElectionNamespace: opts.Namespace,
+		// Stepping down at once on shutdown lets the next replica take over quickly.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("failed to create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("failed to add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("failed to add ready check: %w", err)
+	}
+	log.Info("starting manager", "namespace", opts.Namespace, "leaderElection", opts.LeaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("failed to run manager: %w", err)
+	}
+	return nil
+}
+
+func envOr(key, fallback string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return fallback
+}
