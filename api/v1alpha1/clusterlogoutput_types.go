@@ -32,7 +32,9 @@ type ClusterLogOutput struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the destination.
+	// spec names the destination kind (type), configures it in the block of that name,
+	// sets what every destination shares (tls, workers, retentionPolicy) and which
+	// tenant namespaces may use it (allowedNamespaces).
 	// +required
 	Spec ClusterLogOutputSpec `json:"spec"`
 

@@ -133,7 +133,8 @@ type ClusterLogPipeline struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the desired pipeline.
+	// spec selects container logs of many namespaces, node logs and events (input),
+	// processes them in order (filters) and names where they go (clusterOutputRefs).
 	// +required
 	Spec ClusterLogPipelineSpec `json:"spec"`
 

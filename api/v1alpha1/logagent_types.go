@@ -149,7 +149,8 @@ type LogAgent struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the desired agent.
+	// spec sets how the Fluent Bit DaemonSet runs: image, resources, placement, the
+	// node directory for positions and buffers, and how configuration changes roll out.
 	// +optional
 	// +kubebuilder:default={}
 	Spec LogAgentSpec `json:"spec,omitempty"`

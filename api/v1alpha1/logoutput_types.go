@@ -18,7 +18,8 @@ type LogOutput struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the destination.
+	// spec names the destination kind (type), configures it in the block of that name,
+	// and sets what every destination shares: tls, workers, retentionPolicy.
 	// +required
 	Spec OutputSpec `json:"spec"`
 

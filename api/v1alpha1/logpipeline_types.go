@@ -100,7 +100,8 @@ type LogPipeline struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the desired pipeline.
+	// spec selects logs of this namespace (input), processes them in order (filters) and
+	// names where they go (outputRefs, clusterOutputRefs).
 	// +required
 	Spec LogPipelineSpec `json:"spec"`
 

@@ -146,7 +146,8 @@ type RetentionPolicy struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the desired policy.
+	// spec sets how long the destination keeps logs of this class (retention) and how
+	// hard the agent tries to get them there (delivery, buffer, retry).
 	// +required
 	Spec RetentionPolicySpec `json:"spec"`
 

@@ -1,0 +1,194 @@
+// Command localcluster is `make run`: it starts a local control plane (kube-apiserver
+// and etcd, no nodes) with the logplane CRDs, runs the operator against it as its own
+// process, applies the samples and shows what kubectl sees — no cluster needed.
+//
+//	go run ./hack/localcluster [-dir .local] [-for 0] -- bin/logplane manager
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/logplane/logplane/test/testenv"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "localcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, argv []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("localcluster", flag.ContinueOnError)
+	dir := fs.String("dir", ".local", "directory for the kubeconfig and operator log")
+	samples := fs.String("samples", filepath.Join(testenv.RepoRoot(), "config", "samples"), "manifests to apply")
+	namespace := fs.String("namespace", "logplane-system", "the operator's namespace")
+	runFor := fs.Duration("for", 0, "stop this long after the samples are applied; 0 runs until interrupted")
+	if err := fs.Parse(argv); err != nil {
+		return err
+	}
+	operator := fs.Args()
+	if len(operator) == 0 {
+		return errors.New("usage: localcluster [flags] -- OPERATOR-COMMAND [ARGS]")
+	}
+
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	kubeconfig, err := filepath.Abs(filepath.Join(*dir, "kubeconfig"))
+	if err != nil {
+		return err
+	}
+
+	say("starting the local control plane (kube-apiserver + etcd)")
+	env, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("stopping the control plane")
+		_ = env.Stop(context.Background())
+	}()
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: *namespace}}
+	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("failed to create namespace %s: %w", *namespace, err)
+	}
+
+	probePort, err := freePort()
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(*dir, "operator.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	args := append(operator[1:],
+		"--namespace="+*namespace,
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probePort))
+	cmd := exec.Command(operator[0], args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	say("starting the operator: %s (log: %s)", cmd.String(), logPath)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("failed to start the operator: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}()
+	if err := waitReady(ctx, probePort, exited); err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	say("operator ready")
+
+	objs, err := testenv.LoadManifests(*samples)
+	if err != nil {
+		return err
+	}
+	if err := testenv.Apply(ctx, env.Client, "logplane-samples", objs); err != nil {
+		return err
+	}
+	say("applied %d objects from %s", len(objs), *samples)
+
+	showKubectl(stdout, kubeconfig, "get", "logplane", "-A")
+	fmt.Fprintf(stdout, `
+The control plane is up. In another shell:
+  export KUBECONFIG=%s
+  kubectl get logplane -A
+  kubectl explain logpipeline.spec
+Operator log: %s
+Stop with Ctrl-C.
+`, kubeconfig, logPath)
+
+	var timeUp <-chan time.Time
+	if *runFor > 0 {
+		timeUp = time.After(*runFor)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-timeUp:
+		return nil
+	case err := <-exited:
+		return fmt.Errorf("the operator exited: %v (see %s)", err, logPath)
+	}
+}
+
+// waitReady polls the operator's readiness endpoint until it answers 200.
+func waitReady(ctx context.Context, port int, exited <-chan error) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
+	deadline := time.After(60 * time.Second)
+	for {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("the operator exited before it was ready: %v", err)
+		case <-deadline:
+			return errors.New("the operator was not ready within 60s")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func showKubectl(stdout io.Writer, kubeconfig string, args ...string) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		say("kubectl is not installed; skipping `kubectl %v`", args)
+		return
+	}
+	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdout, cmd.Stderr = stdout, stdout
+	fmt.Fprintf(stdout, "\n$ kubectl %s\n", strings.Join(args, " "))
+	_ = cmd.Run()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[localcluster] "+format+"\n", args...)
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logplane/logplane/test/testenv"
+)
+
+// `make run` is the README's first command: the local control plane comes up, the
+// operator built from this tree starts against it and gets ready, and every sample is
+// accepted.
+func TestMakeRunFlow(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`")
+	}
+	bin := filepath.Join(t.TempDir(), "logplane")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/logplane")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"-dir", dir, "-for", "3s", "--", bin, "manager"}, &out)
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
+		t.Fatalf("run: %v\noutput:\n%s\noperator log:\n%s", err, out.String(), log)
+	}
+	for _, want := range []string{"The control plane is up", filepath.Join(dir, "kubeconfig")} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := exec.LookPath("kubectl"); err == nil && !strings.Contains(out.String(), "logpipeline.logging.logplane.dev/everything") {
+		t.Errorf("kubectl get logplane does not list the samples:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kubeconfig")); err != nil {
+		t.Error(err)
+	}
+}
