@@ -1,0 +1,114 @@
+// Package conditions is the one catalogue of condition types and reasons that logplane
+// writes on its resources, with the message each reason shows a user. Reasons are
+// CamelCase constants; messages are written for the person reading `kubectl describe`.
+package conditions
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types.
+const (
+	// TypeReady summarises the others: True only when everything the resource needs works.
+	TypeReady = "Ready"
+	// TypeConfigGenerated says whether the resource made it into the agent configuration.
+	TypeConfigGenerated = "ConfigGenerated"
+	// TypeAgentHealthy says whether the agent pods that run the resource are healthy.
+	TypeAgentHealthy = "AgentHealthy"
+	// TypeFlowHealthy says whether records flow without loss, from the agents' metrics.
+	TypeFlowHealthy = "FlowHealthy"
+	// TypeRetentionEnforced says whether an output's retention policy holds at the destination.
+	TypeRetentionEnforced = "RetentionEnforced"
+)
+
+// Reasons. Each has a message in messages below; a test keeps the two in step.
+const (
+	// ReasonConfigGenerated: the resource is part of the rendered configuration.
+	ReasonConfigGenerated = "ConfigGenerated"
+	// ReasonOutputNotFound: a referenced LogOutput or ClusterLogOutput does not exist.
+	ReasonOutputNotFound = "OutputNotFound"
+	// ReasonOutputNotAllowed: a ClusterLogOutput's allowedNamespaces does not admit the pipeline's namespace.
+	ReasonOutputNotAllowed = "OutputNotAllowed"
+	// ReasonOutputInvalid: a referenced output cannot render itself.
+	ReasonOutputInvalid = "OutputInvalid"
+	// ReasonSecretNotFound: a referenced Secret, or a key in it, does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonCrossNamespaceReference: a reference points outside the namespace it may use.
+	ReasonCrossNamespaceReference = "CrossNamespaceReference"
+	// ReasonRetentionPolicyNotFound: the referenced RetentionPolicy does not exist.
+	ReasonRetentionPolicyNotFound = "RetentionPolicyNotFound"
+	// ReasonAgentNotFound: the pipeline names a LogAgent that does not exist.
+	ReasonAgentNotFound = "AgentNotFound"
+	// ReasonUnsafeValue: a value would change the configuration's structure (injection).
+	ReasonUnsafeValue = "UnsafeValue"
+	// ReasonUnsupported: raw plugin parameters are set; logplane cannot vouch for them.
+	ReasonUnsupported = "Unsupported"
+
+	// ReasonAgentReady: every agent pod runs the current configuration and is ready.
+	ReasonAgentReady = "AgentReady"
+	// ReasonAgentNotReady: some agent pods are not ready; the message says why.
+	ReasonAgentNotReady = "AgentNotReady"
+
+	// ReasonFlowHealthy: records are delivered and none are dropped.
+	ReasonFlowHealthy = "FlowHealthy"
+	// ReasonAllDataDropped: every record sent in the window was dropped.
+	ReasonAllDataDropped = "AllDataDropped"
+	// ReasonSomeDataDropped: some records in the window were dropped.
+	ReasonSomeDataDropped = "SomeDataDropped"
+	// ReasonNoLogsDelivered: records come in but none reach the destination.
+	ReasonNoLogsDelivered = "NoLogsDelivered"
+	// ReasonBufferFillingUp: the filesystem buffer grows; the destination is slower than the input.
+	ReasonBufferFillingUp = "BufferFillingUp"
+	// ReasonProbingFailed: the agents' metrics could not be read.
+	ReasonProbingFailed = "ProbingFailed"
+
+	// ReasonReady: every condition is healthy.
+	ReasonReady = "Ready"
+)
+
+// messages are format strings; arguments fill in the specifics (names, counts).
+var messages = map[string]string{
+	ReasonConfigGenerated:         "The configuration includes this resource.",
+	ReasonOutputNotFound:          "Output %s does not exist; the pipeline is left out of the configuration until it does.",
+	ReasonOutputNotAllowed:        "ClusterLogOutput %s does not admit namespace %s (see its spec.allowedNamespaces).",
+	ReasonOutputInvalid:           "Output %s cannot be used: %s",
+	ReasonSecretNotFound:          "Secret %s has no key %q, or does not exist.",
+	ReasonCrossNamespaceReference: "%s refers outside namespace %s, which is not allowed.",
+	ReasonRetentionPolicyNotFound: "RetentionPolicy %s does not exist.",
+	ReasonAgentNotFound:           "LogAgent %s does not exist.",
+	ReasonUnsafeValue:             "Field %s holds a value that would alter the Fluent Bit configuration: %s",
+	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
+	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
+	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",
+	ReasonFlowHealthy:             "Records are delivered and none were dropped in the last %s.",
+	ReasonAllDataDropped:          "Every record in the last %s was dropped (%s).",
+	ReasonSomeDataDropped:         "%s of records in the last %s were dropped.",
+	ReasonNoLogsDelivered:         "Records come in but none were delivered in the last %s.",
+	ReasonBufferFillingUp:         "The buffer for %s grew to %s; the destination does not keep up.",
+	ReasonProbingFailed:           "Agent metrics could not be read: %s",
+	ReasonReady:                   "Ready.",
+}
+
+// Message renders the user-facing message of reason with its arguments. An unknown
+// reason is a programming error and says so rather than panicking in a reconciler.
+func Message(reason string, args ...any) string {
+	format, ok := messages[reason]
+	if !ok {
+		return fmt.Sprintf("unknown reason %q", reason)
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+// New builds a condition of type t for an object at generation, with the catalogue's
+// message for reason. LastTransitionTime is left for meta.SetStatusCondition to manage.
+func New(t string, status metav1.ConditionStatus, reason string, generation int64, args ...any) metav1.Condition {
+	return metav1.Condition{
+		Type:               t,
+		Status:             status,
+		Reason:             reason,
+		Message:            Message(reason, args...),
+		ObservedGeneration: generation,
+	}
+}
