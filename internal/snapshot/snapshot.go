@@ -1,0 +1,127 @@
+// Package snapshot holds everything the renderer reads, gathered once: the logplane
+// resources, the namespaces' labels and the names of the keys of referenced Secrets
+// (never their values). It is filled from the controller cache or, for the render
+// command, from YAML files, and is read-only afterwards.
+package snapshot
+
+import (
+	"cmp"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+)
+
+// Snapshot is the renderer's whole input.
+type Snapshot struct {
+	// OperatorNamespace holds the Secrets of cluster-scoped outputs.
+	OperatorNamespace string
+
+	Agents           []v1.LogAgent
+	ClusterPipelines []v1.ClusterLogPipeline
+	Pipelines        []v1.LogPipeline
+	Outputs          []v1.LogOutput
+	ClusterOutputs   []v1.ClusterLogOutput
+	Policies         []v1.RetentionPolicy
+	Namespaces       []Namespace
+	Secrets          []Secret
+}
+
+// Namespace is what selectors need to know of a namespace.
+type Namespace struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Secret is a Secret's identity and the keys it holds.
+type Secret struct {
+	Namespace string
+	Name      string
+	Keys      []string
+}
+
+// Sort orders every list by identity, so that the renderer's output does not depend on
+// the order objects were listed in.
+func (s *Snapshot) Sort() {
+	byName := func(ns1, n1, ns2, n2 string) int { return cmp.Or(cmp.Compare(ns1, ns2), cmp.Compare(n1, n2)) }
+	slices.SortFunc(s.Agents, func(a, b v1.LogAgent) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.ClusterPipelines, func(a, b v1.ClusterLogPipeline) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Pipelines, func(a, b v1.LogPipeline) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
+	slices.SortFunc(s.Outputs, func(a, b v1.LogOutput) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
+	slices.SortFunc(s.ClusterOutputs, func(a, b v1.ClusterLogOutput) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Policies, func(a, b v1.RetentionPolicy) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Namespaces, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Secrets, func(a, b Secret) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
+}
+
+// Index answers the renderer's lookups in constant time.
+type Index struct {
+	outputs        map[[2]string]*v1.LogOutput
+	clusterOutputs map[string]*v1.ClusterLogOutput
+	policies       map[string]*v1.RetentionPolicy
+	agents         map[string]*v1.LogAgent
+	namespaces     map[string]labels.Set
+	secretKeys     map[[2]string]map[string]bool
+}
+
+// NewIndex indexes s; s must not change while the index is in use.
+func NewIndex(s *Snapshot) *Index {
+	ix := &Index{
+		outputs:        make(map[[2]string]*v1.LogOutput, len(s.Outputs)),
+		clusterOutputs: make(map[string]*v1.ClusterLogOutput, len(s.ClusterOutputs)),
+		policies:       make(map[string]*v1.RetentionPolicy, len(s.Policies)),
+		agents:         make(map[string]*v1.LogAgent, len(s.Agents)),
+		namespaces:     make(map[string]labels.Set, len(s.Namespaces)),
+		secretKeys:     make(map[[2]string]map[string]bool, len(s.Secrets)),
+	}
+	for i := range s.Outputs {
+		o := &s.Outputs[i]
+		ix.outputs[[2]string{o.Namespace, o.Name}] = o
+	}
+	for i := range s.ClusterOutputs {
+		ix.clusterOutputs[s.ClusterOutputs[i].Name] = &s.ClusterOutputs[i]
+	}
+	for i := range s.Policies {
+		ix.policies[s.Policies[i].Name] = &s.Policies[i]
+	}
+	for i := range s.Agents {
+		ix.agents[s.Agents[i].Name] = &s.Agents[i]
+	}
+	for _, ns := range s.Namespaces {
+		ix.namespaces[ns.Name] = labels.Set(ns.Labels)
+	}
+	for _, sec := range s.Secrets {
+		keys := make(map[string]bool, len(sec.Keys))
+		for _, k := range sec.Keys {
+			keys[k] = true
+		}
+		ix.secretKeys[[2]string{sec.Namespace, sec.Name}] = keys
+	}
+	return ix
+}
+
+// Output returns the LogOutput namespace/name, or nil.
+func (ix *Index) Output(namespace, name string) *v1.LogOutput {
+	return ix.outputs[[2]string{namespace, name}]
+}
+
+// ClusterOutput returns the ClusterLogOutput name, or nil.
+func (ix *Index) ClusterOutput(name string) *v1.ClusterLogOutput { return ix.clusterOutputs[name] }
+
+// Policy returns the RetentionPolicy name, or nil.
+func (ix *Index) Policy(name string) *v1.RetentionPolicy { return ix.policies[name] }
+
+// Agent returns the LogAgent name, or nil.
+func (ix *Index) Agent(name string) *v1.LogAgent { return ix.agents[name] }
+
+// NamespaceLabels returns a namespace's labels and whether the namespace is known.
+func (ix *Index) NamespaceLabels(name string) (labels.Set, bool) {
+	l, ok := ix.namespaces[name]
+	return l, ok
+}
+
+// HasSecretKey reports whether Secret namespace/name exists and holds key.
+func (ix *Index) HasSecretKey(namespace, name, key string) bool {
+	return ix.secretKeys[[2]string{namespace, name}][key]
+}
