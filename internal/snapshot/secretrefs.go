@@ -67,4 +67,3 @@ func jsonName(f reflect.StructField) (name string, inline bool) {
 	}
 	return name, false
 }
-
