@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -142,29 +143,59 @@ var envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 
 func valueNode(v Value) (*yaml.Node, error) {
 	switch v.kind {
-	case kindString:
-		if why := Check(v.scalar); why != "" {
-			return nil, fmt.Errorf("unsafe value: %s", why)
+	case kindText:
+		text, err := v.text()
+		if err != nil {
+			return nil, err
 		}
-		return quoted(v.scalar), nil
+		return quoted(text), nil
 	case kindNumber, kindBool:
 		return &yaml.Node{Kind: yaml.ScalarNode, Value: v.scalar}, nil
-	case kindEnv:
-		if !envNameRE.MatchString(v.scalar) {
-			return nil, fmt.Errorf("invalid environment variable name %q", v.scalar)
-		}
-		return quoted("${" + v.scalar + "}"), nil
 	case kindList:
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, item := range v.list {
-			if why := Check(item); why != "" {
-				return nil, fmt.Errorf("unsafe value: %s", why)
+		for _, item := range v.items {
+			if item.kind != kindText {
+				return nil, fmt.Errorf("list items must be text")
 			}
-			seq.Content = append(seq.Content, quoted(item))
+			n, err := valueNode(item)
+			if err != nil {
+				return nil, err
+			}
+			seq.Content = append(seq.Content, n)
 		}
 		return seq, nil
 	}
 	return nil, fmt.Errorf("unknown value kind %d", v.kind)
+}
+
+// text joins the parts of a text value, checking literal pieces for anything unsafe
+// and environment names for validity.
+func (v Value) text() (string, error) {
+	var b strings.Builder
+	for _, p := range v.parts {
+		if p.env != "" {
+			if !envNameRE.MatchString(p.env) {
+				return "", fmt.Errorf("invalid environment variable name %q", p.env)
+			}
+			b.WriteString("${" + p.env + "}")
+			continue
+		}
+		if why := Check(p.literal); why != "" {
+			return "", fmt.Errorf("unsafe value: %s", why)
+		}
+		b.WriteString(p.literal)
+	}
+	// Two safe pieces can still meet as "$" + "{"; only our own references may expand.
+	envs := 0
+	for _, p := range v.parts {
+		if p.env != "" {
+			envs++
+		}
+	}
+	if strings.Count(b.String(), "${") != envs {
+		return "", fmt.Errorf("unsafe value: pieces join into '${'")
+	}
+	return b.String(), nil
 }
 
 func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }

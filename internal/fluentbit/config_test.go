@@ -61,6 +61,7 @@ func TestMarshalRefusesUnsafeOrAmbiguousInput(t *testing.T) {
 		{"newline", Section{Name: "stdout", Params: []Param{{"format", String("json\n[OUTPUT]")}}}, "line break"},
 		{"env expansion in literal", Section{Name: "http", Params: []Param{{"uri", String("/${AWS_SECRET_ACCESS_KEY}")}}}, "'${'"},
 		{"env expansion in a list", Section{Name: "http", Params: []Param{{"header", List("A ${B}")}}}, "'${'"},
+		{"pieces that join into an expansion", Section{Name: "http", Params: []Param{{"header", ValueList(Concat(String("X $"), String("{HOME}")))}}}, "join into"},
 		{"bad env name", Section{Name: "http", Params: []Param{{"http_passwd", Env("A}${B")}}}, "environment variable name"},
 		{"duplicate key", Section{Name: "http", Params: []Param{{"port", Int(1)}, {"port", Int(2)}}}, "set twice"},
 		{"reserved key", Section{Name: "http", Params: []Param{{"match", String("*")}}}, "must not be set"},

@@ -11,23 +11,34 @@ import (
 // that reaches a file has been through the same checks.
 type Value struct {
 	kind   valueKind
-	scalar string
-	list   []string
+	scalar string  // numbers and booleans
+	parts  []part  // text: literal pieces and environment references
+	items  []Value // lists
 }
 
 type valueKind int
 
 const (
-	kindString valueKind = iota
+	kindText valueKind = iota
 	kindNumber
 	kindBool
-	kindEnv
 	kindList
 )
 
+// part is a piece of text: literal, or a reference to an environment variable.
+type part struct {
+	literal string
+	env     string
+}
+
 // String is literal text. Fluent Bit expands "${NAME}" inside any value from its
 // environment, so literal text must never contain it; see Check.
-func String(s string) Value { return Value{kind: kindString, scalar: s} }
+func String(s string) Value {
+	if s == "" {
+		return Value{kind: kindText}
+	}
+	return Value{kind: kindText, parts: []part{{literal: s}}}
+}
 
 // Int is a whole number.
 func Int(n int64) Value { return Value{kind: kindNumber, scalar: strconv.FormatInt(n, 10)} }
@@ -42,10 +53,58 @@ func Bool(b bool) Value {
 
 // Env refers to an environment variable of the Fluent Bit process, written as
 // ${NAME}: the only way a secret reaches the configuration.
-func Env(name string) Value { return Value{kind: kindEnv, scalar: name} }
+func Env(name string) Value { return Value{kind: kindText, parts: []part{{env: name}}} }
 
-// List is a key repeated once per item (grep rules, headers, labels).
-func List(items ...string) Value { return Value{kind: kindList, list: items} }
+// Concat joins text values, such as a header name and a secret token.
+func Concat(values ...Value) Value {
+	v := Value{kind: kindText}
+	for _, x := range values {
+		v.parts = append(v.parts, x.parts...)
+	}
+	return v
+}
+
+// List is a key repeated once per item (grep rules, labels).
+func List(items ...string) Value {
+	v := Value{kind: kindList}
+	for _, it := range items {
+		v.items = append(v.items, String(it))
+	}
+	return v
+}
+
+// ValueList is a list whose items may hold environment references (headers).
+func ValueList(items ...Value) Value { return Value{kind: kindList, items: items} }
+
+// String renders the value as its text appears in a file (lists joined by ", "),
+// for tests and messages; unsafe text renders as "<invalid: reason>".
+func (v Value) String() string {
+	switch v.kind {
+	case kindText:
+		t, err := v.text()
+		if err != nil {
+			return "<invalid: " + err.Error() + ">"
+		}
+		return t
+	case kindList:
+		items := make([]string, len(v.items))
+		for i, it := range v.items {
+			items[i] = it.String()
+		}
+		return strings.Join(items, ", ")
+	}
+	return v.scalar
+}
+
+func (v Value) empty() bool {
+	switch v.kind {
+	case kindText:
+		return len(v.parts) == 0
+	case kindList:
+		return len(v.items) == 0
+	}
+	return v.scalar == ""
+}
 
 // Check reports why literal text is unsafe in a Fluent Bit file, or "" when it is safe.
 // The API's CEL rules already refuse these values; this is the second line of defence
@@ -82,7 +141,7 @@ type Section struct {
 // Set appends a key; a zero-length string is skipped so that optional fields can be
 // passed through without an if around each one.
 func (s *Section) Set(key string, v Value) {
-	if v.kind != kindList && v.scalar == "" || v.kind == kindList && len(v.list) == 0 {
+	if v.empty() {
 		return
 	}
 	s.Params = append(s.Params, Param{Key: key, Value: v})

@@ -1,0 +1,104 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"maps"
+	"slices"
+	"strings"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/fluentbit"
+)
+
+// SecretSource is one key of a Secret whose value Fluent Bit needs.
+type SecretSource struct {
+	Namespace string
+	Name      string
+	Key       string
+}
+
+// EnvVar is an environment variable of the Fluent Bit container, filled from a Secret
+// key; the configuration refers to it as ${Name}.
+type EnvVar struct {
+	Name   string
+	Source SecretSource
+}
+
+// SecretFile is a Secret key mounted as a file (TLS material); the configuration
+// refers to it by Path, which lies under SecretFilesDir.
+type SecretFile struct {
+	Path   string
+	Source SecretSource
+}
+
+// AWSProfile is a profile of the agent's shared AWS credentials file (mounted at
+// AWSCredentialsFile), which the controller assembles from the two Secret keys. Fluent
+// Bit reads static AWS keys only from its process environment or that file; a profile
+// per output keeps two outputs' keys apart.
+type AWSProfile struct {
+	Name            string
+	AccessKeyID     SecretSource
+	SecretAccessKey SecretSource
+}
+
+// Where the controller mounts secret material in the Fluent Bit container.
+const (
+	SecretFilesDir     = "/fluent-bit/secrets"
+	AWSCredentialsFile = "/fluent-bit/aws/credentials"
+)
+
+// secretID derives a stable identifier from the Secret key it stands for: a hash, so
+// that two tenants' Secrets never share a name and the order of resources does not matter.
+func secretID(s SecretSource) string {
+	sum := sha256.Sum256([]byte(s.Namespace + "\x00" + s.Name + "\x00" + s.Key))
+	return strings.ToUpper(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+}
+
+// credentials collects the secret material one configuration file uses.
+type credentials struct {
+	env      map[string]EnvVar
+	files    map[string]SecretFile
+	profiles map[string]AWSProfile
+}
+
+func newCredentials() *credentials {
+	return &credentials{env: map[string]EnvVar{}, files: map[string]SecretFile{}, profiles: map[string]AWSProfile{}}
+}
+
+func source(namespace string, r v1.SecretKeyRef) SecretSource {
+	return SecretSource{Namespace: namespace, Name: string(r.Name), Key: r.Key}
+}
+
+// envRef returns the ${ENV} value that carries a Secret key.
+func (c *credentials) envRef(namespace string, r v1.SecretKeyRef) fluentbit.Value {
+	src := source(namespace, r)
+	name := "LP_" + secretID(src)
+	c.env[name] = EnvVar{Name: name, Source: src}
+	return fluentbit.Env(name)
+}
+
+// fileRef returns the path at which a Secret key is mounted.
+func (c *credentials) fileRef(namespace string, r v1.SecretKeyRef) string {
+	src := source(namespace, r)
+	path := SecretFilesDir + "/" + strings.ToLower(secretID(src))
+	c.files[path] = SecretFile{Path: path, Source: src}
+	return path
+}
+
+// profile returns the name of the AWS profile holding static keys.
+func (c *credentials) profile(namespace string, k *v1.AWSCredentials) string {
+	id := source(namespace, k.AccessKeyID)
+	secret := source(namespace, k.SecretAccessKey)
+	name := "lp-" + strings.ToLower(secretID(SecretSource{Namespace: namespace, Name: id.Name + "/" + secret.Name, Key: id.Key + "/" + secret.Key}))
+	c.profiles[name] = AWSProfile{Name: name, AccessKeyID: id, SecretAccessKey: secret}
+	return name
+}
+
+func sortedValues[K ~string, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
+}

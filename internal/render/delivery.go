@@ -1,0 +1,81 @@
+package render
+
+import (
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/fluentbit"
+)
+
+// Retry scheduling, set in the service section of every configuration. Fluent Bit 5.1
+// waits before retry n a random whole number of seconds in [base, min(cap, base·2ⁿ)],
+// plus one. A one-minute cap keeps a recovered destination from waiting long for
+// traffic while still backing off from a failing one.
+const (
+	schedulerBase = 5
+	schedulerCap  = 60
+)
+
+// defaultBuffer bounds an output's filesystem buffer when its policy does not.
+var defaultBuffer = resource.MustParse("1Gi")
+
+// defaultRetry is the retry budget of an output without a RetentionPolicy.
+const defaultRetry = time.Hour
+
+// retryLimit maps a retry duration to Fluent Bit's retry_limit (a count): the smallest
+// count whose expected total wait reaches d. With the schedule above that is about
+// 30 s per retry once the backoff reaches its cap, e.g. 1h → 110 retries. Zero means
+// no limit: records wait in the buffer until delivered or until the buffer is full.
+func retryLimit(d time.Duration) fluentbit.Value {
+	if d <= 0 {
+		return fluentbit.String("no_limits")
+	}
+	var waited float64
+	for n := 1; ; n++ {
+		upper := float64(min(schedulerCap, schedulerBase<<min(n, 30)))
+		waited += (schedulerBase+upper)/2 + 1
+		if waited >= d.Seconds() {
+			return fluentbit.Int(int64(n))
+		}
+	}
+}
+
+// delivery is what an output's log class asks of the data plane.
+type delivery struct {
+	atLeastOnce bool
+	buffer      resource.Quantity
+	retry       time.Duration
+}
+
+func deliveryOf(p *v1.RetentionPolicy) delivery {
+	d := delivery{buffer: defaultBuffer, retry: defaultRetry}
+	if p == nil {
+		return d
+	}
+	d.atLeastOnce = p.Spec.Delivery == v1.DeliveryAtLeastOnce
+	if p.Spec.Buffer.MaxSize != nil {
+		d.buffer = *p.Spec.Buffer.MaxSize
+	}
+	if p.Spec.Retry.MaxDuration != nil {
+		d.retry = p.Spec.Retry.MaxDuration.Duration
+	}
+	return d
+}
+
+// setDelivery writes retry_limit, and storage.total_limit_size when the input buffers
+// on the filesystem: then each output's share of the disk is bounded by its class.
+func setDelivery(s *fluentbit.Section, d delivery, filesystem bool) {
+	s.Set("retry_limit", retryLimit(d.retry))
+	if filesystem {
+		s.Set("storage.total_limit_size", fluentbit.String(sizeForFluentBit(d.buffer)))
+	}
+}
+
+// sizeForFluentBit writes a quantity in bytes, which Fluent Bit reads unambiguously
+// (its suffixes are decimal; Kubernetes' Mi/Gi are binary).
+func sizeForFluentBit(q resource.Quantity) string {
+	return strconv.FormatInt(q.Value(), 10)
+}

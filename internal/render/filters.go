@@ -1,0 +1,174 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/fluentbit"
+)
+
+// Pipeline filters become processors of the pipeline's output sections: they run on
+// the records that output's tag match lets through, and on no one else's. Multiline
+// is the exception (Fluent Bit 5.1 runs it only as an input processor); see
+// multilineProcessors.
+
+// filterStrings lists every user string of a filter that reaches the configuration.
+func filterStrings(f v1.Filter) []string {
+	var out []string
+	add := func(s ...string) { out = append(out, s...) }
+	if g := f.Grep; g != nil {
+		for _, m := range append(append([]v1.FieldMatch(nil), g.Include...), g.Exclude...) {
+			add(string(m.Field), string(m.Regex))
+		}
+	}
+	if p := f.Parse; p != nil {
+		add(string(p.Field))
+		if p.Regex != nil {
+			add(string(*p.Regex))
+		}
+		if p.TimeKey != nil {
+			add(string(*p.TimeKey))
+		}
+		if p.TimeFormat != nil {
+			add(string(*p.TimeFormat))
+		}
+	}
+	if m := f.Multiline; m != nil {
+		add(string(m.Field))
+	}
+	if a := f.AddFields; a != nil {
+		for _, kv := range a.Fields {
+			add(kv.Key, string(kv.Value))
+		}
+	}
+	if r := f.RemoveFields; r != nil {
+		add(r.Fields...)
+	}
+	if t := f.Throttle; t != nil {
+		add(t.Interval)
+	}
+	return out
+}
+
+// accessor writes a field for grep: a record-accessor path stays as it is, a plain
+// key gets the "$" Fluent Bit would add anyway.
+func accessor(f v1.FieldPath) string {
+	if len(f) > 0 && f[0] == '$' {
+		return string(f)
+	}
+	return "$" + string(f)
+}
+
+// parsers collects the parser definitions a configuration needs, by content.
+type parsers struct{ byName map[string]fluentbit.Section }
+
+func newParsers() *parsers { return &parsers{byName: map[string]fluentbit.Section{}} }
+
+func (ps *parsers) add(s fluentbit.Section) { ps.byName[s.Name] = s }
+
+func (ps *parsers) list() []fluentbit.Section { return sortedValues(ps.byName) }
+
+// parserFor returns the name of a parser for a parse filter, defining it on first use.
+// The name is derived from the definition, so equal filters share one parser.
+func (ps *parsers) parserFor(p *v1.ParseFilter) string {
+	var def fluentbit.Section
+	switch p.Format {
+	case v1.ParseJSON:
+		def.Set("format", fluentbit.String("json"))
+	case v1.ParseLogfmt:
+		def.Set("format", fluentbit.String("logfmt"))
+	case v1.ParseRegex:
+		def.Set("format", fluentbit.String("regex"))
+		def.Set("regex", str(p.Regex))
+	}
+	def.Set("time_key", str(p.TimeKey))
+	def.Set("time_format", str(p.TimeFormat))
+	if p.TimeKey != nil {
+		def.Set("time_keep", fluentbit.Bool(true))
+	}
+	h := sha256.New()
+	for _, kv := range def.Params {
+		h.Write([]byte(kv.Key + "=" + kv.Value.String() + "\n"))
+	}
+	def.Name = "lp-" + hex.EncodeToString(h.Sum(nil))[:12]
+	ps.add(def)
+	return def.Name
+}
+
+// filterProcessors renders a pipeline's filters, except multiline, as processors.
+func filterProcessors(filters []v1.Filter, ps *parsers) []fluentbit.Section {
+	var out []fluentbit.Section
+	for _, f := range filters {
+		switch f.Type {
+		case v1.FilterGrep:
+			out = append(out, grepProcessors(f.Grep.Include, f.Grep.Exclude)...)
+		case v1.FilterParse:
+			s := fluentbit.Section{Name: "parser"}
+			s.Set("key_name", fluentbit.String(string(f.Parse.Field)))
+			s.Set("parser", fluentbit.String(ps.parserFor(f.Parse)))
+			s.Set("reserve_data", fluentbit.Bool(true))
+			s.Set("preserve_key", fluentbit.Bool(f.Parse.KeepOriginal))
+			out = append(out, s)
+		case v1.FilterAddFields:
+			for _, kv := range f.AddFields.Fields {
+				s := fluentbit.Section{Name: "content_modifier"}
+				s.Set("action", fluentbit.String("upsert"))
+				s.Set("key", fluentbit.String(kv.Key))
+				s.Set("value", fluentbit.String(string(kv.Value)))
+				out = append(out, s)
+			}
+		case v1.FilterRemoveFields:
+			for _, key := range f.RemoveFields.Fields {
+				s := fluentbit.Section{Name: "content_modifier"}
+				s.Set("action", fluentbit.String("delete"))
+				s.Set("key", fluentbit.String(key))
+				out = append(out, s)
+			}
+		case v1.FilterThrottle:
+			s := fluentbit.Section{Name: "throttle"}
+			s.Set("rate", fluentbit.Int(int64(f.Throttle.Records)))
+			s.Set("window", fluentbit.Int(int64(max(f.Throttle.Window, 1))))
+			s.Set("interval", fluentbit.String(cmpOr(f.Throttle.Interval, "1s")))
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// grepProcessors keeps records matching every include rule and drops those matching
+// any exclude rule. Fluent Bit refuses both kinds in one grep with logical_op, so
+// each kind gets its own unit.
+func grepProcessors(include, exclude []v1.FieldMatch) []fluentbit.Section {
+	var out []fluentbit.Section
+	rules := func(ms []v1.FieldMatch) []string {
+		rs := make([]string, len(ms))
+		for i, m := range ms {
+			rs[i] = accessor(m.Field) + " " + string(m.Regex)
+		}
+		return rs
+	}
+	if len(include) > 0 {
+		s := fluentbit.Section{Name: "grep"}
+		s.Set("logical_op", fluentbit.String("and"))
+		s.Set("regex", fluentbit.List(rules(include)...))
+		out = append(out, s)
+	}
+	if len(exclude) > 0 {
+		s := fluentbit.Section{Name: "grep"}
+		s.Set("logical_op", fluentbit.String("or"))
+		s.Set("exclude", fluentbit.List(rules(exclude)...))
+		out = append(out, s)
+	}
+	return out
+}
+
+func cmpOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,40 @@
+package render
+
+import (
+	"fmt"
+
+	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/fluentbit"
+)
+
+// outputSection renders one (pipeline, output) pair: the destination's own keys, the
+// keys every output shares, and the processors that select and shape the pipeline's
+// records. The alias ties the section's metrics back to the pair.
+func outputSection(pl *pipeline, o *output, m match, procs []fluentbit.Section, creds *credentials, filesystem bool) (fluentbit.Section, error) {
+	dest, ok := destinations[o.Spec.Type]
+	if !ok {
+		return fluentbit.Section{}, fmt.Errorf("unknown output type %q", o.Spec.Type)
+	}
+	a := alias.Output{PipelineKind: pl.Ref.Kind, Namespace: pl.Ref.Namespace, Pipeline: pl.Ref.Name,
+		OutputKind: o.Ref.Kind, Output: o.Ref.Name}.Encode()
+	if a == "" {
+		return fluentbit.Section{}, fmt.Errorf("cannot name the section for %s → %s", pl.Ref, o.Ref)
+	}
+	s := fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, Processors: procs}
+	s.Set("match_regex", fluentbit.String(m.regex))
+	env := &outputEnv{secretNamespace: o.SecretNamespace, creds: creds, outputID: a}
+	if err := dest.render(&s, o.Spec, env); err != nil {
+		return fluentbit.Section{}, err
+	}
+	if err := setTLS(&s, o.Spec.TLS, dest.tls, env); err != nil {
+		return fluentbit.Section{}, err
+	}
+	if o.Spec.Workers != nil {
+		s.Set("workers", fluentbit.Int(int64(*o.Spec.Workers)))
+	}
+	setDelivery(&s, deliveryOf(o.Policy), filesystem)
+	for _, kv := range o.Spec.RawParameters {
+		s.Set(kv.Key, fluentbit.String(string(kv.Value)))
+	}
+	return s, nil
+}

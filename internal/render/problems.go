@@ -1,0 +1,42 @@
+package render
+
+import (
+	"cmp"
+	"fmt"
+
+	"github.com/logplane/logplane/internal/conditions"
+)
+
+// Ref identifies a logplane resource.
+type Ref struct {
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+func compareRefs(a, b Ref) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+// Problem is something wrong with one resource, for its own status. Unless Warning is
+// set, the resource (or the part of it the message names) is left out of the
+// configuration; nothing else is affected.
+type Problem struct {
+	Ref     Ref
+	Reason  string
+	Message string
+	Warning bool
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Ref, p.Reason, p.Message) }
+
+func problem(ref Ref, reason string, args ...any) Problem {
+	return Problem{Ref: ref, Reason: reason, Message: conditions.Message(reason, args...)}
+}

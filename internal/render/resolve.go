@@ -1,0 +1,262 @@
+package render
+
+import (
+	"fmt"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/conditions"
+	"github.com/logplane/logplane/internal/fluentbit"
+	"github.com/logplane/logplane/internal/snapshot"
+)
+
+// output is a destination whose references all resolve.
+type output struct {
+	Ref Ref
+	// SecretNamespace is where its credentials live: its own namespace for a
+	// LogOutput, the operator's for a ClusterLogOutput.
+	SecretNamespace string
+	Spec            *v1.OutputSpec
+	Policy          *v1.RetentionPolicy
+}
+
+// pipeline is a pipeline whose references resolve, with the outputs it may use.
+type pipeline struct {
+	Ref     Ref
+	Agent   string
+	Filters []v1.Filter
+	Outputs []*output
+
+	// Exactly one of the selections below drives the container input.
+	Containers *v1.ContainerSelection
+	Namespaces namespaceSet
+
+	Files  *v1.FileInput
+	Node   *v1.NodeInput
+	Events *v1.EventsInput
+}
+
+// namespaceSet is the namespaces a pipeline reads: a fixed list, or every namespace
+// except a list (so that a new namespace needs no new configuration).
+type namespaceSet struct {
+	Only      []string
+	AllExcept []string
+}
+
+// resolver checks references once per object and remembers the outcome.
+type resolver struct {
+	snap     *snapshot.Snapshot
+	index    *snapshot.Index
+	outputs  map[Ref]*output
+	problems []Problem
+	seen     map[Ref]bool // outputs already checked, whether or not they passed
+}
+
+func newResolver(s *snapshot.Snapshot) *resolver {
+	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: map[Ref]*output{}, seen: map[Ref]bool{}}
+}
+
+func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }
+
+// systemNamespaces are read only when a ClusterLogPipeline names them.
+func (r *resolver) systemNamespaces() []string {
+	sys := []string{"kube-node-lease", "kube-public", "kube-system", r.snap.OperatorNamespace}
+	slices.Sort(sys)
+	return slices.Compact(sys)
+}
+
+// resolveOutput checks an output's own references: Secrets and retention policy.
+func (r *resolver) resolveOutput(ref Ref, secretNamespace string, spec *v1.OutputSpec) *output {
+	if r.seen[ref] {
+		return r.outputs[ref]
+	}
+	r.seen[ref] = true
+	ok := true
+	for _, sr := range snapshot.SecretRefs(spec) {
+		if !r.index.HasSecretKey(secretNamespace, string(sr.Ref.Name), sr.Ref.Key) {
+			r.report(problem(ref, conditions.ReasonSecretNotFound, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key))
+			ok = false
+		}
+	}
+	var policy *v1.RetentionPolicy
+	if spec.RetentionPolicy != "" {
+		if policy = r.index.Policy(string(spec.RetentionPolicy)); policy == nil {
+			r.report(problem(ref, conditions.ReasonRetentionPolicyNotFound, spec.RetentionPolicy))
+			ok = false
+		}
+	}
+	if len(spec.RawParameters) > 0 {
+		p := problem(ref, conditions.ReasonUnsupported)
+		p.Warning = true
+		r.report(p)
+	}
+	if !ok {
+		return nil
+	}
+	o := &output{Ref: ref, SecretNamespace: secretNamespace, Spec: spec, Policy: policy}
+	r.outputs[ref] = o
+	return o
+}
+
+// pipelineOutputs resolves a pipeline's references to outputs. Broken ones are
+// reported on the pipeline and skipped; the pipeline keeps its working outputs.
+func (r *resolver) pipelineOutputs(pl Ref, outputRefs, clusterOutputRefs []v1.ResourceName) []*output {
+	var outs []*output
+	for _, name := range outputRefs {
+		ref := Ref{Kind: alias.LogOutput, Namespace: pl.Namespace, Name: string(name)}
+		lo := r.index.Output(pl.Namespace, string(name))
+		if lo == nil {
+			r.report(problem(pl, conditions.ReasonOutputNotFound, ref))
+			continue
+		}
+		if o := r.resolveOutput(ref, pl.Namespace, &lo.Spec); o != nil {
+			outs = append(outs, o)
+		} else {
+			r.report(problem(pl, conditions.ReasonOutputInvalid, ref, "see its status"))
+		}
+	}
+	for _, name := range clusterOutputRefs {
+		ref := Ref{Kind: alias.ClusterLogOutput, Name: string(name)}
+		co := r.index.ClusterOutput(string(name))
+		if co == nil {
+			r.report(problem(pl, conditions.ReasonOutputNotFound, ref))
+			continue
+		}
+		if pl.Kind == alias.LogPipeline && !r.admits(co, pl.Namespace) {
+			r.report(problem(pl, conditions.ReasonOutputNotAllowed, ref, pl.Namespace))
+			continue
+		}
+		if o := r.resolveOutput(ref, r.snap.OperatorNamespace, &co.Spec.OutputSpec); o != nil {
+			outs = append(outs, o)
+		} else {
+			r.report(problem(pl, conditions.ReasonOutputInvalid, ref, "see its status"))
+		}
+	}
+	return outs
+}
+
+// admits applies a ClusterLogOutput's allowedNamespaces; unset or empty admits none.
+func (r *resolver) admits(co *v1.ClusterLogOutput, namespace string) bool {
+	sel := co.Spec.AllowedNamespaces
+	if sel == nil || len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 {
+		return false
+	}
+	nsLabels, known := r.index.NamespaceLabels(namespace)
+	if !known {
+		return false
+	}
+	return matches(sel, nsLabels)
+}
+
+func matches(sel *metav1.LabelSelector, set labels.Set) bool {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	return err == nil && s.Matches(set)
+}
+
+// agentFor checks the agent a pipeline names; "default" always exists.
+func (r *resolver) agentFor(pl Ref, name v1.AgentName) (string, bool) {
+	if name == "" {
+		name = v1.DefaultAgentName
+	}
+	if name != v1.DefaultAgentName && r.index.Agent(string(name)) == nil {
+		r.report(problem(pl, conditions.ReasonAgentNotFound, name))
+		return "", false
+	}
+	return string(name), true
+}
+
+// selectNamespaces turns a NamespaceSelection into the namespaces it reads now.
+func (r *resolver) selectNamespaces(sel v1.NamespaceSelection) namespaceSet {
+	system := r.systemNamespaces()
+	exclude := make([]string, 0, len(sel.Exclude))
+	for _, n := range sel.Exclude {
+		exclude = append(exclude, string(n))
+	}
+	if sel.Selector == nil && len(sel.Include) == 0 {
+		all := slices.Concat(exclude, system)
+		slices.Sort(all)
+		return namespaceSet{AllExcept: slices.Compact(all)}
+	}
+	var only []string
+	for _, n := range sel.Include {
+		only = append(only, string(n))
+	}
+	if sel.Selector != nil {
+		for _, ns := range r.snap.Namespaces {
+			if !slices.Contains(system, ns.Name) && matches(sel.Selector, ns.Labels) {
+				only = append(only, ns.Name)
+			}
+		}
+	}
+	only = slices.DeleteFunc(only, func(n string) bool { return slices.Contains(exclude, n) })
+	slices.Sort(only)
+	return namespaceSet{Only: slices.Compact(only)}
+}
+
+// checkFilters reports filter values that are unsafe in a Fluent Bit file. The API
+// server refuses them already; files given to `logplane render` have not been there.
+func (r *resolver) checkFilters(pl Ref, filters []v1.Filter) bool {
+	for i, f := range filters {
+		for _, s := range filterStrings(f) {
+			if why := fluentbit.Check(s); why != "" {
+				r.report(problem(pl, conditions.ReasonUnsafeValue, fmt.Sprintf("spec.filters[%d]", i), why))
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// resolve checks every pipeline and returns those that can render, sorted.
+func (r *resolver) resolve() []*pipeline {
+	var out []*pipeline
+	for i := range r.snap.ClusterPipelines {
+		cp := &r.snap.ClusterPipelines[i]
+		ref := Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}
+		agent, ok := r.agentFor(ref, cp.Spec.Agent)
+		if !ok || !r.checkFilters(ref, cp.Spec.Filters) {
+			continue
+		}
+		outs := r.pipelineOutputs(ref, nil, cp.Spec.ClusterOutputRefs)
+		if len(outs) == 0 {
+			continue
+		}
+		p := &pipeline{Ref: ref, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
+			Node: cp.Spec.Input.Node, Events: cp.Spec.Input.Events}
+		if c := cp.Spec.Input.Containers; c != nil {
+			sel := c.ContainerSelection
+			p.Containers = &sel
+			p.Namespaces = r.selectNamespaces(c.Namespaces)
+		}
+		out = append(out, p)
+	}
+	for i := range r.snap.Pipelines {
+		lp := &r.snap.Pipelines[i]
+		ref := Ref{Kind: alias.LogPipeline, Namespace: lp.Namespace, Name: lp.Name}
+		agent := ""
+		if lp.Spec.Input.Containers != nil {
+			var ok bool
+			if agent, ok = r.agentFor(ref, lp.Spec.Agent); !ok {
+				continue
+			}
+		}
+		if !r.checkFilters(ref, lp.Spec.Filters) {
+			continue
+		}
+		outs := r.pipelineOutputs(ref, lp.Spec.OutputRefs, lp.Spec.ClusterOutputRefs)
+		if len(outs) == 0 {
+			continue
+		}
+		// A tenant pipeline reads its own namespace and nothing else: the namespace
+		// comes from its metadata, never from its spec.
+		out = append(out, &pipeline{Ref: ref, Agent: agent, Filters: lp.Spec.Filters, Outputs: outs,
+			Containers: lp.Spec.Input.Containers, Namespaces: namespaceSet{Only: []string{lp.Namespace}},
+			Files: lp.Spec.Input.Files})
+	}
+	slices.SortFunc(out, func(a, b *pipeline) int { return compareRefs(a.Ref, b.Ref) })
+	return out
+}
