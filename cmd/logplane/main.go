@@ -1,6 +1,7 @@
 // Command logplane is the operator binary. Its subcommands share one image:
 //
 //	logplane manager   run the controllers (the Deployment's entry point)
+//	logplane render    render manifests to Fluent Bit configuration, offline
 //	logplane version   print the build version
 package main
 
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/logplane/logplane/internal/manager"
+	"github.com/logplane/logplane/internal/rendercli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "manager":
 		return runManager(args[1:], stderr)
+	case "render":
+		return rendercli.Run(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return 0
@@ -49,6 +53,7 @@ func usage(w io.Writer) {
 
 commands:
   manager   run the operator's controllers
+  render    render manifests (-f FILE|DIR) to Fluent Bit configuration, offline
   version   print the version
 `)
 }

@@ -43,6 +43,8 @@ const (
 	ReasonAgentNotFound = "AgentNotFound"
 	// ReasonUnsafeValue: a value would change the configuration's structure (injection).
 	ReasonUnsafeValue = "UnsafeValue"
+	// ReasonNoNamespacesSelected: a namespace selector matches no namespace (yet).
+	ReasonNoNamespacesSelected = "NoNamespacesSelected"
 	// ReasonUnsupported: raw plugin parameters are set; logplane cannot vouch for them.
 	ReasonUnsupported = "Unsupported"
 
@@ -79,6 +81,7 @@ var messages = map[string]string{
 	ReasonRetentionPolicyNotFound: "RetentionPolicy %s does not exist.",
 	ReasonAgentNotFound:           "LogAgent %s does not exist.",
 	ReasonUnsafeValue:             "Field %s holds a value that would alter the Fluent Bit configuration: %s",
+	ReasonNoNamespacesSelected:    "The %s selection matches no namespace; the pipeline ships nothing from it until one matches.",
 	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
 	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",

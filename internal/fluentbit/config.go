@@ -11,7 +11,9 @@ import (
 
 // Config is one Fluent Bit YAML configuration file.
 type Config struct {
-	Service          []Param
+	Service []Param
+	// Includes are further files, relative to this one, merged into the configuration.
+	Includes         []string
 	Parsers          []Section
 	MultilineParsers []Section
 	Inputs           []Section
@@ -26,6 +28,16 @@ var keyRE = regexp.MustCompile(`^[a-z][a-z0-9_.-]*$`)
 // checked once more (see Check); a failure names the section and key.
 func (c Config) Marshal() ([]byte, error) {
 	root := mapping()
+	if len(c.Includes) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, inc := range c.Includes {
+			if why := Check(inc); why != "" {
+				return nil, fmt.Errorf("include %q: %s", inc, why)
+			}
+			seq.Content = append(seq.Content, quoted(inc))
+		}
+		appendPair(root, "includes", seq)
+	}
 	if len(c.Service) > 0 {
 		svc := mapping()
 		params, err := Section{Name: "service", Params: c.Service}.sortedParams()
@@ -106,12 +118,19 @@ func sectionNode(s Section) (*yaml.Node, error) {
 		return nil, err
 	}
 	for _, p := range params {
-		if p.Key == "name" || p.Key == "match" || p.Key == "alias" || p.Key == "processors" {
+		if p.Key == "name" || p.Key == "match" || p.Key == "alias" || p.Key == "processors" || p.Key == "condition" {
 			return nil, fmt.Errorf("section %s: %q must not be set as a parameter", s.Name, p.Key)
 		}
 	}
 	if err := addParams(m, s.Name, params); err != nil {
 		return nil, err
+	}
+	if s.Condition != nil {
+		n, err := conditionNode(s.Condition)
+		if err != nil {
+			return nil, fmt.Errorf("section %s: %w", s.Name, err)
+		}
+		appendPair(m, "condition", n)
 	}
 	if len(s.Processors) > 0 {
 		seq, err := sequence(s.Processors)

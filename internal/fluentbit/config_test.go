@@ -15,7 +15,10 @@ func TestMarshalOrdersKeysAndQuotesStrings(t *testing.T) {
 	out.Set("http_passwd", Env("LP_TEAM_A_API_PASSWORD"))
 	out.Set("header", List("X-Team team-a", "X-Env prod"))
 	out.Set("http_user", String("")) // empty: skipped
-	grep := Section{Name: "grep"}
+	grep := Section{Name: "grep", Condition: &Condition{Op: "or", Rules: []Rule{
+		{Field: "$kubernetes['namespace_name']", Op: OpIn, Values: []string{"team-a", "team-b"}},
+		{Field: "$stream", Op: OpEq, Value: "stderr"},
+	}}}
 	grep.Set("exclude", String("log /healthz"))
 	out.Processors = []Section{grep}
 
@@ -46,6 +49,17 @@ pipeline:
         logs:
           - name: "grep"
             exclude: "log /healthz"
+            condition:
+              op: "or"
+              rules:
+                - field: "$kubernetes['namespace_name']"
+                  op: "in"
+                  value:
+                    - "team-a"
+                    - "team-b"
+                - field: "$stream"
+                  op: "eq"
+                  value: "stderr"
 `
 	if string(got) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

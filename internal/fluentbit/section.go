@@ -136,6 +136,8 @@ type Section struct {
 	Alias      string
 	Params     []Param
 	Processors []Section
+	// Condition applies to processors only.
+	Condition *Condition
 }
 
 // Set appends a key; a zero-length string is skipped so that optional fields can be

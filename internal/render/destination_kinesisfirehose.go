@@ -7,7 +7,37 @@ import (
 	"github.com/logplane/logplane/internal/fluentbit"
 )
 
-// TODO(render): not rendered yet; the pipeline reports the output as invalid.
-func renderKinesisFirehose(_ *fluentbit.Section, _ *v1.OutputSpec, _ *outputEnv) error {
-	return errors.New("kinesisfirehose output is not implemented yet")
+// renderKinesisFirehose maps only None and Gzip compression: the plugin accepts
+// gzip|zstd|snappy and has no "none", so None must leave the key out.
+func renderKinesisFirehose(s *fluentbit.Section, spec *v1.OutputSpec, env *outputEnv) error {
+	k := spec.KinesisFirehose
+	if k == nil {
+		return errors.New("type kinesisFirehose needs the kinesisFirehose block")
+	}
+	if err := setKinesisKeys(s, k.TimeKey, k.LogKey); err != nil {
+		return err
+	}
+	env.setAWS(s, &k.AWS)
+	s.Set("delivery_stream", fluentbit.String(k.DeliveryStream))
+	s.Set("compression", compression(k.Compression))
+	return nil
+}
+
+// setKinesisKeys writes time_key and log_key, which both kinesis plugins refuse
+// together at startup.
+func setKinesisKeys(s *fluentbit.Section, timeKey, logKey *v1.FieldPath) error {
+	if timeKey != nil && logKey != nil {
+		return errors.New("timeKey cannot be combined with logKey: Fluent Bit refuses both")
+	}
+	t, err := awsRecordKey("timeKey", timeKey)
+	if err != nil {
+		return err
+	}
+	l, err := awsRecordKey("logKey", logKey)
+	if err != nil {
+		return err
+	}
+	s.Set("time_key", t)
+	s.Set("log_key", l)
+	return nil
 }

@@ -14,44 +14,6 @@ import (
 // is the exception (Fluent Bit 5.1 runs it only as an input processor); see
 // multilineProcessors.
 
-// filterStrings lists every user string of a filter that reaches the configuration.
-func filterStrings(f v1.Filter) []string {
-	var out []string
-	add := func(s ...string) { out = append(out, s...) }
-	if g := f.Grep; g != nil {
-		for _, m := range append(append([]v1.FieldMatch(nil), g.Include...), g.Exclude...) {
-			add(string(m.Field), string(m.Regex))
-		}
-	}
-	if p := f.Parse; p != nil {
-		add(string(p.Field))
-		if p.Regex != nil {
-			add(string(*p.Regex))
-		}
-		if p.TimeKey != nil {
-			add(string(*p.TimeKey))
-		}
-		if p.TimeFormat != nil {
-			add(string(*p.TimeFormat))
-		}
-	}
-	if m := f.Multiline; m != nil {
-		add(string(m.Field))
-	}
-	if a := f.AddFields; a != nil {
-		for _, kv := range a.Fields {
-			add(kv.Key, string(kv.Value))
-		}
-	}
-	if r := f.RemoveFields; r != nil {
-		add(r.Fields...)
-	}
-	if t := f.Throttle; t != nil {
-		add(t.Interval)
-	}
-	return out
-}
-
 // accessor writes a field for grep: a record-accessor path stays as it is, a plain
 // key gets the "$" Fluent Bit would add anyway.
 func accessor(f v1.FieldPath) string {

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"fmt"
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,7 +9,6 @@ import (
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/conditions"
-	"github.com/logplane/logplane/internal/fluentbit"
 	"github.com/logplane/logplane/internal/snapshot"
 )
 
@@ -38,6 +36,8 @@ type pipeline struct {
 	Files  *v1.FileInput
 	Node   *v1.NodeInput
 	Events *v1.EventsInput
+	// EventNamespaces are the namespaces whose events the pipeline ships.
+	EventNamespaces namespaceSet
 }
 
 // namespaceSet is the namespaces a pipeline reads: a fixed list, or every namespace
@@ -62,6 +62,12 @@ func newResolver(s *snapshot.Snapshot) *resolver {
 
 func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }
 
+// warn records a problem that leaves the resource in the configuration.
+func (r *resolver) warn(p Problem) {
+	p.Warning = true
+	r.report(p)
+}
+
 // systemNamespaces are read only when a ClusterLogPipeline names them.
 func (r *resolver) systemNamespaces() []string {
 	sys := []string{"kube-node-lease", "kube-public", "kube-system", r.snap.OperatorNamespace}
@@ -75,6 +81,10 @@ func (r *resolver) resolveOutput(ref Ref, secretNamespace string, spec *v1.Outpu
 		return r.outputs[ref]
 	}
 	r.seen[ref] = true
+	if field, why := unsafeField(spec); why != "" {
+		r.report(problem(ref, conditions.ReasonUnsafeValue, field, why))
+		return nil
+	}
 	ok := true
 	for _, sr := range snapshot.SecretRefs(spec) {
 		if !r.index.HasSecretKey(secretNamespace, string(sr.Ref.Name), sr.Ref.Key) {
@@ -90,9 +100,7 @@ func (r *resolver) resolveOutput(ref Ref, secretNamespace string, spec *v1.Outpu
 		}
 	}
 	if len(spec.RawParameters) > 0 {
-		p := problem(ref, conditions.ReasonUnsupported)
-		p.Warning = true
-		r.report(p)
+		r.warn(problem(ref, conditions.ReasonUnsupported))
 	}
 	if !ok {
 		return nil
@@ -181,7 +189,9 @@ func (r *resolver) selectNamespaces(sel v1.NamespaceSelection) namespaceSet {
 		slices.Sort(all)
 		return namespaceSet{AllExcept: slices.Compact(all)}
 	}
-	var only []string
+	// Non-nil even when nothing matches: an empty Only selects no namespace, while a
+	// nil one would mean "all".
+	only := []string{}
 	for _, n := range sel.Include {
 		only = append(only, string(n))
 	}
@@ -197,16 +207,11 @@ func (r *resolver) selectNamespaces(sel v1.NamespaceSelection) namespaceSet {
 	return namespaceSet{Only: slices.Compact(only)}
 }
 
-// checkFilters reports filter values that are unsafe in a Fluent Bit file. The API
-// server refuses them already; files given to `logplane render` have not been there.
-func (r *resolver) checkFilters(pl Ref, filters []v1.Filter) bool {
-	for i, f := range filters {
-		for _, s := range filterStrings(f) {
-			if why := fluentbit.Check(s); why != "" {
-				r.report(problem(pl, conditions.ReasonUnsafeValue, fmt.Sprintf("spec.filters[%d]", i), why))
-				return false
-			}
-		}
+// checkSpec reports a pipeline whose spec holds a value unsafe in a Fluent Bit file.
+func (r *resolver) checkSpec(pl Ref, spec any) bool {
+	if field, why := unsafeField(spec); why != "" {
+		r.report(problem(pl, conditions.ReasonUnsafeValue, field, why))
+		return false
 	}
 	return true
 }
@@ -218,7 +223,7 @@ func (r *resolver) resolve() []*pipeline {
 		cp := &r.snap.ClusterPipelines[i]
 		ref := Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}
 		agent, ok := r.agentFor(ref, cp.Spec.Agent)
-		if !ok || !r.checkFilters(ref, cp.Spec.Filters) {
+		if !ok || !r.checkSpec(ref, &cp.Spec) {
 			continue
 		}
 		outs := r.pipelineOutputs(ref, nil, cp.Spec.ClusterOutputRefs)
@@ -227,10 +232,19 @@ func (r *resolver) resolve() []*pipeline {
 		}
 		p := &pipeline{Ref: ref, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
 			Node: cp.Spec.Input.Node, Events: cp.Spec.Input.Events}
+		if e := cp.Spec.Input.Events; e != nil {
+			p.EventNamespaces = r.selectNamespaces(e.Namespaces)
+			if p.EventNamespaces.Only != nil && len(p.EventNamespaces.Only) == 0 {
+				r.warn(problem(ref, conditions.ReasonNoNamespacesSelected, "input.events.namespaces"))
+			}
+		}
 		if c := cp.Spec.Input.Containers; c != nil {
 			sel := c.ContainerSelection
 			p.Containers = &sel
 			p.Namespaces = r.selectNamespaces(c.Namespaces)
+			if p.Namespaces.Only != nil && len(p.Namespaces.Only) == 0 {
+				r.warn(problem(ref, conditions.ReasonNoNamespacesSelected, "input.containers.namespaces"))
+			}
 		}
 		out = append(out, p)
 	}
@@ -244,7 +258,7 @@ func (r *resolver) resolve() []*pipeline {
 				continue
 			}
 		}
-		if !r.checkFilters(ref, lp.Spec.Filters) {
+		if !r.checkSpec(ref, &lp.Spec) {
 			continue
 		}
 		outs := r.pipelineOutputs(ref, lp.Spec.OutputRefs, lp.Spec.ClusterOutputRefs)

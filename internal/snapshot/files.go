@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
@@ -104,6 +105,19 @@ func (s *Snapshot) addManifests(data []byte, defaultNamespace string, namespaces
 				continue // a kind logplane does not read, such as a Deployment
 			}
 			return err
+		}
+		if meta, ok := obj.(interface {
+			GetName() string
+			GetNamespace() string
+		}); ok {
+			if errs := validation.IsDNS1123Subdomain(meta.GetName()); len(errs) > 0 {
+				return fmt.Errorf("invalid name %q: %s", meta.GetName(), strings.Join(errs, "; "))
+			}
+			if n := meta.GetNamespace(); n != "" {
+				if errs := validation.IsDNS1123Label(n); len(errs) > 0 {
+					return fmt.Errorf("invalid namespace %q: %s", n, strings.Join(errs, "; "))
+				}
+			}
 		}
 		ns := func(n string) string {
 			if n == "" {

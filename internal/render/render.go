@@ -1,0 +1,247 @@
+// Package render turns a snapshot of logplane resources into Fluent Bit configuration:
+// one configuration per LogAgent (a DaemonSet), one for the cluster-wide events
+// collector, and one per LogPipeline that tails files through a sidecar. It is a pure
+// function of its input — no clock, no client, no randomness, no map order — and every
+// resource that cannot render is left out and reported, without touching the others.
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/conditions"
+	"github.com/logplane/logplane/internal/fluentbit"
+	"github.com/logplane/logplane/internal/snapshot"
+)
+
+// MainFile is the file Fluent Bit is started with; others are included from it.
+const MainFile = "fluent-bit.yaml"
+
+// File is one generated configuration file.
+type File struct {
+	Name    string
+	Content []byte
+}
+
+// Config is one Fluent Bit configuration and the secret material it refers to.
+type Config struct {
+	Files       []File
+	Env         []EnvVar
+	SecretFiles []SecretFile
+	AWSProfiles []AWSProfile
+	// Pipelines carried by this configuration.
+	Pipelines []Ref
+	// Hash identifies the configuration: it changes if and only if a byte of it does.
+	Hash string
+}
+
+// AgentConfig is the configuration of one LogAgent's DaemonSet.
+type AgentConfig struct {
+	Agent string
+	Config
+}
+
+// SidecarConfig is the configuration of the file-tailing sidecar of one LogPipeline.
+type SidecarConfig struct {
+	Pipeline Ref
+	Config
+}
+
+// Result is everything rendered from one snapshot.
+type Result struct {
+	Agents []AgentConfig
+	// Events is the single-replica events collector's configuration; nil when no
+	// pipeline reads Kubernetes events.
+	Events   *Config
+	Sidecars []SidecarConfig
+	Problems []Problem
+}
+
+// Render renders s. It does not modify s.
+func Render(s *snapshot.Snapshot) *Result {
+	s = sortedCopy(s)
+	r := newResolver(s)
+	pipelines := r.resolve()
+	res := &Result{}
+
+	byAgent := map[string][]*pipeline{}
+	var events []*pipeline
+	for _, p := range pipelines {
+		if p.Containers != nil || p.Node != nil {
+			byAgent[p.Agent] = append(byAgent[p.Agent], p)
+		}
+		if p.Events != nil {
+			events = append(events, p)
+		}
+		if p.Files != nil {
+			cfg, probs := renderSidecar(p)
+			res.Problems = append(res.Problems, probs...)
+			if cfg != nil {
+				res.Sidecars = append(res.Sidecars, SidecarConfig{Pipeline: p.Ref, Config: *cfg})
+			}
+		}
+	}
+	agents := []string{v1.DefaultAgentName}
+	for _, a := range s.Agents {
+		agents = append(agents, a.Name)
+	}
+	slices.Sort(agents)
+	for _, name := range slices.Compact(agents) {
+		spec := v1.LogAgentSpec{}
+		if a := r.index.Agent(name); a != nil {
+			spec = a.Spec
+		}
+		cfg, probs := renderAgent(spec, s.OperatorNamespace, byAgent[name])
+		res.Problems = append(res.Problems, probs...)
+		res.Agents = append(res.Agents, AgentConfig{Agent: name, Config: *cfg})
+	}
+	if len(events) > 0 {
+		cfg, probs := renderEvents(events)
+		res.Problems = append(res.Problems, probs...)
+		res.Events = cfg
+	}
+	res.Problems = append(r.problems, res.Problems...)
+	slices.SortStableFunc(res.Problems, func(a, b Problem) int { return compareRefs(a.Ref, b.Ref) })
+	return res
+}
+
+// sortedCopy returns a copy of s with every list sorted, leaving s as it was.
+func sortedCopy(s *snapshot.Snapshot) *snapshot.Snapshot {
+	c := *s
+	c.Agents = slices.Clone(s.Agents)
+	c.ClusterPipelines = slices.Clone(s.ClusterPipelines)
+	c.Pipelines = slices.Clone(s.Pipelines)
+	c.Outputs = slices.Clone(s.Outputs)
+	c.ClusterOutputs = slices.Clone(s.ClusterOutputs)
+	c.Policies = slices.Clone(s.Policies)
+	c.Namespaces = slices.Clone(s.Namespaces)
+	c.Secrets = slices.Clone(s.Secrets)
+	c.Sort()
+	return &c
+}
+
+// builder accumulates one configuration file set.
+type builder struct {
+	creds   *credentials
+	parsers *parsers
+	outputs []fluentbit.Section
+	// pipelines that got at least one output section.
+	rendered map[Ref]bool
+	problems []Problem
+}
+
+func newBuilder() *builder {
+	return &builder{creds: newCredentials(), parsers: newParsers(), rendered: map[Ref]bool{}}
+}
+
+// addOutputs renders every output of p with the given match and processors. An output
+// that fails to render is reported on the output and skipped.
+func (b *builder) addOutputs(p *pipeline, m match, procs []fluentbit.Section, filesystem bool) {
+	for _, o := range p.Outputs {
+		s, err := outputSection(p, o, m, procs, b.creds, filesystem)
+		if err != nil {
+			b.problems = append(b.problems, problem(o.Ref, conditions.ReasonOutputInvalid, o.Ref, err.Error()),
+				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
+			continue
+		}
+		b.outputs = append(b.outputs, s)
+		b.rendered[p.Ref] = true
+	}
+}
+
+// finish marshals the configuration, splitting output sections into included files
+// when one file would not fit in a Secret.
+func (b *builder) finish(main fluentbit.Config) (*Config, error) {
+	main.Parsers = append(main.Parsers, b.parsers.list()...)
+	files, err := splitFiles(main, b.outputs)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{
+		Files:       files,
+		Env:         sortedValues(b.creds.env),
+		SecretFiles: sortedValues(b.creds.files),
+		AWSProfiles: sortedValues(b.creds.profiles),
+	}
+	for ref := range b.rendered {
+		cfg.Pipelines = append(cfg.Pipelines, ref)
+	}
+	slices.SortFunc(cfg.Pipelines, compareRefs)
+	cfg.Hash = hashConfig(cfg)
+	return cfg, nil
+}
+
+// maxFileBytes keeps each file, and so each Secret holding one, well under the 1 MiB
+// limit of a Secret, leaving room for the Secret's own metadata.
+var maxFileBytes = 900 * 1024
+
+// splitFiles writes the configuration into as few files as fit maxFileBytes each: the
+// main file, and when needed outputs-NNN.yaml files it includes.
+func splitFiles(main fluentbit.Config, outputs []fluentbit.Section) ([]File, error) {
+	whole := main
+	whole.Outputs = outputs
+	data, err := whole.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if len(data) <= maxFileBytes || len(outputs) <= 1 {
+		return []File{{Name: MainFile, Content: data}}, nil
+	}
+	for parts := len(data)/maxFileBytes + 1; parts <= len(outputs); parts++ {
+		files, ok, err := trySplit(main, outputs, parts)
+		if err != nil || ok {
+			return files, err
+		}
+	}
+	return nil, fmt.Errorf("a single output section exceeds %d bytes", maxFileBytes)
+}
+
+func trySplit(main fluentbit.Config, outputs []fluentbit.Section, parts int) ([]File, bool, error) {
+	per := (len(outputs) + parts - 1) / parts
+	var files []File
+	for i := 0; i*per < len(outputs); i++ {
+		chunk := outputs[i*per : min((i+1)*per, len(outputs))]
+		data, err := fluentbit.Config{Outputs: chunk}.Marshal()
+		if err != nil {
+			return nil, false, err
+		}
+		if len(data) > maxFileBytes {
+			return nil, false, nil
+		}
+		name := fmt.Sprintf("outputs-%03d.yaml", i)
+		main.Includes = append(main.Includes, name)
+		files = append(files, File{Name: name, Content: data})
+	}
+	data, err := main.Marshal()
+	if err != nil {
+		return nil, false, err
+	}
+	if len(data) > maxFileBytes {
+		return nil, false, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(data), maxFileBytes)
+	}
+	return append([]File{{Name: MainFile, Content: data}}, files...), true, nil
+}
+
+func hashConfig(c *Config) string {
+	h := sha256.New()
+	for _, f := range c.Files {
+		fmt.Fprintf(h, "file %s %d\n", f.Name, len(f.Content))
+		h.Write(f.Content)
+	}
+	for _, e := range c.Env {
+		fmt.Fprintf(h, "env %s %s/%s/%s\n", e.Name, e.Source.Namespace, e.Source.Name, e.Source.Key)
+	}
+	for _, f := range c.SecretFiles {
+		fmt.Fprintf(h, "secretfile %s %s/%s/%s\n", f.Path, f.Source.Namespace, f.Source.Name, f.Source.Key)
+	}
+	for _, p := range c.AWSProfiles {
+		fmt.Fprintf(h, "awsprofile %s %+v %+v\n", p.Name, p.AccessKeyID, p.SecretAccessKey)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20]
+}
+
+func isClusterOutput(o *output) bool { return o.Ref.Kind == alias.ClusterLogOutput }
