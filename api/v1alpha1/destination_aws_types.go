@@ -39,7 +39,7 @@ type CloudWatchLogsOutput struct {
 
 	// logKey sends only this field's value as the message instead of the whole record.
 	// +optional
-	LogKey *FieldPath `json:"logKey,omitempty"`
+	LogKey *TopLevelField `json:"logKey,omitempty"`
 
 	// autoCreateGroup creates the log group when it does not exist.
 	// +optional
@@ -54,6 +54,8 @@ type CloudWatchLogsOutput struct {
 }
 
 // KinesisFirehoseOutput ships to an Amazon Data Firehose delivery stream.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.timeKey) && has(self.logKey))",message="set at most one of timeKey and logKey: logKey sends only that field, so there is no record to add the time to"
 type KinesisFirehoseOutput struct {
 	// aws selects the region and identity.
 	// +required
@@ -67,11 +69,11 @@ type KinesisFirehoseOutput struct {
 
 	// timeKey adds the record time under this field.
 	// +optional
-	TimeKey *FieldPath `json:"timeKey,omitempty"`
+	TimeKey *TopLevelField `json:"timeKey,omitempty"`
 
 	// logKey sends only this field's value instead of the whole record.
 	// +optional
-	LogKey *FieldPath `json:"logKey,omitempty"`
+	LogKey *TopLevelField `json:"logKey,omitempty"`
 
 	// compression of records sent to the stream.
 	// +optional
@@ -79,7 +81,10 @@ type KinesisFirehoseOutput struct {
 	Compression Compression `json:"compression,omitempty"`
 }
 
-// KinesisStreamsOutput ships to an Amazon Kinesis Data Stream.
+// KinesisStreamsOutput ships to an Amazon Kinesis Data Stream. Fluent Bit spreads
+// records over shards with random partition keys.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.timeKey) && has(self.logKey))",message="set at most one of timeKey and logKey: logKey sends only that field, so there is no record to add the time to"
 type KinesisStreamsOutput struct {
 	// aws selects the region and identity.
 	// +required
@@ -91,17 +96,13 @@ type KinesisStreamsOutput struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9_.-]+$')",message="must be a stream name: letters, digits, _ . -"
 	Stream string `json:"stream"`
 
-	// partitionKey is the record field used as the partition key; random when empty.
-	// +optional
-	PartitionKey *FieldPath `json:"partitionKey,omitempty"`
-
 	// timeKey adds the record time under this field.
 	// +optional
-	TimeKey *FieldPath `json:"timeKey,omitempty"`
+	TimeKey *TopLevelField `json:"timeKey,omitempty"`
 
 	// logKey sends only this field's value instead of the whole record.
 	// +optional
-	LogKey *FieldPath `json:"logKey,omitempty"`
+	LogKey *TopLevelField `json:"logKey,omitempty"`
 }
 
 // S3Compression of uploaded objects.

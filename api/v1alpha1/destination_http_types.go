@@ -81,6 +81,8 @@ type LokiOutput struct {
 	// +listType=map
 	// +listMapKey=key
 	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(l, l.key.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",message="Loki label names are letters, digits and '_', not starting with a digit"
+	// +kubebuilder:validation:XValidation:rule="self.all(l, !l.value.contains(',') && !l.value.startsWith('$'))",message="Loki label values must not contain ',' or start with '$'"
 	Labels []KeyValue `json:"labels,omitempty"`
 
 	// labelKeys are record fields turned into stream labels. Keep them few and of low
@@ -170,11 +172,12 @@ type DatadogOutput struct {
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:XValidation:rule="!self.contains(',')",message="a tag must not contain ',': Datadog tags are sent as one comma-separated list"
 	Tags []ConfigString `json:"tags,omitempty"`
 
 	// messageKey is the record field holding the message.
 	// +optional
-	MessageKey *FieldPath `json:"messageKey,omitempty"`
+	MessageKey *TopLevelField `json:"messageKey,omitempty"`
 
 	// compression of request bodies.
 	// +optional

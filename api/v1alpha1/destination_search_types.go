@@ -71,6 +71,7 @@ type ElasticsearchOutput struct {
 // +kubebuilder:validation:XValidation:rule="has(self.index) != has(self.dailyIndexPrefix)",message="set exactly one of index and dailyIndexPrefix"
 // +kubebuilder:validation:XValidation:rule="!(has(self.aws) && has(self.basicAuth))",message="set at most one of aws and basicAuth"
 // +kubebuilder:validation:XValidation:rule="!self.serverless || has(self.aws)",message="serverless needs the aws block"
+// +kubebuilder:validation:XValidation:rule="!has(self.aws) || !has(self.aws.endpoint)",message="aws.endpoint does not apply to OpenSearch: requests go to host"
 type OpenSearchOutput struct {
 	// host of the cluster or AWS domain endpoint.
 	// +required

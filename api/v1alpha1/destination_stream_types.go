@@ -32,19 +32,19 @@ type SyslogOutput struct {
 	// messageKey is the record field sent as the message.
 	// +optional
 	// +kubebuilder:default=log
-	MessageKey FieldPath `json:"messageKey,omitempty"`
+	MessageKey TopLevelField `json:"messageKey,omitempty"`
 
 	// severityKey is the record field holding the severity.
 	// +optional
-	SeverityKey *FieldPath `json:"severityKey,omitempty"`
+	SeverityKey *TopLevelField `json:"severityKey,omitempty"`
 
 	// hostnameKey is the record field holding the host name.
 	// +optional
-	HostnameKey *FieldPath `json:"hostnameKey,omitempty"`
+	HostnameKey *TopLevelField `json:"hostnameKey,omitempty"`
 
 	// appNameKey is the record field holding the application name.
 	// +optional
-	AppNameKey *FieldPath `json:"appNameKey,omitempty"`
+	AppNameKey *TopLevelField `json:"appNameKey,omitempty"`
 }
 
 // ForwardOutput ships to a Fluentd or Fluent Bit aggregator over the forward protocol.
@@ -124,7 +124,7 @@ type KafkaOutput struct {
 
 	// messageKey is the record field used as the message key.
 	// +optional
-	MessageKey *FieldPath `json:"messageKey,omitempty"`
+	MessageKey *TopLevelField `json:"messageKey,omitempty"`
 
 	// format of the messages.
 	// +optional

@@ -60,6 +60,14 @@ type Filter struct {
 // +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_][-A-Za-z0-9_.]*$') || self.matches('^\\\\$[A-Za-z0-9_][-A-Za-z0-9_.]*(\\\\[\\'[-A-Za-z0-9_./]+\\'\\\\])*$')",message="must be a field name such as log, or a nested field such as $kubernetes['labels']['app']"
 type FieldPath string
 
+// TopLevelField names a top-level field of a record; the plugins that take it cannot
+// reach into nested fields.
+//
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=256
+// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_][-A-Za-z0-9_.]*$')",message="must be a top-level field name such as log; this destination cannot read nested fields"
+type TopLevelField string
+
 // Regex is a regular expression in Onigmo (Ruby) syntax, the engine Fluent Bit uses.
 //
 // +kubebuilder:validation:MinLength=1

@@ -58,6 +58,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type == 'otlp' ? has(self.otlp) : !has(self.otlp)",message="type otlp needs the otlp block, and the otlp block needs type otlp"
 // +kubebuilder:validation:XValidation:rule="self.type == 'stdout' ? has(self.stdout) : !has(self.stdout)",message="type stdout needs the stdout block, and the stdout block needs type stdout"
 // +kubebuilder:validation:XValidation:rule="!(self.type == 'stdout' && has(self.tls))",message="tls does not apply to type stdout"
+// +kubebuilder:validation:XValidation:rule="!(self.type == 'kafka' && has(self.tls) && has(self.tls.serverName))",message="tls.serverName is not supported for kafka"
 // +kubebuilder:validation:XValidation:rule="!(has(self.cloudwatchLogs) && has(self.cloudwatchLogs.logRetentionDays) && has(self.retentionPolicy))",message="set retention either with retentionPolicy or with cloudwatchLogs.logRetentionDays, not both"
 // +kubebuilder:validation:XValidation:rule="!(has(self.syslog) && self.syslog.mode == 'UDP' && has(self.tls))",message="tls cannot be used with syslog mode UDP; use mode TLS"
 // +kubebuilder:validation:XValidation:rule="!(has(self.syslog) && self.syslog.mode == 'TLS' && !has(self.tls))",message="syslog mode TLS needs the tls block"

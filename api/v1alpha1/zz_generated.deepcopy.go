@@ -115,7 +115,7 @@ func (in *CloudWatchLogsOutput) DeepCopyInto(out *CloudWatchLogsOutput) {
 	}
 	if in.LogKey != nil {
 		in, out := &in.LogKey, &out.LogKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 	if in.LogRetentionDays != nil {
@@ -416,7 +416,7 @@ func (in *DatadogOutput) DeepCopyInto(out *DatadogOutput) {
 	}
 	if in.MessageKey != nil {
 		in, out := &in.MessageKey, &out.MessageKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 }
@@ -701,7 +701,7 @@ func (in *KafkaOutput) DeepCopyInto(out *KafkaOutput) {
 	}
 	if in.MessageKey != nil {
 		in, out := &in.MessageKey, &out.MessageKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 	if in.SASL != nil {
@@ -758,12 +758,12 @@ func (in *KinesisFirehoseOutput) DeepCopyInto(out *KinesisFirehoseOutput) {
 	in.AWS.DeepCopyInto(&out.AWS)
 	if in.TimeKey != nil {
 		in, out := &in.TimeKey, &out.TimeKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 	if in.LogKey != nil {
 		in, out := &in.LogKey, &out.LogKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 }
@@ -782,19 +782,14 @@ func (in *KinesisFirehoseOutput) DeepCopy() *KinesisFirehoseOutput {
 func (in *KinesisStreamsOutput) DeepCopyInto(out *KinesisStreamsOutput) {
 	*out = *in
 	in.AWS.DeepCopyInto(&out.AWS)
-	if in.PartitionKey != nil {
-		in, out := &in.PartitionKey, &out.PartitionKey
-		*out = new(FieldPath)
-		**out = **in
-	}
 	if in.TimeKey != nil {
 		in, out := &in.TimeKey, &out.TimeKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 	if in.LogKey != nil {
 		in, out := &in.LogKey, &out.LogKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 }
@@ -1836,17 +1831,17 @@ func (in *SyslogOutput) DeepCopyInto(out *SyslogOutput) {
 	*out = *in
 	if in.SeverityKey != nil {
 		in, out := &in.SeverityKey, &out.SeverityKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 	if in.HostnameKey != nil {
 		in, out := &in.HostnameKey, &out.HostnameKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 	if in.AppNameKey != nil {
 		in, out := &in.AppNameKey, &out.AppNameKey
-		*out = new(FieldPath)
+		*out = new(TopLevelField)
 		**out = **in
 	}
 }

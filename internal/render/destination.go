@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -128,6 +129,23 @@ func setTLS(s *fluentbit.Section, t *v1.TLS, mode tlsSupport, env *outputEnv) er
 		s.Set("tls.key_file", env.file(*t.Key))
 	}
 	return nil
+}
+
+// topLevelFieldRE is the API's TopLevelField rule, checked again for input that did
+// not pass the API server (logplane render on files).
+var topLevelFieldRE = regexp.MustCompile(`^[A-Za-z0-9_][-A-Za-z0-9_.]*$`)
+
+// topLevel passes a field to a plugin option that looks up top-level record keys by
+// name (log_key, time_key, syslog_*_key, message_key_field, dd_message_key). A nested
+// path would silently never match, so it is refused.
+func topLevel(option string, f *v1.TopLevelField) (fluentbit.Value, error) {
+	if f == nil {
+		return fluentbit.String(""), nil
+	}
+	if !topLevelFieldRE.MatchString(string(*f)) {
+		return fluentbit.Value{}, fmt.Errorf("%s %q must be a top-level field name", option, *f)
+	}
+	return fluentbit.String(string(*f)), nil
 }
 
 func setHostPort(s *fluentbit.Section, host v1.Host, port v1.Port) {

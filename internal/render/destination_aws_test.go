@@ -35,23 +35,23 @@ func TestAWSDestinations(t *testing.T) {
 		{name: "cloudwatch-logs-full", spec: v1.OutputSpec{Type: v1.OutputCloudWatchLogs, CloudWatchLogs: &v1.CloudWatchLogsOutput{
 			AWS: staticKeys("eu-west-1"), LogGroupName: "/k8s/team-a",
 			LogGroupTemplate: ptr(v1.ConfigString("/k8s/$kubernetes['namespace_name']")),
-			LogStreamName:    ptr(v1.ConfigString("web")), LogKey: ptr(v1.FieldPath("$log")),
+			LogStreamName:    ptr(v1.ConfigString("web")), LogKey: ptr(v1.TopLevelField("log")),
 			AutoCreateGroup: true, LogRetentionDays: ptr(int32(30)),
 		}, TLS: &v1.TLS{CA: &v1.SecretKeyRef{Name: "tls", Key: "ca.crt"}}, Workers: ptr(int32(2))}},
 		{name: "kinesis-firehose-minimal", spec: v1.OutputSpec{Type: v1.OutputKinesisFirehose, KinesisFirehose: &v1.KinesisFirehoseOutput{
 			AWS: v1.AWSAuth{Region: "us-east-1"}, DeliveryStream: "team-a-logs", Compression: v1.CompressionNone}}},
 		{name: "kinesis-firehose-full", spec: v1.OutputSpec{Type: v1.OutputKinesisFirehose, KinesisFirehose: &v1.KinesisFirehoseOutput{
 			AWS: assumedRole("us-east-1", "https://firehose-fips.us-east-1.amazonaws.com"), DeliveryStream: "team-a-logs",
-			LogKey: ptr(v1.FieldPath("log")), Compression: v1.CompressionGzip}}},
+			LogKey: ptr(v1.TopLevelField("log")), Compression: v1.CompressionGzip}}},
 		{name: "kinesis-firehose-time-key", spec: v1.OutputSpec{Type: v1.OutputKinesisFirehose, KinesisFirehose: &v1.KinesisFirehoseOutput{
-			AWS: staticKeys("us-east-1"), DeliveryStream: "team-a-logs", TimeKey: ptr(v1.FieldPath("time"))}}},
+			AWS: staticKeys("us-east-1"), DeliveryStream: "team-a-logs", TimeKey: ptr(v1.TopLevelField("time"))}}},
 		{name: "kinesis-streams-minimal", spec: v1.OutputSpec{Type: v1.OutputKinesisStreams, KinesisStreams: &v1.KinesisStreamsOutput{
 			AWS: v1.AWSAuth{Region: "eu-central-1"}, Stream: "team-a"}}},
 		{name: "kinesis-streams-full", spec: v1.OutputSpec{Type: v1.OutputKinesisStreams, KinesisStreams: &v1.KinesisStreamsOutput{
-			AWS: staticKeys("eu-central-1"), Stream: "team-a", TimeKey: ptr(v1.FieldPath("time"))}}},
+			AWS: staticKeys("eu-central-1"), Stream: "team-a", TimeKey: ptr(v1.TopLevelField("time"))}}},
 		{name: "kinesis-streams-log-key", spec: v1.OutputSpec{Type: v1.OutputKinesisStreams, KinesisStreams: &v1.KinesisStreamsOutput{
 			AWS: assumedRole("eu-central-1", "https://kinesis.eu-central-1.amazonaws.com"), Stream: "team-a",
-			LogKey: ptr(v1.FieldPath("message"))}}},
+			LogKey: ptr(v1.TopLevelField("message"))}}},
 		{name: "s3-minimal", spec: v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{
 			AWS: v1.AWSAuth{Region: "eu-west-1"}, Bucket: "team-a-logs", Compression: "None"}}},
 		{name: "s3-full", spec: v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{
@@ -75,14 +75,11 @@ func TestAWSDestinationErrors(t *testing.T) {
 		spec v1.OutputSpec
 		want string
 	}{
-		{"kinesis-streams-partition-key", v1.OutputSpec{Type: v1.OutputKinesisStreams, KinesisStreams: &v1.KinesisStreamsOutput{
-			AWS: region, Stream: "s", PartitionKey: ptr(v1.FieldPath("user"))}},
-			"partitionKey is not supported by Fluent Bit 5.1: records are spread randomly"},
 		{"kinesis-time-and-log-key", v1.OutputSpec{Type: v1.OutputKinesisFirehose, KinesisFirehose: &v1.KinesisFirehoseOutput{
-			AWS: region, DeliveryStream: "s", TimeKey: ptr(v1.FieldPath("time")), LogKey: ptr(v1.FieldPath("log"))}},
+			AWS: region, DeliveryStream: "s", TimeKey: ptr(v1.TopLevelField("time")), LogKey: ptr(v1.TopLevelField("log"))}},
 			"timeKey cannot be combined with logKey"},
 		{"nested-log-key", v1.OutputSpec{Type: v1.OutputKinesisStreams, KinesisStreams: &v1.KinesisStreamsOutput{
-			AWS: region, Stream: "s", LogKey: ptr(v1.FieldPath("$kubernetes['pod_name']"))}},
+			AWS: region, Stream: "s", LogKey: ptr(v1.TopLevelField("$kubernetes['pod_name']"))}},
 			"top-level field"},
 		{"cloudwatch-no-stream", v1.OutputSpec{Type: v1.OutputCloudWatchLogs, CloudWatchLogs: &v1.CloudWatchLogsOutput{
 			AWS: region, LogGroupName: "g"}}, "exactly one of logStreamName and logStreamPrefix"},

@@ -2,8 +2,6 @@ package render
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/fluentbit"
@@ -21,7 +19,7 @@ func renderCloudWatchLogs(s *fluentbit.Section, spec *v1.OutputSpec, env *output
 	if (c.LogStreamName == nil) == (c.LogStreamPrefix == nil) {
 		return errors.New("set exactly one of logStreamName and logStreamPrefix")
 	}
-	logKey, err := awsRecordKey("logKey", c.LogKey)
+	logKey, err := topLevel("logKey", c.LogKey)
 	if err != nil {
 		return err
 	}
@@ -38,18 +36,4 @@ func renderCloudWatchLogs(s *fluentbit.Section, spec *v1.OutputSpec, env *output
 		s.Set("log_retention_days", fluentbit.Int(int64(*c.LogRetentionDays)))
 	}
 	return nil
-}
-
-// awsRecordKey is the field for the AWS plugins' log_key and time_key, which take a
-// top-level key name, not a record-accessor path: "$log" is "log", while a nested
-// path cannot be expressed and is refused rather than matched against the wrong key.
-func awsRecordKey(field string, f *v1.FieldPath) (fluentbit.Value, error) {
-	if f == nil {
-		return fluentbit.String(""), nil
-	}
-	k := strings.TrimPrefix(string(*f), "$")
-	if strings.ContainsAny(k, "[]'") {
-		return fluentbit.Value{}, fmt.Errorf("%s %q: Fluent Bit takes only a top-level field name here", field, *f)
-	}
-	return fluentbit.String(k), nil
 }

@@ -26,7 +26,7 @@ func renderDatadog(s *fluentbit.Section, spec *v1.OutputSpec, env *outputEnv) er
 	}
 	s.Set("dd_tags", fluentbit.String(strings.Join(tags, ",")))
 	if d.MessageKey != nil {
-		v, err := topLevelField("datadog", "messageKey", *d.MessageKey)
+		v, err := topLevel("messageKey", d.MessageKey)
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ func renderKafka(s *fluentbit.Section, spec *v1.OutputSpec, env *outputEnv) erro
 	s.Set("brokers", fluentbit.String(strings.Join(brokers, ",")))
 	s.Set("topics", fluentbit.String(k.Topic))
 	if k.MessageKey != nil {
-		v, err := topLevelField("kafka", "messageKey", *k.MessageKey)
+		v, err := topLevel("messageKey", k.MessageKey)
 		if err != nil {
 			return err
 		}

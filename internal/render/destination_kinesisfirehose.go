@@ -25,15 +25,15 @@ func renderKinesisFirehose(s *fluentbit.Section, spec *v1.OutputSpec, env *outpu
 
 // setKinesisKeys writes time_key and log_key, which both kinesis plugins refuse
 // together at startup.
-func setKinesisKeys(s *fluentbit.Section, timeKey, logKey *v1.FieldPath) error {
+func setKinesisKeys(s *fluentbit.Section, timeKey, logKey *v1.TopLevelField) error {
 	if timeKey != nil && logKey != nil {
 		return errors.New("timeKey cannot be combined with logKey: Fluent Bit refuses both")
 	}
-	t, err := awsRecordKey("timeKey", timeKey)
+	t, err := topLevel("timeKey", timeKey)
 	if err != nil {
 		return err
 	}
-	l, err := awsRecordKey("logKey", logKey)
+	l, err := topLevel("logKey", logKey)
 	if err != nil {
 		return err
 	}

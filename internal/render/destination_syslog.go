@@ -2,7 +2,6 @@ package render
 
 import (
 	"fmt"
-	"strings"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/fluentbit"
@@ -22,10 +21,10 @@ func renderSyslog(s *fluentbit.Section, spec *v1.OutputSpec, _ *outputEnv) error
 	setHostPort(s, y.Host, y.Port)
 	s.Set("mode", lower(mode))
 	s.Set("syslog_format", lower(cmpOr(string(y.Format), "RFC5424")))
-	message := v1.FieldPath(cmpOr(string(y.MessageKey), "log"))
+	message := v1.TopLevelField(cmpOr(string(y.MessageKey), "log"))
 	keys := []struct {
 		option, field string
-		path          *v1.FieldPath
+		path          *v1.TopLevelField
 	}{
 		{"syslog_message_key", "messageKey", &message},
 		{"syslog_severity_key", "severityKey", y.SeverityKey},
@@ -36,22 +35,11 @@ func renderSyslog(s *fluentbit.Section, spec *v1.OutputSpec, _ *outputEnv) error
 		if k.path == nil {
 			continue
 		}
-		v, err := topLevelField("syslog", k.field, *k.path)
+		v, err := topLevel(k.field, k.path)
 		if err != nil {
 			return err
 		}
 		s.Set(k.option, v)
 	}
 	return nil
-}
-
-// topLevelField passes a field to a plugin option that compares top-level record keys
-// by name (syslog_*_key, kafka message_key_field, datadog dd_message_key). Such options
-// take no record accessor, so a nested path would silently never match: refuse it.
-func topLevelField(plugin, field string, f v1.FieldPath) (fluentbit.Value, error) {
-	if strings.HasPrefix(string(f), "$") {
-		return fluentbit.Value{}, fmt.Errorf("%s.%s %q: %s keys must be top-level field names, not nested paths",
-			plugin, field, f, plugin)
-	}
-	return fluentbit.String(string(f)), nil
 }

@@ -94,6 +94,27 @@ http:
   host: logs.example.com
   headers: [{name: Authorization, value: x, valueFrom: {name: s, key: k}}]`), "set exactly one of value and valueFrom"},
 
+		{"loki label name with a dash", output(`
+type: loki
+loki: {host: loki, labels: [{key: app-name, value: web}]}`), "Loki label names are letters, digits and '_'"},
+		{"opensearch with an AWS endpoint", output(`
+type: opensearch
+opensearch: {host: search.example.com, index: logs, aws: {region: eu-west-1, endpoint: "https://vpce.example.com"}}`),
+			"aws.endpoint does not apply to OpenSearch"},
+		{"kafka with a TLS server name", output(`
+type: kafka
+kafka: {brokers: ["kafka:9093"], topic: logs}
+tls: {serverName: kafka.internal}`), "tls.serverName is not supported for kafka"},
+		{"nested field where only top-level works", output(`
+type: syslog
+syslog: {host: syslog.example.com, severityKey: "$kubernetes['labels']['level']"}`), "must be a top-level field name"},
+		{"firehose time key and log key", output(`
+type: kinesisFirehose
+kinesisFirehose: {aws: {region: eu-west-1}, deliveryStream: s, timeKey: time, logKey: log}`), "set at most one of timeKey and logKey"},
+		{"datadog tag with a comma", output(`
+type: datadog
+datadog: {apiKey: {name: dd, key: k}, tags: ["env:prod,team:a"]}`), "a tag must not contain ','"},
+
 		// --- config injection ---
 		{"newline in a value", output(`
 type: loki
