@@ -132,3 +132,31 @@ func FuzzValuesNeverChangeStructure(f *testing.F) {
 		}
 	})
 }
+
+// Pre-encoded outputs assemble into exactly what Marshal writes.
+func TestMarshalWithOutputsEqualsMarshal(t *testing.T) {
+	a := Section{Name: "stdout", Match: "*"}
+	a.Set("format", String("json_lines"))
+	b := Section{Name: "http", Match: "kube.*", Processors: []Section{{Name: "grep", Params: []Param{{"regex", List("log x")}}}}}
+	b.Set("header", List("A b", "C d"))
+	for _, cfg := range []Config{
+		{Service: []Param{{"flush", Int(1)}}, Inputs: []Section{{Name: "dummy"}}},
+		{Service: []Param{{"flush", Int(1)}}},
+	} {
+		whole := cfg
+		whole.Outputs = []Section{a, b}
+		want, err := whole.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ea, _ := EncodeOutput(a)
+		eb, _ := EncodeOutput(b)
+		got, err := cfg.MarshalWithOutputs([][]byte{ea, eb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("got:\n%s\nwant:\n%s", got, want)
+		}
+	}
+}

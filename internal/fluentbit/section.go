@@ -117,6 +117,8 @@ func Check(s string) string {
 		return "contains '${', which Fluent Bit would expand from its environment"
 	case strings.ContainsRune(s, 0):
 		return "contains a NUL character"
+	case !validUTF8(s):
+		return "is not valid UTF-8"
 	}
 	return ""
 }

@@ -128,7 +128,9 @@ func sortedCopy(s *snapshot.Snapshot) *snapshot.Snapshot {
 type builder struct {
 	creds   *credentials
 	parsers *parsers
-	outputs []fluentbit.Section
+	// outputs are encoded as they are added, once each, so that a section that cannot
+	// be written fails alone and splitting a long list costs nothing more.
+	outputs [][]byte
 	// pipelines that got at least one output section.
 	rendered map[Ref]bool
 	problems []Problem
@@ -143,12 +145,16 @@ func newBuilder() *builder {
 func (b *builder) addOutputs(p *pipeline, m match, procs []fluentbit.Section, filesystem bool) {
 	for _, o := range p.Outputs {
 		s, err := outputSection(p, o, m, procs, b.creds, filesystem)
+		var data []byte
+		if err == nil {
+			data, err = fluentbit.EncodeOutput(s)
+		}
 		if err != nil {
 			b.problems = append(b.problems, problem(o.Ref, conditions.ReasonOutputInvalid, o.Ref, err.Error()),
 				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
 			continue
 		}
-		b.outputs = append(b.outputs, s)
+		b.outputs = append(b.outputs, data)
 		b.rendered[p.Ref] = true
 	}
 }
@@ -179,51 +185,49 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 // limit of a Secret, leaving room for the Secret's own metadata.
 var maxFileBytes = 900 * 1024
 
-// splitFiles writes the configuration into as few files as fit maxFileBytes each: the
-// main file, and when needed outputs-NNN.yaml files it includes.
-func splitFiles(main fluentbit.Config, outputs []fluentbit.Section) ([]File, error) {
-	whole := main
-	whole.Outputs = outputs
-	data, err := whole.Marshal()
+// splitFiles writes the configuration into the main file and, when it would not fit,
+// moves output sections in order into outputs-NNN.yaml files that it includes, each
+// filled up to maxFileBytes.
+func splitFiles(main fluentbit.Config, outputs [][]byte) ([]File, error) {
+	total := 0
+	for _, o := range outputs {
+		total += len(o)
+	}
+	data, err := main.MarshalWithOutputs(nil)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) <= maxFileBytes || len(outputs) <= 1 {
-		return []File{{Name: MainFile, Content: data}}, nil
+	if len(data)+total+len("pipeline:\n  outputs:\n") <= maxFileBytes {
+		data, err := main.MarshalWithOutputs(outputs)
+		return []File{{Name: MainFile, Content: data}}, err
 	}
-	for parts := len(data)/maxFileBytes + 1; parts <= len(outputs); parts++ {
-		files, ok, err := trySplit(main, outputs, parts)
-		if err != nil || ok {
-			return files, err
-		}
-	}
-	return nil, fmt.Errorf("a single output section exceeds %d bytes", maxFileBytes)
-}
-
-func trySplit(main fluentbit.Config, outputs []fluentbit.Section, parts int) ([]File, bool, error) {
-	per := (len(outputs) + parts - 1) / parts
 	var files []File
-	for i := 0; i*per < len(outputs); i++ {
-		chunk := outputs[i*per : min((i+1)*per, len(outputs))]
-		data, err := fluentbit.Config{Outputs: chunk}.Marshal()
+	for start := 0; start < len(outputs); {
+		end, size := start, 0
+		for end < len(outputs) && (end == start || size+len(outputs[end]) <= maxFileBytes-64) {
+			size += len(outputs[end])
+			end++
+		}
+		name := fmt.Sprintf("outputs-%03d.yaml", len(files))
+		content, err := fluentbit.Config{}.MarshalWithOutputs(outputs[start:end])
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		if len(data) > maxFileBytes {
-			return nil, false, nil
+		if len(content) > maxFileBytes {
+			return nil, fmt.Errorf("an output section of %d bytes exceeds %d", len(content), maxFileBytes)
 		}
-		name := fmt.Sprintf("outputs-%03d.yaml", i)
+		files = append(files, File{Name: name, Content: content})
 		main.Includes = append(main.Includes, name)
-		files = append(files, File{Name: name, Content: data})
+		start = end
 	}
-	data, err := main.Marshal()
+	data, err = main.MarshalWithOutputs(nil)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if len(data) > maxFileBytes {
-		return nil, false, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(data), maxFileBytes)
+		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(data), maxFileBytes)
 	}
-	return append([]File{{Name: MainFile, Content: data}}, files...), true, nil
+	return append([]File{{Name: MainFile, Content: data}}, files...), nil
 }
 
 func hashConfig(c *Config) string {
