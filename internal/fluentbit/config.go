@@ -2,7 +2,7 @@ package fluentbit
 
 import (
 	"fmt"
-	"strings"
+	"strconv"
 )
 
 // Config is one Fluent Bit YAML configuration file.
@@ -111,6 +111,7 @@ func (c Config) Marshal() ([]byte, error) {
 // encoding each section once.
 func EncodeOutput(s Section) ([]byte, error) {
 	w := &writer{}
+	w.buf.Grow(2048)
 	if err := w.section(outputsIndent, s); err != nil {
 		return nil, err
 	}
@@ -147,29 +148,14 @@ func (c Config) MarshalWithOutputs(outputs [][]byte) ([]byte, error) {
 // text joins the parts of a text value, checking literal pieces for anything unsafe
 // and environment names for validity.
 func (v Value) text() (string, error) {
-	var b strings.Builder
-	for _, p := range v.parts {
-		if p.env != "" {
-			if !validEnvName(p.env) {
-				return "", fmt.Errorf("invalid environment variable name %q", p.env)
-			}
-			b.WriteString("${" + p.env + "}")
-			continue
-		}
-		if why := Check(p.literal); why != "" {
-			return "", fmt.Errorf("unsafe value: %s", why)
-		}
-		b.WriteString(p.literal)
+	w := &writer{}
+	if err := w.text(v); err != nil {
+		return "", err
 	}
-	// Two safe pieces can still meet as "$" + "{"; only our own references may expand.
-	envs := 0
-	for _, p := range v.parts {
-		if p.env != "" {
-			envs++
-		}
+	t, err := strconv.Unquote(w.buf.String())
+	if err != nil {
+		// The writer's escapes are a subset of Go's; this would be a bug.
+		return "", fmt.Errorf("cannot read back %s: %w", w.buf.String(), err)
 	}
-	if strings.Count(b.String(), "${") != envs {
-		return "", fmt.Errorf("unsafe value: pieces join into '${'")
-	}
-	return b.String(), nil
+	return t, nil
 }

@@ -160,3 +160,23 @@ func TestMarshalWithOutputsEqualsMarshal(t *testing.T) {
 		}
 	}
 }
+
+func TestSharedProcessorsEqualInlineOnes(t *testing.T) {
+	procs := []Section{{Name: "grep", Params: []Param{{"regex", List("log x")}}}, {Name: "throttle", Params: []Param{{"rate", Int(5)}}}}
+	inline := Section{Name: "stdout", Match: "*", Processors: procs}
+	want, err := EncodeOutput(inline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := EncodeProcessors(procs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := EncodeOutput(Section{Name: "stdout", Match: "*", SharedProcessors: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -2,7 +2,7 @@ package fluentbit
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,8 +11,8 @@ import (
 // that reaches a file has been through the same checks.
 type Value struct {
 	kind   valueKind
-	scalar string  // numbers and booleans
-	parts  []part  // text: literal pieces and environment references
+	scalar string  // numbers, booleans and plain text
+	parts  []part  // text with environment references: literal pieces and references
 	items  []Value // lists
 }
 
@@ -34,10 +34,8 @@ type part struct {
 // String is literal text. Fluent Bit expands "${NAME}" inside any value from its
 // environment, so literal text must never contain it; see Check.
 func String(s string) Value {
-	if s == "" {
-		return Value{kind: kindText}
-	}
-	return Value{kind: kindText, parts: []part{{literal: s}}}
+	// Plain text keeps its one piece inline; parts are for text with references.
+	return Value{kind: kindText, scalar: s}
 }
 
 // Int is a whole number.
@@ -59,9 +57,17 @@ func Env(name string) Value { return Value{kind: kindText, parts: []part{{env: n
 func Concat(values ...Value) Value {
 	v := Value{kind: kindText}
 	for _, x := range values {
-		v.parts = append(v.parts, x.parts...)
+		v.parts = append(v.parts, x.textParts()...)
 	}
 	return v
+}
+
+// textParts returns the pieces of a text value.
+func (v Value) textParts() []part {
+	if v.parts == nil && v.scalar != "" {
+		return []part{{literal: v.scalar}}
+	}
+	return v.parts
 }
 
 // List is a key repeated once per item (grep rules, labels).
@@ -99,7 +105,7 @@ func (v Value) String() string {
 func (v Value) empty() bool {
 	switch v.kind {
 	case kindText:
-		return len(v.parts) == 0
+		return len(v.parts) == 0 && v.scalar == ""
 	case kindList:
 		return len(v.items) == 0
 	}
@@ -138,24 +144,34 @@ type Section struct {
 	Alias      string
 	Params     []Param
 	Processors []Section
+	// SharedProcessors replaces Processors on output sections that share one list
+	// (every output of a pipeline runs the pipeline's filters): encoded once.
+	SharedProcessors *EncodedProcessors
 	// Condition applies to processors only.
 	Condition *Condition
 }
 
-// Set appends a key; a zero-length string is skipped so that optional fields can be
-// passed through without an if around each one.
+// Set adds a key, keeping Params in key order; a zero-length value is skipped so that
+// optional fields can be passed through without an if around each one.
 func (s *Section) Set(key string, v Value) {
 	if v.empty() {
 		return
 	}
-	s.Params = append(s.Params, Param{Key: key, Value: v})
+	i := len(s.Params)
+	for i > 0 && s.Params[i-1].Key > key {
+		i--
+	}
+	s.Params = slices.Insert(s.Params, i, Param{Key: key, Value: v})
 }
 
 // sortedParams returns the params in write order and fails on a duplicate key, which
 // Fluent Bit would silently resolve one way or the other.
 func (s Section) sortedParams() ([]Param, error) {
-	ps := append([]Param(nil), s.Params...)
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Key < ps[j].Key })
+	ps := s.Params
+	if !slices.IsSortedFunc(ps, compareParams) {
+		ps = slices.Clone(ps)
+		slices.SortStableFunc(ps, compareParams)
+	}
 	for i := 1; i < len(ps); i++ {
 		if ps[i].Key == ps[i-1].Key {
 			return nil, fmt.Errorf("section %s: key %q set twice", s.Name, ps[i].Key)
@@ -163,3 +179,5 @@ func (s Section) sortedParams() ([]Param, error) {
 	}
 	return ps, nil
 }
+
+func compareParams(a, b Param) int { return strings.Compare(a.Key, b.Key) }

@@ -15,11 +15,9 @@ import (
 // quadratic in the document's size, two seconds for 2,000 pipelines.)
 type writer struct{ buf bytes.Buffer }
 
-func (w *writer) pad(n int) {
-	for range n {
-		w.buf.WriteByte(' ')
-	}
-}
+const spaces = "                                                                "
+
+func (w *writer) pad(n int) { w.buf.WriteString(spaces[:n]) }
 
 func (w *writer) nl() { w.buf.WriteByte('\n') }
 
@@ -83,7 +81,12 @@ func (w *writer) section(indent int, s Section) error {
 			return fmt.Errorf("section %s: %w", s.Name, err)
 		}
 	}
-	if len(s.Processors) > 0 {
+	if s.SharedProcessors != nil {
+		if indent != outputsIndent {
+			return fmt.Errorf("section %s: shared processors belong to output sections", s.Name)
+		}
+		w.buf.Write(s.SharedProcessors.data)
+	} else if len(s.Processors) > 0 {
 		w.key(inner, "processors")
 		w.nl()
 		w.key(inner+2, "logs")
@@ -143,19 +146,59 @@ func (w *writer) value(indent int, v Value) error {
 	return nil
 }
 
+// text writes a text value double-quoted. Literal pieces are checked, environment
+// names validated, and the result must hold exactly as many "${" as references the
+// renderer made: two safe pieces could otherwise meet as "$" + "{".
 func (w *writer) text(v Value) error {
-	t, err := v.text()
-	if err != nil {
-		return err
+	if v.parts == nil {
+		if why := Check(v.scalar); why != "" {
+			return fmt.Errorf("unsafe value: %s", why)
+		}
+		w.quoted(v.scalar)
+		return nil
 	}
-	w.quoted(t)
+	start := w.buf.Len()
+	w.buf.WriteByte('"')
+	envs := 0
+	for _, p := range v.parts {
+		if p.env != "" {
+			if !validEnvName(p.env) {
+				return fmt.Errorf("invalid environment variable name %q", p.env)
+			}
+			w.buf.WriteString("${")
+			w.buf.WriteString(p.env)
+			w.buf.WriteByte('}')
+			envs++
+			continue
+		}
+		if why := Check(p.literal); why != "" {
+			return fmt.Errorf("unsafe value: %s", why)
+		}
+		w.escape(p.literal)
+	}
+	w.buf.WriteByte('"')
+	// Escaping leaves '$' and '{' as they are, so counting on the written bytes is exact.
+	if bytes.Count(w.buf.Bytes()[start:], []byte("${")) != envs {
+		return fmt.Errorf("unsafe value: pieces join into '${'")
+	}
 	return nil
 }
 
 // quoted writes s double-quoted with YAML escapes, so no content can end the scalar.
 func (w *writer) quoted(s string) {
+	w.buf.WriteByte('"')
+	w.escape(s)
+	w.buf.WriteByte('"')
+}
+
+// escape writes s with the escapes of a double-quoted YAML scalar; plain ASCII, the
+// common case, is copied in one go.
+func (w *writer) escape(s string) {
 	b := &w.buf
-	b.WriteByte('"')
+	if plainASCII(s) {
+		b.WriteString(s)
+		return
+	}
 	for _, r := range s {
 		switch {
 		case r == '"' || r == '\\':
@@ -182,7 +225,15 @@ func (w *writer) quoted(s string) {
 			b.WriteRune(r)
 		}
 	}
-	b.WriteByte('"')
+}
+
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func hex2(c byte) string {
@@ -192,6 +243,26 @@ func hex2(c byte) string {
 
 func pad4(s string) string { return strings.ToUpper(fmt.Sprintf("%04s", s)) }
 func pad8(s string) string { return strings.ToUpper(fmt.Sprintf("%08s", s)) }
+
+// EncodedProcessors is a processor list written once for several output sections.
+type EncodedProcessors struct{ data []byte }
+
+// EncodeProcessors writes ps as the processors of an output section; nil for none.
+func EncodeProcessors(ps []Section) (*EncodedProcessors, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	w := &writer{}
+	inner := outputsIndent + 2
+	w.key(inner, "processors")
+	w.nl()
+	w.key(inner+2, "logs")
+	w.nl()
+	if err := w.sections(inner+4, ps); err != nil {
+		return nil, err
+	}
+	return &EncodedProcessors{data: w.buf.Bytes()}, nil
+}
 
 // condition writes a processor's condition block.
 func (w *writer) condition(indent int, c *Condition) error {

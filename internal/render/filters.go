@@ -24,9 +24,16 @@ func accessor(f v1.FieldPath) string {
 }
 
 // parsers collects the parser definitions a configuration needs, by content.
-type parsers struct{ byName map[string]fluentbit.Section }
+type parsers struct {
+	byName map[string]fluentbit.Section
+	// byFilter remembers the name given to each distinct parse filter, so that a
+	// thousand pipelines parsing JSON hash the definition once.
+	byFilter map[string]string
+}
 
-func newParsers() *parsers { return &parsers{byName: map[string]fluentbit.Section{}} }
+func newParsers() *parsers {
+	return &parsers{byName: map[string]fluentbit.Section{}, byFilter: map[string]string{}}
+}
 
 func (ps *parsers) add(s fluentbit.Section) { ps.byName[s.Name] = s }
 
@@ -35,6 +42,11 @@ func (ps *parsers) list() []fluentbit.Section { return sortedValues(ps.byName) }
 // parserFor returns the name of a parser for a parse filter, defining it on first use.
 // The name is derived from the definition, so equal filters share one parser.
 func (ps *parsers) parserFor(p *v1.ParseFilter) string {
+	// Field and KeepOriginal belong to the filter, not to the parser definition.
+	key := string(p.Format) + "\x00" + str(p.Regex).String() + "\x00" + str(p.TimeKey).String() + "\x00" + str(p.TimeFormat).String()
+	if name, ok := ps.byFilter[key]; ok {
+		return name
+	}
 	var def fluentbit.Section
 	switch p.Format {
 	case v1.ParseJSON:
@@ -56,6 +68,7 @@ func (ps *parsers) parserFor(p *v1.ParseFilter) string {
 	}
 	def.Name = "lp-" + hex.EncodeToString(h.Sum(nil))[:12]
 	ps.add(def)
+	ps.byFilter[key] = def.Name
 	return def.Name
 }
 

@@ -2,11 +2,11 @@ package render
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/util/diff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with the current output")
@@ -29,6 +29,26 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("missing golden file (run go test ./internal/render -update): %v", err)
 	}
 	if string(got) != string(want) {
-		t.Errorf("%s differs (-want +got); review, then run with -update:\n%s", path, diff.Diff(string(want), string(got)))
+		t.Errorf("%s differs; review, then run go test ./internal/render -update:\n%s", path, firstDifference(string(want), string(got)))
 	}
+}
+
+// firstDifference shows the first differing line of two texts with a little context.
+func firstDifference(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	i := 0
+	for i < len(w) && i < len(g) && w[i] == g[i] {
+		i++
+	}
+	var b strings.Builder
+	for j := max(0, i-3); j < i; j++ {
+		fmt.Fprintf(&b, "  %s\n", w[j])
+	}
+	for j := i; j < min(len(w), i+3); j++ {
+		fmt.Fprintf(&b, "- %s\n", w[j])
+	}
+	for j := i; j < min(len(g), i+3); j++ {
+		fmt.Fprintf(&b, "+ %s\n", g[j])
+	}
+	return fmt.Sprintf("line %d:\n%s", i+1, b.String())
 }

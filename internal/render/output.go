@@ -10,7 +10,7 @@ import (
 // outputSection renders one (pipeline, output) pair: the destination's own keys, the
 // keys every output shares, and the processors that select and shape the pipeline's
 // records. The alias ties the section's metrics back to the pair.
-func outputSection(pl *pipeline, o *output, m match, procs []fluentbit.Section, creds *credentials, filesystem bool) (fluentbit.Section, error) {
+func outputSection(pl *pipeline, o *output, m match, procs *fluentbit.EncodedProcessors, creds *credentials, filesystem bool) (fluentbit.Section, error) {
 	dest, ok := destinations[o.Spec.Type]
 	if !ok {
 		return fluentbit.Section{}, fmt.Errorf("unknown output type %q", o.Spec.Type)
@@ -20,7 +20,8 @@ func outputSection(pl *pipeline, o *output, m match, procs []fluentbit.Section, 
 	if a == "" {
 		return fluentbit.Section{}, fmt.Errorf("cannot name the section for %s → %s", pl.Ref, o.Ref)
 	}
-	s := fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, Processors: procs}
+	s := fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, SharedProcessors: procs,
+		Params: make([]fluentbit.Param, 0, 16)}
 	s.Set("match_regex", fluentbit.String(m.regex))
 	env := &outputEnv{secretNamespace: o.SecretNamespace, creds: creds, outputID: a}
 	if err := dest.render(&s, o.Spec, env); err != nil {

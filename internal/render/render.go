@@ -143,8 +143,13 @@ func newBuilder() *builder {
 // addOutputs renders every output of p with the given match and processors. An output
 // that fails to render is reported on the output and skipped.
 func (b *builder) addOutputs(p *pipeline, m match, procs []fluentbit.Section, filesystem bool) {
+	shared, err := fluentbit.EncodeProcessors(procs)
+	if err != nil {
+		b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", err.Error()))
+		return
+	}
 	for _, o := range p.Outputs {
-		s, err := outputSection(p, o, m, procs, b.creds, filesystem)
+		s, err := outputSection(p, o, m, shared, b.creds, filesystem)
 		var data []byte
 		if err == nil {
 			data, err = fluentbit.EncodeOutput(s)
