@@ -264,6 +264,10 @@ func TestLargeConfigurationSplitsUnderSecretLimit(t *testing.T) {
 	t.Logf("2,000 pipelines: %d files, %d bytes in all", len(files), total)
 }
 
+// BenchmarkRender renders fleets of tenant pipelines, each with a label selector, a
+// container exclusion, three filters and two outputs (4,000 output sections at 2,000),
+// and, for comparison with operators that render bare outputs, 2,000 pipelines with
+// one output and nothing else.
 func BenchmarkRender(b *testing.B) {
 	for _, n := range []int{1, 100, 2000} {
 		s := fleet(n)
@@ -274,4 +278,15 @@ func BenchmarkRender(b *testing.B) {
 			}
 		})
 	}
+	bare := fleet(2000)
+	for i := range bare.Pipelines {
+		bare.Pipelines[i].Spec = v1.LogPipelineSpec{Agent: "default", Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}},
+			OutputRefs: bare.Pipelines[i].Spec.OutputRefs}
+	}
+	b.Run("bare-pipelines=2000", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Render(bare)
+		}
+	})
 }
