@@ -39,7 +39,7 @@ envtest: ## Build kube-apiserver and etcd for tests (once; cached under ~/.cache
 
 .PHONY: test
 test: verify-generated vet envtest ## Run every test against a real API server.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" $(GO) test ./... -count=1 -timeout 20m
+	assets="$$(hack/setup-envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) test ./... -count=1 -timeout 20m
 
 ##@ Run
 
@@ -49,7 +49,7 @@ build: ## Build bin/logplane.
 
 .PHONY: run
 run: build envtest ## Start a local control plane, install the CRDs, run the operator against it and apply the samples.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" $(GO) run ./hack/localcluster -dir "$(LOCAL_DIR)" -- bin/logplane manager
+	assets="$$(hack/setup-envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) run ./hack/localcluster -dir "$(LOCAL_DIR)" -- bin/logplane manager
 
 .PHONY: help
 help: ## Show the targets.

@@ -32,7 +32,12 @@ say() { printf '[setup-envtest] %s\n' "$*" >&2; }
 fail() { say "ERROR: $*"; exit 1; }
 
 apiserver_ok() { [[ "$("$OUT/kube-apiserver" --version 2>/dev/null)" == "Kubernetes $K8S_VERSION" ]]; }
-etcd_ok() { "$OUT/etcd" --version 2>/dev/null | head -n1 | grep -qx "etcd Version: ${ETCD_VERSION#v}"; }
+# No pipes here: under pipefail an early-closing reader would make a good binary look bad.
+etcd_ok() {
+  local v
+  v="$("$OUT/etcd" --version 2>/dev/null)" || return 1
+  [[ "$v" == "etcd Version: ${ETCD_VERSION#v}"$'\n'* ]]
+}
 done_if_ready() {
   if [[ "${ENVTEST_FORCE_REBUILD:-0}" != 1 ]] && apiserver_ok && etcd_ok; then
     echo "$OUT"; exit 0

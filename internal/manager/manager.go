@@ -10,16 +10,22 @@ import (
 	"os"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	loggingv1alpha1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/controllers"
+	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 )
 
 // Leader election needs a Lease; events explain decisions to users.
@@ -70,7 +76,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  NewScheme(),
+		Scheme: NewScheme(),
+		// Only the operator's own DaemonSets are cached; Secrets are read on demand
+		// and never cached, so the cache does not hold the cluster's Secrets.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}}},
+		}},
+		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Logger:                  log,
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  opts.ProbeAddr,
@@ -82,6 +94,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	})
 	if err != nil {
 		return fmt.Errorf("failed to create manager: %w", err)
+	}
+	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
+		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace}}
+	if err := agents.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)

@@ -1,0 +1,80 @@
+package controllers
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/reconciler/agent"
+)
+
+// The agent reconciler reads every logplane kind and namespace labels, writes statuses,
+// reads referenced Secrets, and owns the agents' objects. ClusterRole rights on pods
+// and namespaces are needed to grant them to the agents' ClusterRole.
+// +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents;clusterlogpipelines;logpipelines;logoutputs;clusterlogoutputs;retentionpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents/status;clusterlogpipelines/status;logpipelines/status;logoutputs/status;clusterlogoutputs/status;retentionpolicies/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups="",resources=namespaces;pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=create;patch;update;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;patch;update;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=create;patch;update;delete
+
+// AgentController wires the agent reconciler: any change to a logplane resource, a
+// namespace's labels or an agent's DaemonSet queues every agent. The queue holds one
+// entry per agent, so a burst of events costs one render per agent, not one per event.
+type AgentController struct {
+	*agent.Reconciler
+}
+
+// SetupWithManager registers the controller.
+func (c *AgentController) SetupWithManager(mgr ctrl.Manager) error {
+	allAgents := handler.EnqueueRequestsFromMapFunc(c.allAgents)
+	specOnly := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	namespaces := &metav1.PartialObjectMetadata{}
+	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("agent").
+		Watches(&v1.LogAgent{}, allAgents, specOnly).
+		Watches(&v1.LogPipeline{}, allAgents, specOnly).
+		Watches(&v1.ClusterLogPipeline{}, allAgents, specOnly).
+		Watches(&v1.LogOutput{}, allAgents, specOnly).
+		Watches(&v1.ClusterLogOutput{}, allAgents, specOnly).
+		Watches(&v1.RetentionPolicy{}, allAgents, specOnly).
+		WatchesMetadata(namespaces, allAgents, builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// Drift: an edited or deleted DaemonSet is put back.
+		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(ownedByAgent), specOnly).
+		Complete(c.Reconciler)
+}
+
+// allAgents queues the default agent and every LogAgent.
+func (c *AgentController) allAgents(ctx context.Context, _ client.Object) []reconcile.Request {
+	reqs := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: v1.DefaultAgentName}}}
+	var agents v1.LogAgentList
+	if err := c.Client.List(ctx, &agents); err != nil {
+		return reqs
+	}
+	for _, a := range agents.Items {
+		if a.Name != v1.DefaultAgentName {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: a.Name}})
+		}
+	}
+	return reqs
+}
+
+func ownedByAgent(_ context.Context, o client.Object) []reconcile.Request {
+	name, ok := o.GetLabels()["logging.logplane.dev/agent"]
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: name}}}
+}

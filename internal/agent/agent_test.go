@@ -1,0 +1,145 @@
+package agent
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func sampleInput(t *testing.T) Input {
+	t.Helper()
+	s, err := snapshot.LoadFiles([]string{filepath.Join("..", "..", "config", "samples")}, "logplane-system", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A credential of each kind: env var (basic auth), file (TLS CA), AWS profile.
+	s.Secrets = append(s.Secrets, snapshot.Secret{Namespace: "shop", Name: "aws", Keys: []string{"id", "secret"}},
+		snapshot.Secret{Namespace: "shop", Name: "ca", Keys: []string{"ca.crt"}},
+		snapshot.Secret{Namespace: "shop", Name: "basic", Keys: []string{"password"}})
+	s.Outputs = append(s.Outputs, v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "archive"},
+		Spec: v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{Bucket: "shop-archive", AWS: v1.AWSAuth{Region: "eu-west-1",
+			Credentials: &v1.AWSCredentials{AccessKeyID: v1.SecretKeyRef{Name: "aws", Key: "id"}, SecretAccessKey: v1.SecretKeyRef{Name: "aws", Key: "secret"}}}}}},
+		v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "collector"},
+			Spec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "collector", Port: 443,
+				BasicAuth: &v1.BasicAuth{User: "shop", Password: v1.SecretKeyRef{Name: "basic", Key: "password"}}},
+				TLS: &v1.TLS{CA: &v1.SecretKeyRef{Name: "ca", Key: "ca.crt"}}}})
+	s.Pipelines[1].Spec.OutputRefs = append(s.Pipelines[1].Spec.OutputRefs, "archive", "collector")
+	res := render.Render(s)
+	var agentCfg render.Config
+	for _, a := range res.Agents {
+		if a.Agent == "default" {
+			agentCfg = a.Config
+		}
+	}
+	values := map[render.SecretSource][]byte{}
+	for _, e := range agentCfg.Env {
+		values[e.Source] = []byte("value-of-" + e.Source.Name + "-" + e.Source.Key)
+	}
+	for _, f := range agentCfg.SecretFiles {
+		values[f.Source] = []byte("file-" + f.Source.Key)
+	}
+	for _, p := range agentCfg.AWSProfiles {
+		values[p.AccessKeyID] = []byte("AKIAEXAMPLE")
+		values[p.SecretAccessKey] = []byte("secret-example")
+	}
+	return Input{Name: "default", Namespace: "logplane-system", Spec: s.Agents[0].Spec, Config: agentCfg, SecretValues: values}
+}
+
+// The objects of the sample agent, as applied, are reviewed in a golden file.
+func TestObjectsGolden(t *testing.T) {
+	o := Build(sampleInput(t))
+	if len(o.Missing) != 0 {
+		t.Fatalf("missing secret values: %v", o.Missing)
+	}
+	var b strings.Builder
+	for _, obj := range o.All() {
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("---\n")
+		b.Write(data)
+	}
+	path := filepath.Join("testdata", "default-agent.yaml")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("missing golden (run with -update): %v", err)
+	}
+	if string(want) != b.String() {
+		t.Errorf("%s differs; review and run go test ./internal/agent -update", path)
+	}
+}
+
+func TestConfigChangeRollsPodsOnlyInRestartMode(t *testing.T) {
+	in := sampleInput(t)
+	base := Build(in).DaemonSet.Spec.Template.Annotations[AnnotationConfig]
+	changed := in
+	changed.Config.Hash = "different"
+	if Build(changed).DaemonSet.Spec.Template.Annotations[AnnotationConfig] == base {
+		t.Error("Restart mode: a new configuration must change the pod template")
+	}
+	changed.Spec.ConfigReload = v1.ConfigReloadHotReload
+	hot := Build(changed).DaemonSet.Spec.Template.Annotations[AnnotationConfig]
+	changed.Config.Hash = "another"
+	if Build(changed).DaemonSet.Spec.Template.Annotations[AnnotationConfig] != hot {
+		t.Error("HotReload mode: a new configuration must not roll the pods")
+	}
+	rotated := changed
+	rotated.SecretValues = map[render.SecretSource][]byte{}
+	for k := range changed.SecretValues {
+		rotated.SecretValues[k] = []byte("rotated")
+	}
+	if Build(rotated).DaemonSet.Spec.Template.Annotations[AnnotationConfig] == hot {
+		t.Error("HotReload mode: rotated credentials must roll the pods (env vars are read at start)")
+	}
+}
+
+func TestLargeConfigurationIsSplitAcrossSecrets(t *testing.T) {
+	files := []render.File{{Name: "fluent-bit.yaml", Content: make([]byte, 10)}}
+	for i := 0; i < 3; i++ {
+		files = append(files, render.File{Name: "outputs-00" + string(rune('0'+i)) + ".yaml", Content: make([]byte, 900*1024)})
+	}
+	o := Build(Input{Name: "big", Namespace: "ops", Config: render.Config{Files: files}})
+	if len(o.ConfigSecrets) != 3 {
+		t.Fatalf("want 3 Secrets, got %d", len(o.ConfigSecrets))
+	}
+	for _, s := range o.ConfigSecrets {
+		size := 0
+		for _, v := range s.Data {
+			size += len(v)
+		}
+		if size > 1024*1024-16*1024 {
+			t.Errorf("%s holds %d bytes", s.Name, size)
+		}
+	}
+	if n := len(o.DaemonSet.Spec.Template.Spec.Volumes[2].Projected.Sources); n != 3 {
+		t.Errorf("the config volume projects %d Secrets, want 3", n)
+	}
+}
+
+func TestMissingSecretValuesAreReported(t *testing.T) {
+	in := sampleInput(t)
+	in.SecretValues = nil
+	if o := Build(in); len(o.Missing) == 0 {
+		t.Fatal("missing values not reported")
+	}
+}

@@ -1,0 +1,147 @@
+package agent
+
+import (
+	"path"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/render"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// daemonSet runs Fluent Bit on every node the agent may use.
+func daemonSet(in Input, name string, labels map[string]string, o *Objects) *appsv1.DaemonSet {
+	spec := in.Spec
+	selector := map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent}
+
+	// Restart mode rolls the pods whenever configuration or credentials change.
+	// HotReload mode rolls them only for credentials (environment variables are read
+	// at start); the reloader applies configuration changes in place.
+	hash := credentialsHash(o.CredentialsSecret)
+	if spec.ConfigReload != v1.ConfigReloadHotReload {
+		hash = in.Config.Hash + "-" + hash
+	}
+
+	var configSources []corev1.VolumeProjection
+	for _, s := range o.ConfigSecrets {
+		configSources = append(configSources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}}})
+	}
+	volumes := []corev1.Volume{
+		{Name: "varlog", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}},
+		// Tail positions and the filesystem buffer survive restarts on the node, one
+		// directory per agent so that two agents never share a positions database.
+		{Name: "data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+			Path: path.Join(hostPath(spec), in.Name), Type: ptr(corev1.HostPathDirectoryOrCreate)}}},
+		{Name: "config", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: configSources}}},
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "varlog", MountPath: "/var/log", ReadOnly: true},
+		{Name: "data", MountPath: render.AgentDataDir},
+		{Name: "config", MountPath: configDir, ReadOnly: true},
+	}
+	var env []corev1.EnvVar
+	for _, e := range in.Config.Env {
+		env = append(env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: o.CredentialsSecret.Name}, Key: e.Name}}})
+	}
+	if len(in.Config.SecretFiles) > 0 {
+		var items []corev1.KeyToPath
+		for _, f := range in.Config.SecretFiles {
+			items = append(items, corev1.KeyToPath{Key: fileKey(f.Path), Path: fileKey(f.Path)})
+		}
+		volumes = append(volumes, corev1.Volume{Name: "secret-files", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: o.CredentialsSecret.Name, Items: items}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "secret-files", MountPath: render.SecretFilesDir, ReadOnly: true})
+	}
+	if len(in.Config.AWSProfiles) > 0 {
+		volumes = append(volumes, corev1.Volume{Name: "aws", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: o.CredentialsSecret.Name, Items: []corev1.KeyToPath{{Key: awsCredentialsKey, Path: path.Base(render.AWSCredentialsFile)}}}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "aws", MountPath: path.Dir(render.AWSCredentialsFile), ReadOnly: true})
+		env = append(env, corev1.EnvVar{Name: "AWS_SHARED_CREDENTIALS_FILE", Value: render.AWSCredentialsFile})
+	}
+
+	port := metricsPort(spec)
+	probe := func(failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/api/v1/health", Port: intstr.FromString("metrics")}},
+			PeriodSeconds:    10,
+			FailureThreshold: failures,
+		}
+	}
+	resources := defaultResources
+	if spec.Resources != nil {
+		resources = *spec.Resources
+	}
+	tolerations := spec.Tolerations
+	if tolerations == nil {
+		// Logs of every node matter, tainted ones included.
+		tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	}
+	maxUnavailable := spec.MaxUnavailable
+	if maxUnavailable == nil {
+		maxUnavailable = ptr(intstr.FromString("10%"))
+	}
+	pullPolicy := spec.ImagePullPolicy
+	if pullPolicy == "" {
+		pullPolicy = corev1.PullIfNotPresent
+	}
+
+	return &appsv1.DaemonSet{
+		TypeMeta:   typeMeta("apps/v1", "DaemonSet"),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.Namespace, Labels: labels},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
+				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: maxUnavailable},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{AnnotationConfig: hash}},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:            name,
+					PriorityClassName:             spec.PriorityClassName,
+					NodeSelector:                  spec.NodeSelector,
+					Tolerations:                   tolerations,
+					ImagePullSecrets:              spec.ImagePullSecrets,
+					TerminationGracePeriodSeconds: ptr(int64(30)),
+					SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+					Containers: []corev1.Container{{
+						Name:            render.AgentContainerName,
+						Image:           image(spec),
+						ImagePullPolicy: pullPolicy,
+						Args:            []string{"-c", path.Join(configDir, render.MainFile)},
+						Env:             env,
+						Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+						Resources:       resources,
+						LivenessProbe:   probe(6),
+						ReadinessProbe:  probe(3),
+						VolumeMounts:    mounts,
+						// Root, because container logs and the node's positions directory
+						// belong to root; nothing else: no capabilities, no escalation,
+						// nothing writable outside the mounted directories.
+						SecurityContext: &corev1.SecurityContext{
+							RunAsUser:                ptr(int64(0)),
+							ReadOnlyRootFilesystem:   ptr(true),
+							AllowPrivilegeEscalation: ptr(false),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"DAC_READ_SEARCH"}},
+						},
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+}
+
+func hostPath(spec v1.LogAgentSpec) string {
+	if spec.HostPath == "" {
+		return "/var/lib/logplane"
+	}
+	return spec.HostPath
+}

@@ -1,0 +1,190 @@
+// Package agent builds the Kubernetes objects that run one LogAgent: its identity and
+// permissions, configuration and credential Secrets, the Fluent Bit DaemonSet and its
+// metrics Service. Building is pure; the controller applies what it returns.
+package agent
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/fluentbit"
+	"github.com/logplane/logplane/internal/render"
+)
+
+// Labels and annotations logplane puts on what it owns.
+const (
+	LabelAgent         = "logging.logplane.dev/agent"
+	LabelComponent     = "app.kubernetes.io/component"
+	LabelManagedBy     = "app.kubernetes.io/managed-by"
+	AnnotationConfig   = "logging.logplane.dev/config-hash"
+	managedBy          = "logplane"
+	componentAgent     = "agent"
+	configDir          = "/fluent-bit/etc"
+	awsCredentialsKey  = "credentials"
+	maxSecretDataBytes = 1000 * 1024
+)
+
+// Input is everything the objects of one agent are built from.
+type Input struct {
+	Name      string
+	Namespace string // the operator's namespace, where agent objects live
+	Spec      v1.LogAgentSpec
+	Config    render.Config
+	// SecretValues holds the values of the Secret keys the configuration needs, read
+	// by the controller: env vars, mounted files and AWS profiles.
+	SecretValues map[render.SecretSource][]byte
+}
+
+// Objects are the agent's objects, in the order they should be applied.
+type Objects struct {
+	ServiceAccount     *corev1.ServiceAccount
+	ClusterRole        *rbacv1.ClusterRole
+	ClusterRoleBinding *rbacv1.ClusterRoleBinding
+	ConfigSecrets      []*corev1.Secret
+	CredentialsSecret  *corev1.Secret
+	DaemonSet          *appsv1.DaemonSet
+	Service            *corev1.Service
+	// Missing lists Secret keys whose values were not provided.
+	Missing []render.SecretSource
+}
+
+// All returns the objects in apply order: identity, configuration, then workload.
+func (o *Objects) All() []client.Object {
+	out := []client.Object{o.ServiceAccount, o.ClusterRole, o.ClusterRoleBinding}
+	for _, s := range o.ConfigSecrets {
+		out = append(out, s)
+	}
+	return append(out, o.CredentialsSecret, o.DaemonSet, o.Service)
+}
+
+// ResourceName is the name of the agent's objects.
+func ResourceName(agent string) string { return "logplane-agent-" + agent }
+
+// Build builds the objects for in.
+func Build(in Input) *Objects {
+	name := ResourceName(in.Name)
+	labels := map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent, LabelManagedBy: managedBy}
+	meta := func(n string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: n, Namespace: in.Namespace, Labels: labels}
+	}
+	clusterMeta := metav1.ObjectMeta{Name: name, Labels: labels}
+
+	o := &Objects{
+		ServiceAccount: &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(name)},
+		// The kubernetes filter reads pods and namespaces; nothing else.
+		ClusterRole: &rbacv1.ClusterRole{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: clusterMeta,
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"get", "list", "watch"}}}},
+		ClusterRoleBinding: &rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: clusterMeta,
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: in.Namespace}}},
+	}
+	o.ConfigSecrets = configSecrets(in.Config.Files, name, meta)
+	o.CredentialsSecret, o.Missing = credentialsSecret(in, meta(name+"-credentials"))
+	o.DaemonSet = daemonSet(in, name, labels, o)
+	o.Service = &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(name + "-metrics"),
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector:  map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent},
+			Ports:     []corev1.ServicePort{{Name: "metrics", Port: metricsPort(in.Spec), TargetPort: intstr.FromString("metrics")}},
+		}}
+	return o
+}
+
+func typeMeta(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+// configSecrets packs the configuration files into as few Secrets as fit: the
+// renderer keeps each file under a Secret's limit, and the DaemonSet projects all the
+// Secrets into one directory.
+func configSecrets(files []render.File, name string, meta func(string) metav1.ObjectMeta) []*corev1.Secret {
+	var out []*corev1.Secret
+	size := 0
+	for _, f := range files {
+		if len(out) == 0 || size+len(f.Content) > maxSecretDataBytes {
+			s := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(fmt.Sprintf("%s-config-%d", name, len(out))),
+				Type: corev1.SecretTypeOpaque, Data: map[string][]byte{}}
+			out = append(out, s)
+			size = 0
+		}
+		out[len(out)-1].Data[f.Name] = f.Content
+		size += len(f.Content)
+	}
+	return out
+}
+
+// credentialsSecret gathers every secret value the configuration refers to: env vars
+// by name, mounted files by their base name, and the AWS shared credentials file.
+func credentialsSecret(in Input, meta metav1.ObjectMeta) (*corev1.Secret, []render.SecretSource) {
+	data := map[string][]byte{}
+	var missing []render.SecretSource
+	value := func(src render.SecretSource) []byte {
+		v, ok := in.SecretValues[src]
+		if !ok {
+			missing = append(missing, src)
+		}
+		return v
+	}
+	for _, e := range in.Config.Env {
+		data[e.Name] = value(e.Source)
+	}
+	for _, f := range in.Config.SecretFiles {
+		data[fileKey(f.Path)] = value(f.Source)
+	}
+	if len(in.Config.AWSProfiles) > 0 {
+		var b []byte
+		for _, p := range in.Config.AWSProfiles {
+			b = fmt.Appendf(b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n",
+				p.Name, value(p.AccessKeyID), value(p.SecretAccessKey))
+		}
+		data[awsCredentialsKey] = b
+	}
+	return &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}, missing
+}
+
+func fileKey(path string) string { return path[len(render.SecretFilesDir)+1:] }
+
+func metricsPort(spec v1.LogAgentSpec) int32 {
+	if spec.MetricsPort == 0 {
+		return 2020
+	}
+	return spec.MetricsPort
+}
+
+// Hash of the credentials, so that a rotated password restarts the agents too.
+func credentialsHash(s *corev1.Secret) string {
+	h := sha256.New()
+	keys := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%d:", k, len(s.Data[k]))
+		h.Write(s.Data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20]
+}
+
+var defaultResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+	Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+}
+
+func image(spec v1.LogAgentSpec) string {
+	if spec.Image != "" {
+		return spec.Image
+	}
+	return fluentbit.Image
+}

@@ -1,0 +1,163 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/conditions"
+	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/snapshot"
+)
+
+// configCondition is the ConfigGenerated verdict for one resource, from the render:
+// the first blocking problem wins; warnings keep it True but say so.
+func configCondition(ref render.Ref, rendered bool, problems []render.Problem, generation int64) metav1.Condition {
+	var blocking, warnings []render.Problem
+	for _, p := range problems {
+		if p.Ref != ref {
+			continue
+		}
+		if p.Warning {
+			warnings = append(warnings, p)
+		} else {
+			blocking = append(blocking, p)
+		}
+	}
+	switch {
+	case len(blocking) > 0 && !rendered:
+		return condition(conditions.TypeConfigGenerated, metav1.ConditionFalse, blocking[0].Reason, join(blocking), generation)
+	case len(blocking) > 0:
+		// Some outputs failed; the pipeline ships to the others.
+		return condition(conditions.TypeConfigGenerated, metav1.ConditionFalse, blocking[0].Reason,
+			join(blocking)+" The pipeline ships to its other outputs.", generation)
+	case len(warnings) > 0:
+		return condition(conditions.TypeConfigGenerated, metav1.ConditionTrue, warnings[0].Reason, join(warnings), generation)
+	}
+	return conditions.New(conditions.TypeConfigGenerated, metav1.ConditionTrue, conditions.ReasonConfigGenerated, generation)
+}
+
+func condition(t string, s metav1.ConditionStatus, reason, message string, generation int64) metav1.Condition {
+	return metav1.Condition{Type: t, Status: s, Reason: reason, Message: message, ObservedGeneration: generation}
+}
+
+func join(ps []render.Problem) string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Message
+	}
+	return strings.Join(msgs, " ")
+}
+
+// ready summarises the conditions known so far.
+func ready(c metav1.Condition) metav1.Condition {
+	r := c
+	r.Type = conditions.TypeReady
+	return r
+}
+
+// setConditions applies conds to a status's list and reports whether anything but
+// transition times changed.
+func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) bool {
+	before := make([]metav1.Condition, len(*list))
+	copy(before, *list)
+	for _, c := range conds {
+		meta.SetStatusCondition(list, c)
+	}
+	return !equality.Semantic.DeepEqual(before, *list)
+}
+
+// writeStatuses writes the conditions of the pipelines this agent runs and, once for
+// all agents (from the default agent's reconcile), those of file-input pipelines and
+// outputs. Only objects whose status changed are written.
+func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snapshot.Snapshot, res *render.Result) error {
+	rendered := map[render.Ref]bool{}
+	for _, a := range res.Agents {
+		for _, p := range a.Pipelines {
+			rendered[p] = true
+		}
+	}
+	for _, sc := range res.Sidecars {
+		rendered[sc.Pipeline] = true
+	}
+	if res.Events != nil {
+		for _, p := range res.Events.Pipelines {
+			rendered[p] = true
+		}
+	}
+	isDefault := agent == v1.DefaultAgentName
+	agentOf := func(a v1.AgentName) string {
+		if a == "" {
+			return v1.DefaultAgentName
+		}
+		return string(a)
+	}
+
+	for i := range snap.Pipelines {
+		p := &snap.Pipelines[i]
+		if p.Spec.Input.Containers != nil && agentOf(p.Spec.Agent) != agent || p.Spec.Input.Containers == nil && !isDefault {
+			continue
+		}
+		ref := render.Ref{Kind: alias.LogPipeline, Namespace: p.Namespace, Name: p.Name}
+		if err := r.patchStatus(ctx, p, &p.Status.Conditions, &p.Status.ObservedGeneration,
+			configCondition(ref, rendered[ref], res.Problems, p.Generation)); err != nil {
+			return err
+		}
+	}
+	for i := range snap.ClusterPipelines {
+		p := &snap.ClusterPipelines[i]
+		if agentOf(p.Spec.Agent) != agent {
+			continue
+		}
+		ref := render.Ref{Kind: alias.ClusterLogPipeline, Name: p.Name}
+		if err := r.patchStatus(ctx, p, &p.Status.Conditions, &p.Status.ObservedGeneration,
+			configCondition(ref, rendered[ref], res.Problems, p.Generation)); err != nil {
+			return err
+		}
+	}
+	if !isDefault {
+		return nil
+	}
+	for i := range snap.Outputs {
+		o := &snap.Outputs[i]
+		ref := render.Ref{Kind: alias.LogOutput, Namespace: o.Namespace, Name: o.Name}
+		if err := r.patchStatus(ctx, o, &o.Status.Conditions, &o.Status.ObservedGeneration,
+			configCondition(ref, true, res.Problems, o.Generation)); err != nil {
+			return err
+		}
+	}
+	for i := range snap.ClusterOutputs {
+		o := &snap.ClusterOutputs[i]
+		ref := render.Ref{Kind: alias.ClusterLogOutput, Name: o.Name}
+		if err := r.patchStatus(ctx, o, &o.Status.Conditions, &o.Status.ObservedGeneration,
+			configCondition(ref, true, res.Problems, o.Generation)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// patchStatus sets ConfigGenerated and Ready on obj and patches its status only when
+// they changed. obj is the cached object's copy from the snapshot.
+func (r *Reconciler) patchStatus(ctx context.Context, obj client.Object, conds *[]metav1.Condition, observed *int64, c metav1.Condition) error {
+	base := obj.DeepCopyObject().(client.Object)
+	changed := setConditions(conds, c, ready(c))
+	if *observed != obj.GetGeneration() {
+		*observed = obj.GetGeneration()
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !isNotFound(err) {
+		return fmt.Errorf("failed to write status of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
+}

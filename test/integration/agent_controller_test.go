@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	agentobjects "github.com/logplane/logplane/internal/agent"
+	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/conditions"
+)
+
+const controllerNamespace = "team-ctrl"
+
+// eventually polls check until it returns nil or the deadline passes.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = check(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+// agentConfig returns the default agent's main configuration file.
+func agentConfig(ctx context.Context) (string, *corev1.Secret, error) {
+	var s corev1.Secret
+	key := client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName(v1.DefaultAgentName) + "-config-0"}
+	if err := k8s.Get(ctx, key, &s); err != nil {
+		return "", nil, err
+	}
+	return string(s.Data["fluent-bit.yaml"]), &s, nil
+}
+
+func pipelineCondition(ctx context.Context, name, condType string) (*metav1.Condition, int64, error) {
+	var p v1.LogPipeline
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: controllerNamespace, Name: name}, &p); err != nil {
+		return nil, 0, err
+	}
+	c := meta.FindStatusCondition(p.Status.Conditions, condType)
+	if c == nil {
+		return nil, p.Generation, errString("no " + condType + " condition yet")
+	}
+	return c, p.Generation, nil
+}
+
+func TestAgentReconcilerEndToEnd(t *testing.T) {
+	ctx := t.Context()
+	ensureNamespace(t, controllerNamespace)
+	out := &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "debug"},
+		Spec: v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{}}}
+	good := &v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "good"},
+		Spec: v1.LogPipelineSpec{Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}}, OutputRefs: []v1.ResourceName{"debug"}}}
+	broken := &v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "broken"},
+		Spec: v1.LogPipelineSpec{Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}}, OutputRefs: []v1.ResourceName{"missing"}}}
+	for _, o := range []client.Object{out, good, broken} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goodAlias := alias.Output{PipelineKind: alias.LogPipeline, Namespace: controllerNamespace, Pipeline: "good",
+		OutputKind: alias.LogOutput, Output: "debug"}.Encode()
+
+	t.Run("the configuration carries the valid pipeline and the DaemonSet runs it", func(t *testing.T) {
+		eventually(t, "config Secret with the pipeline", func() error {
+			cfg, _, err := agentConfig(ctx)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(cfg, goodAlias) {
+				return errString("pipeline not in config yet")
+			}
+			return nil
+		})
+		var ds appsv1.DaemonSet
+		eventually(t, "DaemonSet", func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName("default")}, &ds)
+		})
+		if ds.Spec.Template.Annotations[agentobjects.AnnotationConfig] == "" {
+			t.Error("pod template has no config hash")
+		}
+	})
+
+	t.Run("each pipeline reports its own ConfigGenerated with observedGeneration", func(t *testing.T) {
+		eventually(t, "good pipeline ready", func() error {
+			c, gen, err := pipelineCondition(ctx, "good", conditions.TypeConfigGenerated)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionTrue || c.ObservedGeneration != gen {
+				return errString("condition " + c.Reason + " " + string(c.Status))
+			}
+			return nil
+		})
+		eventually(t, "broken pipeline reported", func() error {
+			c, _, err := pipelineCondition(ctx, "broken", conditions.TypeConfigGenerated)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionFalse || c.Reason != conditions.ReasonOutputNotFound {
+				return errString("condition " + c.Reason + " " + string(c.Status))
+			}
+			return nil
+		})
+	})
+
+	t.Run("a resync that renders the same configuration writes nothing", func(t *testing.T) {
+		_, before, err := agentConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds appsv1.DaemonSet
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName("default")}, &ds); err != nil {
+			t.Fatal(err)
+		}
+		var p v1.LogPipeline
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(good), &p); err != nil {
+			t.Fatal(err)
+		}
+		// A namespace label change queues every agent; nothing it selects changes.
+		var ns corev1.Namespace
+		if err := k8s.Get(ctx, client.ObjectKey{Name: controllerNamespace}, &ns); err != nil {
+			t.Fatal(err)
+		}
+		ns.Labels["touched"] = "yes"
+		if err := k8s.Update(ctx, &ns); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		_, after, err := agentConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dsAfter appsv1.DaemonSet
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(&ds), &dsAfter); err != nil {
+			t.Fatal(err)
+		}
+		var pAfter v1.LogPipeline
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(good), &pAfter); err != nil {
+			t.Fatal(err)
+		}
+		if before.ResourceVersion != after.ResourceVersion || ds.ResourceVersion != dsAfter.ResourceVersion ||
+			p.ResourceVersion != pAfter.ResourceVersion {
+			t.Errorf("no-op reconcile wrote: secret %s→%s, daemonset %s→%s, pipeline %s→%s",
+				before.ResourceVersion, after.ResourceVersion, ds.ResourceVersion, dsAfter.ResourceVersion,
+				p.ResourceVersion, pAfter.ResourceVersion)
+		}
+	})
+
+	t.Run("the missing output appears later and the broken pipeline recovers on its own", func(t *testing.T) {
+		missing := &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "missing"},
+			Spec: v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{}}}
+		if err := k8s.Create(ctx, missing); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "broken pipeline recovered", func() error {
+			c, _, err := pipelineCondition(ctx, "broken", conditions.TypeConfigGenerated)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionTrue {
+				return errString("still " + c.Reason)
+			}
+			return nil
+		})
+	})
+
+	t.Run("deleting a pipeline removes it from the configuration", func(t *testing.T) {
+		if err := k8s.Delete(ctx, good); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "pipeline gone from config", func() error {
+			cfg, _, err := agentConfig(ctx)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(cfg, goodAlias) {
+				return errString("still there")
+			}
+			return nil
+		})
+	})
+}
