@@ -24,7 +24,7 @@ import (
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents;clusterlogpipelines;logpipelines;logoutputs;clusterlogoutputs;retentionpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents/status;clusterlogpipelines/status;logpipelines/status;logoutputs/status;clusterlogoutputs/status;retentionpolicies/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups="",resources=namespaces;pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=create;patch;update;delete,namespace=logplane-system
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;patch;update;delete,namespace=logplane-system
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=create;patch;update;delete
@@ -42,6 +42,8 @@ func (c *AgentController) SetupWithManager(mgr ctrl.Manager) error {
 	specOnly := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	namespaces := &metav1.PartialObjectMetadata{}
 	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	secrets := &metav1.PartialObjectMetadata{}
+	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("agent").
 		Watches(&v1.LogAgent{}, allAgents, specOnly).
@@ -51,6 +53,9 @@ func (c *AgentController) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1.ClusterLogOutput{}, allAgents, specOnly).
 		Watches(&v1.RetentionPolicy{}, allAgents, specOnly).
 		WatchesMetadata(namespaces, allAgents, builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// Secrets are watched by metadata only (their data is never cached) and queue
+		// only the agents that use or wait for them.
+		WatchesMetadata(secrets, handler.EnqueueRequestsFromMapFunc(c.agentsForSecret)).
 		// Drift: an edited or deleted DaemonSet is put back.
 		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(ownedByAgent), specOnly).
 		Complete(c.Reconciler)
@@ -67,6 +72,18 @@ func (c *AgentController) allAgents(ctx context.Context, _ client.Object) []reco
 		if a.Name != v1.DefaultAgentName {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: a.Name}})
 		}
+	}
+	return reqs
+}
+
+func (c *AgentController) agentsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	agents, all := c.SecretIndex.Agents(o.GetNamespace(), o.GetName())
+	if all {
+		return c.allAgents(ctx, o)
+	}
+	reqs := make([]reconcile.Request, 0, len(agents))
+	for _, a := range agents {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: a}})
 	}
 	return reqs
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -81,6 +82,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		// and never cached, so the cache does not hold the cluster's Secrets.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}}},
+			secretMetadata():    {Transform: keepIdentityOnly},
 		}},
 		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Logger:                  log,
@@ -96,7 +98,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		return fmt.Errorf("failed to create manager: %w", err)
 	}
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
-		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace}}
+		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
+		SecretIndex: agentreconciler.NewSecretIndex()}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}
@@ -111,6 +114,23 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		return fmt.Errorf("failed to run manager: %w", err)
 	}
 	return nil
+}
+
+// secretMetadata is the metadata-only view of Secrets the Secret watch uses.
+func secretMetadata() client.Object {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// keepIdentityOnly strips cached Secret metadata down to what the watch needs, so a
+// cluster with many Secrets costs little memory: no data is ever cached, and no labels,
+// annotations or managed fields either.
+func keepIdentityOnly(obj any) (any, error) {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		m.ObjectMeta = metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
+	}
+	return obj, nil
 }
 
 func envOr(key, fallback string) string {

@@ -181,6 +181,69 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 		})
 	})
 
+	t.Run("a Secret created later is picked up, and a rotated value reaches the agent", func(t *testing.T) {
+		withSecret := &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "with-secret"},
+			Spec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "collector.example.com", Port: 443,
+				BasicAuth: &v1.BasicAuth{User: "shipper", Password: v1.SecretKeyRef{Name: "later", Key: "password"}}}}}
+		needs := &v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "needs-secret"},
+			Spec: v1.LogPipelineSpec{Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}}, OutputRefs: []v1.ResourceName{"with-secret"}}}
+		for _, o := range []client.Object{withSecret, needs} {
+			if err := k8s.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "pipeline waits for the Secret", func() error {
+			c, _, err := pipelineCondition(ctx, "needs-secret", conditions.TypeConfigGenerated)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionFalse || c.Reason != conditions.ReasonOutputInvalid {
+				return errString("condition " + c.Reason + " " + string(c.Status))
+			}
+			return nil
+		})
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "later"},
+			Data: map[string][]byte{"password": []byte("first")}}
+		if err := k8s.Create(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		credentials := func() (map[string][]byte, error) {
+			var s corev1.Secret
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName("default") + "-credentials"}, &s)
+			return s.Data, err
+		}
+		hasValue := func(want string) func() error {
+			return func() error {
+				data, err := credentials()
+				if err != nil {
+					return err
+				}
+				for _, v := range data {
+					if string(v) == want {
+						return nil
+					}
+				}
+				return errString("credentials do not hold " + want)
+			}
+		}
+		eventually(t, "pipeline recovered when the Secret appeared", func() error {
+			c, _, err := pipelineCondition(ctx, "needs-secret", conditions.TypeConfigGenerated)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionTrue {
+				return errString("still " + c.Reason)
+			}
+			return nil
+		})
+		eventually(t, "credentials hold the value", hasValue("first"))
+		secret.Data["password"] = []byte("rotated")
+		if err := k8s.Update(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "credentials hold the rotated value", hasValue("rotated"))
+	})
+
 	t.Run("deleting a pipeline removes it from the configuration", func(t *testing.T) {
 		if err := k8s.Delete(ctx, good); err != nil {
 			t.Fatal(err)

@@ -28,6 +28,8 @@ type Reconciler struct {
 	Secrets client.Reader
 	// Namespace is the operator's: agent objects and platform Secrets live there.
 	Namespace string
+	// SecretIndex is updated after each render for the Secret watch to consult.
+	SecretIndex *SecretIndex
 }
 
 // Reconcile renders the whole snapshot once and applies the requested agent's share.
@@ -58,6 +60,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	if cfg == nil {
 		return reconcile.Result{}, fmt.Errorf("render produced no configuration for agent %s", req.Name)
+	}
+	if r.SecretIndex != nil {
+		referenced := make(map[[2]string]bool, len(secrets))
+		for key := range secrets {
+			referenced[key] = true
+		}
+		r.SecretIndex.record(req.Name, cfg.Config, referenced)
 	}
 	in := agentobjects.Input{Name: req.Name, Namespace: r.Namespace, Config: cfg.Config,
 		SecretValues: secretValues(cfg.Config, secrets)}
