@@ -56,8 +56,10 @@ func (c *AgentController) SetupWithManager(mgr ctrl.Manager) error {
 		// Secrets are watched by metadata only (their data is never cached) and queue
 		// only the agents that use or wait for them.
 		WatchesMetadata(secrets, handler.EnqueueRequestsFromMapFunc(c.agentsForSecret)).
-		// Drift: an edited or deleted DaemonSet is put back.
-		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(ownedByAgent), specOnly).
+		// Drift: an edited or deleted DaemonSet is put back; its status and its pods'
+		// say whether the agent is healthy.
+		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(ownedByAgent)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownedByAgent)).
 		Complete(c.Reconciler)
 }
 

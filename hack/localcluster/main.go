@@ -24,8 +24,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/test/testenv"
 )
 
@@ -122,7 +126,12 @@ func run(ctx context.Context, argv []string, stdout io.Writer) error {
 	}
 	say("applied %d objects from %s", len(objs), *samples)
 
-	showKubectl(stdout, kubeconfig, "get", "logplane", "-A")
+	configDir, err := waitForAgentConfig(ctx, env, *namespace, *dir)
+	if err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	showKubectl(stdout, kubeconfig, "get", "logplane", "-A", "-o", "wide")
+	fmt.Fprintf(stdout, "\nRendered agent configuration: %s\n", configDir)
 	fmt.Fprintf(stdout, `
 The control plane is up. In another shell:
   export KUBECONFIG=%s
@@ -144,6 +153,57 @@ Stop with Ctrl-C.
 	case err := <-exited:
 		return fmt.Errorf("the operator exited: %v (see %s)", err, logPath)
 	}
+}
+
+// waitForAgentConfig waits until the operator has written the default agent's
+// configuration and every pipeline reports Ready, then copies the configuration files
+// to dir/agents/default for reading. (No kubelet runs here, so Ready is False with
+// AgentNotReady: that is the truth, not an error.)
+func waitForAgentConfig(ctx context.Context, env *testenv.Env, namespace, dir string) (string, error) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var secrets corev1.SecretList
+		err := env.Client.List(ctx, &secrets, client.InNamespace(namespace),
+			client.MatchingLabels{agent.LabelAgent: v1.DefaultAgentName})
+		var pipelines v1.LogPipelineList
+		if err == nil {
+			err = env.Client.List(ctx, &pipelines)
+		}
+		if err == nil && len(secrets.Items) > 0 && allReported(pipelines.Items) {
+			out := filepath.Join(dir, "agents", v1.DefaultAgentName)
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return "", err
+			}
+			for _, s := range secrets.Items {
+				if !strings.Contains(s.Name, "-config-") {
+					continue
+				}
+				for name, data := range s.Data {
+					if err := os.WriteFile(filepath.Join(out, name), data, 0o644); err != nil {
+						return "", err
+					}
+				}
+			}
+			return filepath.Join(out, "fluent-bit.yaml"), nil
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("the operator did not write the agent configuration and pipeline statuses within 60s")
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func allReported(ps []v1.LogPipeline) bool {
+	for _, p := range ps {
+		if meta.FindStatusCondition(p.Status.Conditions, "Ready") == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // waitReady polls the operator's readiness endpoint until it answers 200.

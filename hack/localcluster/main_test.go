@@ -32,7 +32,8 @@ func TestMakeRunFlow(t *testing.T) {
 		log, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
 		t.Fatalf("run: %v\noutput:\n%s\noperator log:\n%s", err, out.String(), log)
 	}
-	for _, want := range []string{"The control plane is up", filepath.Join(dir, "kubeconfig")} {
+	for _, want := range []string{"The control plane is up", filepath.Join(dir, "kubeconfig"),
+		"Rendered agent configuration: " + filepath.Join(dir, "agents", "default", "fluent-bit.yaml")} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -40,7 +41,13 @@ func TestMakeRunFlow(t *testing.T) {
 	if _, err := exec.LookPath("kubectl"); err == nil && !strings.Contains(out.String(), "logpipeline.logging.logplane.dev/everything") {
 		t.Errorf("kubectl get logplane does not list the samples:\n%s", out.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "kubeconfig")); err != nil {
-		t.Error(err)
+	for _, f := range []string{"kubeconfig", "agents/default/fluent-bit.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Each sample pipeline tells why it is not Ready: no kubelet runs the agent here.
+	if _, err := exec.LookPath("kubectl"); err == nil && !strings.Contains(out.String(), "AgentNotReady") {
+		t.Errorf("kubectl get logplane -o wide does not show the reason:\n%s", out.String())
 	}
 }

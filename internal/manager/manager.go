@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -26,6 +27,7 @@ import (
 
 	loggingv1alpha1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/controllers"
+	"github.com/logplane/logplane/internal/agent"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 )
 
@@ -78,11 +80,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: NewScheme(),
-		// Only the operator's own DaemonSets are cached; Secrets are read on demand
-		// and never cached, so the cache does not hold the cluster's Secrets.
+		// Only the operator's own DaemonSets and agent pods are cached; Secret data is
+		// read on demand and never cached.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}}},
-			secretMetadata():    {Transform: keepIdentityOnly},
+			&corev1.Pod{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}},
+				Label: labels.SelectorFromSet(labels.Set{agent.LabelManagedBy: "logplane"})},
+			secretMetadata(): {Transform: keepIdentityOnly},
 		}},
 		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Logger:                  log,

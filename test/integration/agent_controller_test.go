@@ -120,6 +120,26 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 		})
 	})
 
+	t.Run("without a kubelet the agent is not healthy, and pipelines say so", func(t *testing.T) {
+		eventually(t, "AgentHealthy reported", func() error {
+			c, gen, err := pipelineCondition(ctx, "good", conditions.TypeAgentHealthy)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionFalse || c.Reason != conditions.ReasonAgentNotReady || c.ObservedGeneration != gen {
+				return errString("condition " + c.Reason + " " + string(c.Status))
+			}
+			r, _, err := pipelineCondition(ctx, "good", conditions.TypeReady)
+			if err != nil {
+				return err
+			}
+			if r.Status != metav1.ConditionFalse || r.Reason != conditions.ReasonAgentNotReady {
+				return errString("Ready " + r.Reason + " " + string(r.Status))
+			}
+			return nil
+		})
+	})
+
 	t.Run("a resync that renders the same configuration writes nothing", func(t *testing.T) {
 		_, before, err := agentConfig(ctx)
 		if err != nil {

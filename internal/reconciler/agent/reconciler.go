@@ -7,7 +7,10 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -16,6 +19,7 @@ import (
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	agentobjects "github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/internal/apply"
+	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/render"
 )
 
@@ -85,7 +89,72 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	logger.V(1).Info("applied agent", "configHash", cfg.Hash, "pipelines", len(cfg.Pipelines))
-	return reconcile.Result{}, r.writeStatuses(ctx, req.Name, snap, res)
+
+	health, err := r.health(ctx, req.Name, owner)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if owner != nil {
+		if err := r.writeAgentStatus(ctx, owner, objs, cfg, health); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	return reconcile.Result{}, r.writeStatuses(ctx, req.Name, snap, res, health)
+}
+
+// health reads the agent's DaemonSet and pods from the cache and judges them.
+func (r *Reconciler) health(ctx context.Context, agent string, owner *v1.LogAgent) (metav1.Condition, error) {
+	var generation int64
+	if owner != nil {
+		generation = owner.Generation
+	}
+	var ds appsv1.DaemonSet
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: agentobjects.ResourceName(agent)}, &ds)
+	if apierrors.IsNotFound(err) {
+		return agentHealth(nil, nil, generation), nil
+	}
+	if err != nil {
+		return metav1.Condition{}, fmt.Errorf("failed to get DaemonSet: %w", err)
+	}
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(r.Namespace), client.MatchingLabels{agentobjects.LabelAgent: agent}); err != nil {
+		return metav1.Condition{}, fmt.Errorf("failed to list agent pods: %w", err)
+	}
+	return agentHealth(&ds, pods.Items, generation), nil
+}
+
+// writeAgentStatus reports a LogAgent's own state: its configuration, its pods, and
+// the figures kubectl shows.
+func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs *agentobjects.Objects, cfg *render.AgentConfig, health metav1.Condition) error {
+	base := a.DeepCopy()
+	config := conditions.New(conditions.TypeConfigGenerated, metav1.ConditionTrue, conditions.ReasonConfigGenerated, a.Generation)
+	if len(objs.Missing) > 0 {
+		m := objs.Missing[0]
+		config = conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonSecretNotFound, a.Generation,
+			m.Namespace+"/"+m.Name, m.Key)
+	}
+	changed := setConditions(&a.Status.Conditions, config, health, ready(a.Generation, config, health))
+	var ds appsv1.DaemonSet
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(objs.DaemonSet), &ds); err == nil {
+		changed = setInt32(&a.Status.DesiredNodes, ds.Status.DesiredNumberScheduled) || changed
+		changed = setInt32(&a.Status.ReadyNodes, ds.Status.NumberReady) || changed
+	}
+	changed = setInt32(&a.Status.Pipelines, int32(len(cfg.Pipelines))) || changed
+	if a.Status.ConfigHash != cfg.Hash {
+		a.Status.ConfigHash, changed = cfg.Hash, true
+	}
+	if a.Status.ObservedGeneration != a.Generation {
+		a.Status.ObservedGeneration, changed = a.Generation, true
+	}
+	return r.patchIfChanged(ctx, a, base, changed)
+}
+
+func setInt32(field *int32, v int32) bool {
+	if *field == v {
+		return false
+	}
+	*field = v
+	return true
 }
 
 // isNotFound tolerates objects deleted between the list and the status write.

@@ -56,11 +56,17 @@ func join(ps []render.Problem) string {
 	return strings.Join(msgs, " ")
 }
 
-// ready summarises the conditions known so far.
-func ready(c metav1.Condition) metav1.Condition {
-	r := c
-	r.Type = conditions.TypeReady
-	return r
+// ready summarises conditions: the first that is not True, in the order given, decides;
+// when all are True, Ready is True.
+func ready(generation int64, conds ...metav1.Condition) metav1.Condition {
+	for _, c := range conds {
+		if c.Status != metav1.ConditionTrue {
+			r := c
+			r.Type = conditions.TypeReady
+			return r
+		}
+	}
+	return conditions.New(conditions.TypeReady, metav1.ConditionTrue, conditions.ReasonReady, generation)
 }
 
 // setConditions applies conds to a status's list and reports whether anything but
@@ -77,7 +83,7 @@ func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) bool {
 // writeStatuses writes the conditions of the pipelines this agent runs and, once for
 // all agents (from the default agent's reconcile), those of file-input pipelines and
 // outputs. Only objects whose status changed are written.
-func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snapshot.Snapshot, res *render.Result) error {
+func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snapshot.Snapshot, res *render.Result, health metav1.Condition) error {
 	rendered := map[render.Ref]bool{}
 	for _, a := range res.Agents {
 		for _, p := range a.Pipelines {
@@ -106,8 +112,12 @@ func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snap
 			continue
 		}
 		ref := render.Ref{Kind: alias.LogPipeline, Namespace: p.Namespace, Name: p.Name}
-		if err := r.patchStatus(ctx, p, &p.Status.Conditions, &p.Status.ObservedGeneration,
-			configCondition(ref, rendered[ref], res.Problems, p.Generation)); err != nil {
+		config := configCondition(ref, rendered[ref], res.Problems, p.Generation)
+		conds := []metav1.Condition{config}
+		if p.Spec.Input.Containers != nil {
+			conds = append(conds, withGeneration(health, p.Generation))
+		}
+		if err := r.patchStatus(ctx, p, &p.Status.Conditions, &p.Status.ObservedGeneration, conds...); err != nil {
 			return err
 		}
 	}
@@ -118,7 +128,7 @@ func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snap
 		}
 		ref := render.Ref{Kind: alias.ClusterLogPipeline, Name: p.Name}
 		if err := r.patchStatus(ctx, p, &p.Status.Conditions, &p.Status.ObservedGeneration,
-			configCondition(ref, rendered[ref], res.Problems, p.Generation)); err != nil {
+			configCondition(ref, rendered[ref], res.Problems, p.Generation), withGeneration(health, p.Generation)); err != nil {
 			return err
 		}
 	}
@@ -144,15 +154,24 @@ func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snap
 	return nil
 }
 
-// patchStatus sets ConfigGenerated and Ready on obj and patches its status only when
-// they changed. obj is the cached object's copy from the snapshot.
-func (r *Reconciler) patchStatus(ctx context.Context, obj client.Object, conds *[]metav1.Condition, observed *int64, c metav1.Condition) error {
+func withGeneration(c metav1.Condition, generation int64) metav1.Condition {
+	c.ObservedGeneration = generation
+	return c
+}
+
+// patchStatus sets conds and the Ready they add up to on obj, and patches its status
+// only when something changed. obj is the cached object's copy from the snapshot.
+func (r *Reconciler) patchStatus(ctx context.Context, obj client.Object, list *[]metav1.Condition, observed *int64, conds ...metav1.Condition) error {
 	base := obj.DeepCopyObject().(client.Object)
-	changed := setConditions(conds, c, ready(c))
+	changed := setConditions(list, append(conds, ready(obj.GetGeneration(), conds...))...)
 	if *observed != obj.GetGeneration() {
 		*observed = obj.GetGeneration()
 		changed = true
 	}
+	return r.patchIfChanged(ctx, obj, base, changed)
+}
+
+func (r *Reconciler) patchIfChanged(ctx context.Context, obj, base client.Object, changed bool) error {
 	if !changed {
 		return nil
 	}

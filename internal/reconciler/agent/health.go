@@ -1,0 +1,90 @@
+package agent
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/logplane/logplane/internal/conditions"
+)
+
+// podTrouble names what keeps one agent pod from running: a waiting reason that will
+// not resolve by itself, or the way its last run ended when that is telling (OOMKilled).
+func podTrouble(p corev1.Pod) string {
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+			msg := w.Reason
+			if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" && t.Reason != "Completed" {
+				msg += fmt.Sprintf(" (last exit: %s, code %d)", t.Reason, t.ExitCode)
+			}
+			return msg
+		}
+	}
+	if p.Status.Phase == corev1.PodPending {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				return "not scheduled: " + c.Message
+			}
+		}
+	}
+	return ""
+}
+
+// agentHealth judges an agent from its DaemonSet and pods. The checks run in order and
+// the first that fails decides, most fundamental first, so the message names the cause
+// rather than a symptom.
+func agentHealth(ds *appsv1.DaemonSet, pods []corev1.Pod, generation int64) metav1.Condition {
+	notReady := func(ready, desired int32, why string) metav1.Condition {
+		return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionFalse, conditions.ReasonAgentNotReady, generation, ready, desired, why)
+	}
+	// Nothing to judge before the DaemonSet exists.
+	if ds == nil {
+		return notReady(0, 0, "the DaemonSet has not been created yet")
+	}
+	st := ds.Status
+	// A status older than the spec says nothing about the current configuration.
+	if st.ObservedGeneration < ds.Generation {
+		return notReady(st.NumberReady, st.DesiredNumberScheduled, "the DaemonSet controller has not picked up the latest change yet")
+	}
+	// No node at all: nodeSelector or taints exclude every node, or there are none.
+	if st.DesiredNumberScheduled == 0 {
+		return notReady(0, 0, "no node runs the agent: none matches its nodeSelector and tolerations, or the cluster has no nodes")
+	}
+	// Pods that will not recover on their own are the most useful thing to name.
+	var troubles []string
+	for _, p := range pods {
+		if t := podTrouble(p); t != "" {
+			troubles = append(troubles, fmt.Sprintf("pod %s on node %s: %s", p.Name, cmpOr(p.Spec.NodeName, "(none)"), t))
+		}
+	}
+	if len(troubles) > 0 {
+		slices.Sort(troubles)
+		more := ""
+		if len(troubles) > 3 {
+			more = fmt.Sprintf(" (and %d more)", len(troubles)-3)
+			troubles = troubles[:3]
+		}
+		return notReady(st.NumberReady, st.DesiredNumberScheduled, strings.Join(troubles, "; ")+more)
+	}
+	// A rollout in progress: old configuration still runs somewhere.
+	if st.UpdatedNumberScheduled < st.DesiredNumberScheduled {
+		return notReady(st.NumberReady, st.DesiredNumberScheduled,
+			fmt.Sprintf("rolling out the new configuration: %d of %d pods updated", st.UpdatedNumberScheduled, st.DesiredNumberScheduled))
+	}
+	if st.NumberReady < st.DesiredNumberScheduled {
+		return notReady(st.NumberReady, st.DesiredNumberScheduled, "pods are starting")
+	}
+	return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionTrue, conditions.ReasonAgentReady, generation,
+		st.NumberReady, st.DesiredNumberScheduled)
+}
+
+func cmpOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
