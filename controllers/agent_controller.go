@@ -79,6 +79,9 @@ func (c *AgentController) allAgents(ctx context.Context, _ client.Object) []reco
 }
 
 func (c *AgentController) agentsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	if own := ownedByAgent(ctx, o); own != nil {
+		return own // one of the agent's own Secrets: repair drift
+	}
 	agents, all := c.SecretIndex.Agents(o.GetNamespace(), o.GetName())
 	if all {
 		return c.allAgents(ctx, o)

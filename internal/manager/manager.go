@@ -128,11 +128,16 @@ func secretMetadata() client.Object {
 }
 
 // keepIdentityOnly strips cached Secret metadata down to what the watch needs, so a
-// cluster with many Secrets costs little memory: no data is ever cached, and no labels,
-// annotations or managed fields either.
+// cluster with many Secrets costs little memory: no data is ever cached, and no
+// annotations, managed fields or labels (but logplane's own) either.
 func keepIdentityOnly(obj any) (any, error) {
 	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		m.ObjectMeta = metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
+		kept := metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
+		// The agent label of logplane's own Secrets routes their drift to their agent.
+		if a, ok := m.Labels[agent.LabelAgent]; ok && m.Labels[agent.LabelManagedBy] == "logplane" {
+			kept.Labels = map[string]string{agent.LabelAgent: a, agent.LabelManagedBy: "logplane"}
+		}
+		m.ObjectMeta = kept
 	}
 	return obj, nil
 }

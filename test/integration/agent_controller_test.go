@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -262,6 +263,55 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "credentials hold the rotated value", hasValue("rotated"))
+	})
+
+	t.Run("drift is repaired: a deleted config Secret and DaemonSet come back", func(t *testing.T) {
+		_, secret, err := agentConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Delete(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		ds := &appsv1.DaemonSet{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName("default")}, ds); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Delete(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "config Secret recreated", func() error { _, _, err := agentConfig(ctx); return err })
+		eventually(t, "DaemonSet recreated", func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName("default")}, &appsv1.DaemonSet{})
+		})
+	})
+
+	t.Run("kubectl rollout restart is not undone by the next change", func(t *testing.T) {
+		key := client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName("default")}
+		restart := []byte(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-11-23T08:00:00Z"}}}}}`)
+		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		if err := k8s.Patch(ctx, ds, client.RawPatch(types.StrategicMergePatchType, restart), client.FieldOwner("kubectl-rollout")); err != nil {
+			t.Fatal(err)
+		}
+		before := ds.Spec.Template.Annotations[agentobjects.AnnotationConfig]
+		// A change that renders a new configuration makes the operator apply the DaemonSet again.
+		extra := &v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "extra"},
+			Spec: v1.LogPipelineSpec{Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}}, OutputRefs: []v1.ResourceName{"debug"}}}
+		if err := k8s.Create(ctx, extra); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "new configuration applied", func() error {
+			if err := k8s.Get(ctx, key, ds); err != nil {
+				return err
+			}
+			if ds.Spec.Template.Annotations[agentobjects.AnnotationConfig] == before {
+				return errString("config hash unchanged")
+			}
+			return nil
+		})
+		if got := ds.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]; got != "2026-11-23T08:00:00Z" {
+			t.Errorf("restartedAt = %q after the operator applied; it must be kept", got)
+		}
 	})
 
 	t.Run("deleting a pipeline removes it from the configuration", func(t *testing.T) {
