@@ -141,6 +141,19 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 		})
 	})
 
+	t.Run("an output lists the pipelines that use it", func(t *testing.T) {
+		eventually(t, "output status", func() error {
+			var o v1.LogOutput
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(out), &o); err != nil {
+				return err
+			}
+			if o.Status.PipelineCount != 1 || len(o.Status.Pipelines) != 1 || o.Status.Pipelines[0].Name != "good" {
+				return errString("pipelines not listed yet")
+			}
+			return nil
+		})
+	})
+
 	t.Run("a resync that renders the same configuration writes nothing", func(t *testing.T) {
 		_, before, err := agentConfig(ctx)
 		if err != nil {

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -135,23 +137,70 @@ func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snap
 	if !isDefault {
 		return nil
 	}
+	users := outputUsers(snap)
 	for i := range snap.Outputs {
 		o := &snap.Outputs[i]
 		ref := render.Ref{Kind: alias.LogOutput, Namespace: o.Namespace, Name: o.Name}
-		if err := r.patchStatus(ctx, o, &o.Status.Conditions, &o.Status.ObservedGeneration,
-			configCondition(ref, true, res.Problems, o.Generation)); err != nil {
+		if err := r.patchOutputStatus(ctx, o, &o.Status, users[ref], configCondition(ref, true, res.Problems, o.Generation)); err != nil {
 			return err
 		}
 	}
 	for i := range snap.ClusterOutputs {
 		o := &snap.ClusterOutputs[i]
 		ref := render.Ref{Kind: alias.ClusterLogOutput, Name: o.Name}
-		if err := r.patchStatus(ctx, o, &o.Status.Conditions, &o.Status.ObservedGeneration,
-			configCondition(ref, true, res.Problems, o.Generation)); err != nil {
+		if err := r.patchOutputStatus(ctx, o, &o.Status, users[ref], configCondition(ref, true, res.Problems, o.Generation)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// outputUsers lists, per output, the pipelines that refer to it, sorted.
+func outputUsers(snap *snapshot.Snapshot) map[render.Ref][]v1.ObjectReference {
+	users := map[render.Ref][]v1.ObjectReference{}
+	for _, p := range snap.Pipelines {
+		me := v1.ObjectReference{Kind: alias.LogPipeline, Namespace: p.Namespace, Name: p.Name}
+		for _, o := range p.Spec.OutputRefs {
+			ref := render.Ref{Kind: alias.LogOutput, Namespace: p.Namespace, Name: string(o)}
+			users[ref] = append(users[ref], me)
+		}
+		for _, o := range p.Spec.ClusterOutputRefs {
+			ref := render.Ref{Kind: alias.ClusterLogOutput, Name: string(o)}
+			users[ref] = append(users[ref], me)
+		}
+	}
+	for _, p := range snap.ClusterPipelines {
+		me := v1.ObjectReference{Kind: alias.ClusterLogPipeline, Name: p.Name}
+		for _, o := range p.Spec.ClusterOutputRefs {
+			ref := render.Ref{Kind: alias.ClusterLogOutput, Name: string(o)}
+			users[ref] = append(users[ref], me)
+		}
+	}
+	for ref, list := range users {
+		slices.SortFunc(list, func(a, b v1.ObjectReference) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+		users[ref] = list
+	}
+	return users
+}
+
+// maxListedPipelines keeps an output's status small however many pipelines use it;
+// pipelineCount always has the full number.
+const maxListedPipelines = 100
+
+func (r *Reconciler) patchOutputStatus(ctx context.Context, obj client.Object, st *v1.OutputStatus, users []v1.ObjectReference, config metav1.Condition) error {
+	base := obj.DeepCopyObject().(client.Object)
+	changed := setConditions(&st.Conditions, config, ready(obj.GetGeneration(), config))
+	listed := users[:min(len(users), maxListedPipelines)]
+	if !equality.Semantic.DeepEqual(st.Pipelines, listed) && (len(st.Pipelines) > 0 || len(listed) > 0) {
+		st.Pipelines, changed = listed, true
+	}
+	changed = setInt32(&st.PipelineCount, int32(len(users))) || changed
+	if st.ObservedGeneration != obj.GetGeneration() {
+		st.ObservedGeneration, changed = obj.GetGeneration(), true
+	}
+	return r.patchIfChanged(ctx, obj, base, changed)
 }
 
 func withGeneration(c metav1.Condition, generation int64) metav1.Condition {
