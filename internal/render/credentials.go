@@ -102,3 +102,18 @@ func sortedValues[K ~string, V any](m map[K]V) []V {
 	}
 	return out
 }
+
+// SecretSources lists every Secret key a configuration needs the value of.
+func (c Config) SecretSources() []SecretSource {
+	var out []SecretSource
+	for _, e := range c.Env {
+		out = append(out, e.Source)
+	}
+	for _, f := range c.SecretFiles {
+		out = append(out, f.Source)
+	}
+	for _, p := range c.AWSProfiles {
+		out = append(out, p.AccessKeyID, p.SecretAccessKey)
+	}
+	return out
+}

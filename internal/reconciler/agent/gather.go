@@ -81,22 +81,12 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 // secretValues picks the values a configuration needs out of the Secrets read.
 func secretValues(cfg render.Config, secrets map[[2]string]*corev1.Secret) map[render.SecretSource][]byte {
 	values := map[render.SecretSource][]byte{}
-	take := func(src render.SecretSource) {
+	for _, src := range cfg.SecretSources() {
 		if sec := secrets[[2]string{src.Namespace, src.Name}]; sec != nil {
 			if v, ok := sec.Data[src.Key]; ok {
 				values[src] = v
 			}
 		}
-	}
-	for _, e := range cfg.Env {
-		take(e.Source)
-	}
-	for _, f := range cfg.SecretFiles {
-		take(f.Source)
-	}
-	for _, p := range cfg.AWSProfiles {
-		take(p.AccessKeyID)
-		take(p.SecretAccessKey)
 	}
 	return values
 }

@@ -30,21 +30,11 @@ func (x *SecretIndex) record(agent string, cfg render.Config, referenced map[[2]
 	for key, agents := range x.usedBy {
 		x.usedBy[key] = slices.DeleteFunc(agents, func(a string) bool { return a == agent })
 	}
-	add := func(src render.SecretSource) {
+	for _, src := range cfg.SecretSources() {
 		key := [2]string{src.Namespace, src.Name}
 		if !slices.Contains(x.usedBy[key], agent) {
 			x.usedBy[key] = append(x.usedBy[key], agent)
 		}
-	}
-	for _, e := range cfg.Env {
-		add(e.Source)
-	}
-	for _, f := range cfg.SecretFiles {
-		add(f.Source)
-	}
-	for _, p := range cfg.AWSProfiles {
-		add(p.AccessKeyID)
-		add(p.SecretAccessKey)
 	}
 	x.referenced = referenced
 }
