@@ -33,7 +33,7 @@ import (
 
 // Leader election needs a Lease; events explain decisions to users.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=logplane-system
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // Secure metrics authenticate and authorise their scrapers.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
 		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
-		SecretIndex: agentreconciler.NewSecretIndex()}}
+		SecretIndex: agentreconciler.NewSecretIndex(), Events: mgr.GetEventRecorder("logplane")}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -195,6 +196,21 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 				before.ResourceVersion, after.ResourceVersion, ds.ResourceVersion, dsAfter.ResourceVersion,
 				p.ResourceVersion, pAfter.ResourceVersion)
 		}
+	})
+
+	t.Run("leaving the configuration is an event on the pipeline", func(t *testing.T) {
+		eventually(t, "Warning event", func() error {
+			var events eventsv1.EventList
+			if err := k8s.List(ctx, &events, client.InNamespace(controllerNamespace)); err != nil {
+				return err
+			}
+			for _, e := range events.Items {
+				if e.Regarding.Name == "broken" && e.Type == "Warning" && e.Reason == conditions.ReasonOutputNotFound {
+					return nil
+				}
+			}
+			return errString("no event yet")
+		})
 	})
 
 	t.Run("the missing output appears later and the broken pipeline recovers on its own", func(t *testing.T) {

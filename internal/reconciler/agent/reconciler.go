@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -34,6 +35,13 @@ type Reconciler struct {
 	Namespace string
 	// SecretIndex is updated after each render for the Secret watch to consult.
 	SecretIndex *SecretIndex
+	// Events records transitions users should notice; nil records none.
+	Events EventRecorder
+}
+
+// EventRecorder is the part of client-go's events.k8s.io recorder the reconciler uses.
+type EventRecorder interface {
+	Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any)
 }
 
 // Reconcile renders the whole snapshot once and applies the requested agent's share.
