@@ -2,6 +2,7 @@
 //
 //	logplane manager   run the controllers (the Deployment's entry point)
 //	logplane render    render manifests to Fluent Bit configuration, offline
+//	logplane reloader  hot-reload Fluent Bit when its configuration changes (agent pods)
 //	logplane version   print the build version
 package main
 
@@ -10,11 +11,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/logplane/logplane/internal/manager"
+	"github.com/logplane/logplane/internal/reloader"
 	"github.com/logplane/logplane/internal/rendercli"
 )
 
@@ -35,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runManager(args[1:], stderr)
 	case "render":
 		return rendercli.Run(args[1:], stdout, stderr)
+	case "reloader":
+		return runReloader(args[1:], stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return 0
@@ -54,6 +59,7 @@ func usage(w io.Writer) {
 commands:
   manager   run the operator's controllers
   render    render manifests (-f FILE|DIR) to Fluent Bit configuration, offline
+  reloader  hot-reload Fluent Bit when its mounted configuration changes
   version   print the version
 `)
 }
@@ -78,6 +84,29 @@ func runManager(args []string, stderr io.Writer) int {
 	}
 	if err := manager.Run(ctrl.SetupSignalHandler(), cfg, opts, log.WithValues("version", version)); err != nil {
 		log.Error(err, "manager stopped")
+		return 1
+	}
+	return 0
+}
+
+func runReloader(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reloader", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := reloader.Options{}
+	fs.StringVar(&opts.ConfigDir, "config-dir", "/fluent-bit/etc", "mounted configuration Secret directory")
+	fs.StringVar(&opts.ReloadURL, "reload-url", "http://127.0.0.1:2020/api/v2/reload", "Fluent Bit's reload endpoint")
+	fs.DurationVar(&opts.Debounce, "debounce", 5*time.Second, "quiet time after the last change before reloading")
+	fs.DurationVar(&opts.Timeout, "timeout", 90*time.Second, "longest a reload may take before Fluent Bit is restarted")
+	process := fs.String("process", "fluent-bit", "name of the Fluent Bit process to restart when a reload fails")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := zap.New(zap.UseFlagOptions(&zapOpts))
+	r := reloader.New(opts, reloader.ProcessRestarter{Name: *process, Proc: "/proc"}, log)
+	if err := r.Run(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "reloader stopped")
 		return 1
 	}
 	return 0

@@ -143,3 +143,19 @@ func TestMissingSecretValuesAreReported(t *testing.T) {
 		t.Fatal("missing values not reported")
 	}
 }
+
+func TestHotReloadRunsTheReloader(t *testing.T) {
+	in := sampleInput(t)
+	in.Spec.ConfigReload = v1.ConfigReloadHotReload
+	in.OperatorImage = "ghcr.io/logplane/logplane:v0.1.0"
+	pod := Build(in).DaemonSet.Spec.Template.Spec
+	if len(pod.Containers) != 2 || pod.Containers[1].Name != "reloader" || pod.Containers[1].Image != in.OperatorImage {
+		t.Fatalf("containers: %+v", pod.Containers)
+	}
+	if pod.ShareProcessNamespace == nil || !*pod.ShareProcessNamespace {
+		t.Error("the reloader must see Fluent Bit's process to restart it")
+	}
+	if len(Build(sampleInput(t)).DaemonSet.Spec.Template.Spec.Containers) != 1 {
+		t.Error("Restart mode must not run a reloader")
+	}
+}

@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"fmt"
 	"path"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -92,7 +94,7 @@ func daemonSet(in Input, name string, labels map[string]string, o *Objects) *app
 		pullPolicy = corev1.PullIfNotPresent
 	}
 
-	return &appsv1.DaemonSet{
+	ds := &appsv1.DaemonSet{
 		TypeMeta:   typeMeta("apps/v1", "DaemonSet"),
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.Namespace, Labels: labels},
 		Spec: appsv1.DaemonSetSpec{
@@ -137,6 +139,32 @@ func daemonSet(in Input, name string, labels map[string]string, o *Objects) *app
 			},
 		},
 	}
+	if spec.ConfigReload == v1.ConfigReloadHotReload {
+		addReloader(&ds.Spec.Template.Spec, in.OperatorImage, port)
+	}
+	return ds
+}
+
+// addReloader runs `logplane reloader` beside Fluent Bit. It shares the pod's process
+// namespace so that, when a reload fails or hangs, it can end Fluent Bit's process and
+// let the kubelet start it with the new configuration.
+func addReloader(pod *corev1.PodSpec, image string, port int32) {
+	pod.ShareProcessNamespace = ptr(true)
+	fb := pod.Containers[0]
+	pod.Containers = append(pod.Containers, corev1.Container{
+		Name:  "reloader",
+		Image: image,
+		Args: []string{"reloader", "--config-dir=" + configDir,
+			fmt.Sprintf("--reload-url=http://127.0.0.1:%d/api/v2/reload", port), "--process=fluent-bit"},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}},
+		// Same user as Fluent Bit, which is what signalling it takes; nothing more.
+		SecurityContext: fb.SecurityContext.DeepCopy(),
+	})
+	pod.Containers[1].SecurityContext.Capabilities.Add = nil
 }
 
 func hostPath(spec v1.LogAgentSpec) string {

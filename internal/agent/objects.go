@@ -44,6 +44,8 @@ type Input struct {
 	// SecretValues holds the values of the Secret keys the configuration needs, read
 	// by the controller: env vars, mounted files and AWS profiles.
 	SecretValues map[render.SecretSource][]byte
+	// OperatorImage runs the reloader beside Fluent Bit in HotReload mode.
+	OperatorImage string
 }
 
 // Objects are the agent's objects, in the order they should be applied.

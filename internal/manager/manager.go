@@ -46,6 +46,7 @@ type Options struct {
 	LeaderElect      bool
 	Namespace        string
 	LeaderElectionID string
+	OperatorImage    string
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -62,6 +63,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Namespace of the operator: leader election lease, agents, platform Secrets.")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "logplane.logging.logplane.dev",
 		"Name of the leader election Lease.")
+	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", "ghcr.io/logplane/logplane:latest"),
+		"This operator's image; agents in HotReload mode run its reloader.")
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
@@ -103,7 +106,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
 		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
-		SecretIndex: agentreconciler.NewSecretIndex(), Events: mgr.GetEventRecorder("logplane")}}
+		SecretIndex: agentreconciler.NewSecretIndex(), Events: mgr.GetEventRecorder("logplane"),
+		OperatorImage: opts.OperatorImage}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}

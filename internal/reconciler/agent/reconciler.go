@@ -37,6 +37,8 @@ type Reconciler struct {
 	SecretIndex *SecretIndex
 	// Events records transitions users should notice; nil records none.
 	Events EventRecorder
+	// OperatorImage is this operator's image, which also runs the agents' reloader.
+	OperatorImage string
 }
 
 // EventRecorder is the part of client-go's events.k8s.io recorder the reconciler uses.
@@ -81,7 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.SecretIndex.record(req.Name, cfg.Config, referenced)
 	}
 	in := agentobjects.Input{Name: req.Name, Namespace: r.Namespace, Config: cfg.Config,
-		SecretValues: secretValues(cfg.Config, secrets)}
+		SecretValues: secretValues(cfg.Config, secrets), OperatorImage: r.OperatorImage}
 	if owner != nil {
 		in.Spec = owner.Spec
 	}
