@@ -19,7 +19,7 @@ func TestGoldensPassFluentBitDryRun(t *testing.T) {
 		}
 	}
 	var configs []string
-	for _, pattern := range []string{"testdata/destinations/*.yaml", "testdata/samples/*/fluent-bit.yaml"} {
+	for _, pattern := range []string{"testdata/destinations/*.yaml", "testdata/samples/*/fluent-bit.yaml", "testdata/filters/*.yaml"} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			t.Fatal(err)
