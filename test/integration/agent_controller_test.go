@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,23 @@ func agentConfig(ctx context.Context) (string, *corev1.Secret, error) {
 		return "", nil, err
 	}
 	return string(s.Data["fluent-bit.yaml"]), &s, nil
+}
+
+// waitForCondition waits until pipeline name in the controller namespace has a
+// condition of type condType with status (and reason, unless empty) that describes
+// its current generation.
+func waitForCondition(t *testing.T, name, condType string, status metav1.ConditionStatus, reason string) {
+	t.Helper()
+	eventually(t, name+" "+condType+"="+string(status), func() error {
+		c, gen, err := pipelineCondition(t.Context(), name, condType)
+		if err != nil {
+			return err
+		}
+		if c.Status != status || reason != "" && c.Reason != reason || c.ObservedGeneration != gen {
+			return errString(fmt.Sprintf("%s=%s reason %s for generation %d of %d", condType, c.Status, c.Reason, c.ObservedGeneration, gen))
+		}
+		return nil
+	})
 }
 
 func pipelineCondition(ctx context.Context, name, condType string) (*metav1.Condition, int64, error) {
@@ -100,46 +118,14 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 	})
 
 	t.Run("each pipeline reports its own ConfigGenerated with observedGeneration", func(t *testing.T) {
-		eventually(t, "good pipeline ready", func() error {
-			c, gen, err := pipelineCondition(ctx, "good", conditions.TypeConfigGenerated)
-			if err != nil {
-				return err
-			}
-			if c.Status != metav1.ConditionTrue || c.ObservedGeneration != gen {
-				return errString("condition " + c.Reason + " " + string(c.Status))
-			}
-			return nil
-		})
-		eventually(t, "broken pipeline reported", func() error {
-			c, _, err := pipelineCondition(ctx, "broken", conditions.TypeConfigGenerated)
-			if err != nil {
-				return err
-			}
-			if c.Status != metav1.ConditionFalse || c.Reason != conditions.ReasonOutputNotFound {
-				return errString("condition " + c.Reason + " " + string(c.Status))
-			}
-			return nil
-		})
+		waitForCondition(t, "good", conditions.TypeConfigGenerated, metav1.ConditionTrue, "")
+		waitForCondition(t, "broken", conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonOutputNotFound)
 	})
 
 	t.Run("without a kubelet the agent is not healthy, and pipelines say so", func(t *testing.T) {
-		eventually(t, "AgentHealthy reported", func() error {
-			c, gen, err := pipelineCondition(ctx, "good", conditions.TypeAgentHealthy)
-			if err != nil {
-				return err
-			}
-			if c.Status != metav1.ConditionFalse || c.Reason != conditions.ReasonAgentNotReady || c.ObservedGeneration != gen {
-				return errString("condition " + c.Reason + " " + string(c.Status))
-			}
-			r, _, err := pipelineCondition(ctx, "good", conditions.TypeReady)
-			if err != nil {
-				return err
-			}
-			if r.Status != metav1.ConditionFalse || r.Reason != conditions.ReasonAgentNotReady {
-				return errString("Ready " + r.Reason + " " + string(r.Status))
-			}
-			return nil
-		})
+		waitForCondition(t, "good", conditions.TypeAgentHealthy, metav1.ConditionFalse, conditions.ReasonAgentNotReady)
+		waitForCondition(t, "good", conditions.TypeReady, metav1.ConditionFalse, conditions.ReasonAgentNotReady)
+
 	})
 
 	t.Run("an output lists the pipelines that use it", func(t *testing.T) {
@@ -219,16 +205,7 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 		if err := k8s.Create(ctx, missing); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "broken pipeline recovered", func() error {
-			c, _, err := pipelineCondition(ctx, "broken", conditions.TypeConfigGenerated)
-			if err != nil {
-				return err
-			}
-			if c.Status != metav1.ConditionTrue {
-				return errString("still " + c.Reason)
-			}
-			return nil
-		})
+		waitForCondition(t, "broken", conditions.TypeConfigGenerated, metav1.ConditionTrue, "")
 	})
 
 	t.Run("a Secret created later is picked up, and a rotated value reaches the agent", func(t *testing.T) {
@@ -242,16 +219,7 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, "pipeline waits for the Secret", func() error {
-			c, _, err := pipelineCondition(ctx, "needs-secret", conditions.TypeConfigGenerated)
-			if err != nil {
-				return err
-			}
-			if c.Status != metav1.ConditionFalse || c.Reason != conditions.ReasonOutputInvalid {
-				return errString("condition " + c.Reason + " " + string(c.Status))
-			}
-			return nil
-		})
+		waitForCondition(t, "needs-secret", conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonOutputInvalid)
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: controllerNamespace, Name: "later"},
 			Data: map[string][]byte{"password": []byte("first")}}
 		if err := k8s.Create(ctx, secret); err != nil {
@@ -276,16 +244,7 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 				return errString("credentials do not hold " + want)
 			}
 		}
-		eventually(t, "pipeline recovered when the Secret appeared", func() error {
-			c, _, err := pipelineCondition(ctx, "needs-secret", conditions.TypeConfigGenerated)
-			if err != nil {
-				return err
-			}
-			if c.Status != metav1.ConditionTrue {
-				return errString("still " + c.Reason)
-			}
-			return nil
-		})
+		waitForCondition(t, "needs-secret", conditions.TypeConfigGenerated, metav1.ConditionTrue, "")
 		eventually(t, "credentials hold the value", hasValue("first"))
 		secret.Data["password"] = []byte("rotated")
 		if err := k8s.Update(ctx, secret); err != nil {
