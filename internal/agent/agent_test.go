@@ -159,3 +159,35 @@ func TestHotReloadRunsTheReloader(t *testing.T) {
 		t.Error("Restart mode must not run a reloader")
 	}
 }
+
+func TestEventsCollectorIsOneReplicaWithoutNodeAccess(t *testing.T) {
+	s, err := snapshot.LoadFiles([]string{filepath.Join("..", "..", "config", "samples")}, "logplane-system", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := render.Render(s)
+	if res.Events == nil {
+		t.Fatal("the samples ship events")
+	}
+	o := BuildEvents(Input{Namespace: "logplane-system", Config: *res.Events})
+	if o.DaemonSet != nil || o.Deployment == nil || *o.Deployment.Spec.Replicas != 1 {
+		t.Fatal("want a one-replica Deployment")
+	}
+	pod := o.Deployment.Spec.Template.Spec
+	for _, v := range pod.Volumes {
+		if v.HostPath != nil {
+			t.Errorf("events collector mounts host path %s", v.HostPath.Path)
+		}
+	}
+	if len(pod.Tolerations) != 0 {
+		t.Errorf("events collector tolerates %v; it needs no special node", pod.Tolerations)
+	}
+	if o.ClusterRole.Rules[0].Resources[0] != "events" {
+		t.Errorf("rules %v", o.ClusterRole.Rules)
+	}
+	for _, obj := range o.All() {
+		if obj.GetName() == "" || obj.GetObjectKind().GroupVersionKind().Kind == "" {
+			t.Errorf("incomplete object %T", obj)
+		}
+	}
+}

@@ -18,8 +18,37 @@ func ptr[T any](v T) *T { return &v }
 
 // daemonSet runs Fluent Bit on every node the agent may use.
 func daemonSet(in Input, name string, labels map[string]string, o *Objects) *appsv1.DaemonSet {
+	maxUnavailable := in.Spec.MaxUnavailable
+	if maxUnavailable == nil {
+		maxUnavailable = ptr(intstr.FromString("10%"))
+	}
+	ds := &appsv1.DaemonSet{
+		TypeMeta:   typeMeta("apps/v1", "DaemonSet"),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.Namespace, Labels: labels},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: selectorOf(labels)},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
+				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: maxUnavailable},
+			},
+			Template: podTemplate(in, name, labels, o, true),
+		},
+	}
+	if in.Spec.ConfigReload == v1.ConfigReloadHotReload {
+		addReloader(&ds.Spec.Template.Spec, in.OperatorImage, metricsPort(in.Spec))
+	}
+	return ds
+}
+
+func selectorOf(labels map[string]string) map[string]string {
+	return map[string]string{LabelAgent: labels[LabelAgent], LabelComponent: labels[LabelComponent]}
+}
+
+// podTemplate is Fluent Bit's pod. On nodes (the DaemonSet) it reads the node's logs
+// and keeps positions and buffers on the node; elsewhere (the events collector) it
+// keeps its state in the pod.
+func podTemplate(in Input, name string, labels map[string]string, o *Objects, onNode bool) corev1.PodTemplateSpec {
 	spec := in.Spec
-	selector := map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent}
 
 	// Restart mode rolls the pods whenever configuration or credentials change.
 	// HotReload mode rolls them only for credentials (environment variables are read
@@ -34,18 +63,24 @@ func daemonSet(in Input, name string, labels map[string]string, o *Objects) *app
 		configSources = append(configSources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
 			LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}}})
 	}
-	volumes := []corev1.Volume{
-		{Name: "varlog", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}},
+	data := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	if onNode {
 		// Tail positions and the filesystem buffer survive restarts on the node, one
 		// directory per agent so that two agents never share a positions database.
-		{Name: "data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
-			Path: path.Join(hostPath(spec), in.Name), Type: ptr(corev1.HostPathDirectoryOrCreate)}}},
+		data = corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+			Path: path.Join(hostPath(spec), in.Name), Type: ptr(corev1.HostPathDirectoryOrCreate)}}
+	}
+	volumes := []corev1.Volume{
+		{Name: "data", VolumeSource: data},
 		{Name: "config", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: configSources}}},
 	}
 	mounts := []corev1.VolumeMount{
-		{Name: "varlog", MountPath: "/var/log", ReadOnly: true},
 		{Name: "data", MountPath: render.AgentDataDir},
 		{Name: "config", MountPath: configDir, ReadOnly: true},
+	}
+	if onNode {
+		volumes = append([]corev1.Volume{{Name: "varlog", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}}}, volumes...)
+		mounts = append([]corev1.VolumeMount{{Name: "varlog", MountPath: "/var/log", ReadOnly: true}}, mounts...)
 	}
 	var env []corev1.EnvVar
 	for _, e := range in.Config.Env {
@@ -81,68 +116,49 @@ func daemonSet(in Input, name string, labels map[string]string, o *Objects) *app
 		resources = *spec.Resources
 	}
 	tolerations := spec.Tolerations
-	if tolerations == nil {
+	if tolerations == nil && onNode {
 		// Logs of every node matter, tainted ones included.
 		tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-	}
-	maxUnavailable := spec.MaxUnavailable
-	if maxUnavailable == nil {
-		maxUnavailable = ptr(intstr.FromString("10%"))
 	}
 	pullPolicy := spec.ImagePullPolicy
 	if pullPolicy == "" {
 		pullPolicy = corev1.PullIfNotPresent
 	}
 
-	ds := &appsv1.DaemonSet{
-		TypeMeta:   typeMeta("apps/v1", "DaemonSet"),
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: in.Namespace, Labels: labels},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: selector},
-			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
-				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: maxUnavailable},
-			},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{AnnotationConfig: hash}},
-				Spec: corev1.PodSpec{
-					ServiceAccountName:            name,
-					PriorityClassName:             spec.PriorityClassName,
-					NodeSelector:                  spec.NodeSelector,
-					Tolerations:                   tolerations,
-					ImagePullSecrets:              spec.ImagePullSecrets,
-					TerminationGracePeriodSeconds: ptr(int64(30)),
-					SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-					Containers: []corev1.Container{{
-						Name:            render.AgentContainerName,
-						Image:           image(spec),
-						ImagePullPolicy: pullPolicy,
-						Args:            []string{"-c", path.Join(configDir, render.MainFile)},
-						Env:             env,
-						Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
-						Resources:       resources,
-						LivenessProbe:   probe(6),
-						ReadinessProbe:  probe(3),
-						VolumeMounts:    mounts,
-						// Root, because container logs and the node's positions directory
-						// belong to root; nothing else: no capabilities, no escalation,
-						// nothing writable outside the mounted directories.
-						SecurityContext: &corev1.SecurityContext{
-							RunAsUser:                ptr(int64(0)),
-							ReadOnlyRootFilesystem:   ptr(true),
-							AllowPrivilegeEscalation: ptr(false),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"DAC_READ_SEARCH"}},
-						},
-					}},
-					Volumes: volumes,
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{AnnotationConfig: hash}},
+		Spec: corev1.PodSpec{
+			ServiceAccountName:            name,
+			PriorityClassName:             spec.PriorityClassName,
+			NodeSelector:                  spec.NodeSelector,
+			Tolerations:                   tolerations,
+			ImagePullSecrets:              spec.ImagePullSecrets,
+			TerminationGracePeriodSeconds: ptr(int64(30)),
+			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				Name:            render.AgentContainerName,
+				Image:           image(spec),
+				ImagePullPolicy: pullPolicy,
+				Args:            []string{"-c", path.Join(configDir, render.MainFile)},
+				Env:             env,
+				Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+				Resources:       resources,
+				LivenessProbe:   probe(6),
+				ReadinessProbe:  probe(3),
+				VolumeMounts:    mounts,
+				// Root, because container logs and the node's positions directory
+				// belong to root; nothing else: no capabilities, no escalation,
+				// nothing writable outside the mounted directories.
+				SecurityContext: &corev1.SecurityContext{
+					RunAsUser:                ptr(int64(0)),
+					ReadOnlyRootFilesystem:   ptr(true),
+					AllowPrivilegeEscalation: ptr(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"DAC_READ_SEARCH"}},
 				},
-			},
+			}},
+			Volumes: volumes,
 		},
 	}
-	if spec.ConfigReload == v1.ConfigReloadHotReload {
-		addReloader(&ds.Spec.Template.Spec, in.OperatorImage, port)
-	}
-	return ds
 }
 
 // addReloader runs `logplane reloader` beside Fluent Bit. It shares the pod's process

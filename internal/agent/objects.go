@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,6 +58,8 @@ type Objects struct {
 	CredentialsSecret  *corev1.Secret
 	DaemonSet          *appsv1.DaemonSet
 	Service            *corev1.Service
+	// Deployment runs the events collector instead of a DaemonSet.
+	Deployment *appsv1.Deployment
 	// Missing lists Secret keys whose values were not provided.
 	Missing []render.SecretSource
 }
@@ -67,7 +70,13 @@ func (o *Objects) All() []client.Object {
 	for _, s := range o.ConfigSecrets {
 		out = append(out, s)
 	}
-	return append(out, o.CredentialsSecret, o.DaemonSet, o.Service)
+	out = append(out, o.CredentialsSecret)
+	for _, w := range []client.Object{o.DaemonSet, o.Deployment, o.Service} {
+		if !reflect.ValueOf(w).IsNil() {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // ResourceName is the name of the agent's objects.

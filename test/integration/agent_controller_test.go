@@ -302,6 +302,40 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a pipeline that ships events starts the events collector, and removing it stops it", func(t *testing.T) {
+		events := &v1.ClusterLogPipeline{ObjectMeta: metav1.ObjectMeta{Name: "events-to-stdout"},
+			Spec: v1.ClusterLogPipelineSpec{Input: v1.ClusterLogPipelineInput{Events: &v1.EventsInput{}},
+				ClusterOutputRefs: []v1.ResourceName{"events-debug"}}}
+		eventsOut := &v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "events-debug"},
+			Spec: v1.ClusterLogOutputSpec{OutputSpec: v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{}}}}
+		for _, o := range []client.Object{eventsOut, events} {
+			if err := k8s.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key := client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.EventsName}
+		eventually(t, "events collector", func() error { return k8s.Get(ctx, key, &appsv1.Deployment{}) })
+		if err := k8s.Delete(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		var all v1.ClusterLogPipelineList
+		if err := k8s.List(ctx, &all); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range all.Items {
+			if p.Spec.Input.Events != nil && p.Name != events.Name && p.DeletionTimestamp == nil {
+				t.Skipf("another test's pipeline %s ships events; the collector stays", p.Name)
+			}
+		}
+		eventually(t, "events collector removed", func() error {
+			err := k8s.Get(ctx, key, &appsv1.Deployment{})
+			if err == nil {
+				return errString("still there")
+			}
+			return client.IgnoreNotFound(err)
+		})
+	})
+
 	t.Run("deleting a pipeline removes it from the configuration", func(t *testing.T) {
 		if err := k8s.Delete(ctx, good); err != nil {
 			t.Fatal(err)

@@ -100,6 +100,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	logger.V(1).Info("applied agent", "configHash", cfg.Hash, "pipelines", len(cfg.Pipelines))
 
+	if req.Name == v1.DefaultAgentName {
+		// The cluster's events collector is not an agent; the default agent's
+		// reconcile keeps it, since there is always exactly one default agent.
+		if err := r.reconcileEvents(ctx, res.Events, secrets); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+
 	health, err := r.health(ctx, req.Name, owner)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -169,3 +177,24 @@ func setInt32(field *int32, v int32) bool {
 
 // isNotFound tolerates objects deleted between the list and the status write.
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
+
+// reconcileEvents runs the events collector while a pipeline ships Kubernetes events,
+// and removes it when none does.
+func (r *Reconciler) reconcileEvents(ctx context.Context, cfg *render.Config, secrets map[[2]string]*corev1.Secret) error {
+	if cfg == nil {
+		for _, obj := range agentobjects.BuildEvents(agentobjects.Input{Namespace: r.Namespace}).All() {
+			if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("failed to delete %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+			}
+		}
+		return nil
+	}
+	objs := agentobjects.BuildEvents(agentobjects.Input{Namespace: r.Namespace, Config: *cfg,
+		SecretValues: secretValues(*cfg, secrets)})
+	for _, obj := range objs.All() {
+		if err := apply.Apply(ctx, r.Client, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
