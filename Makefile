@@ -30,7 +30,9 @@ fmt:
 	$(GO) fmt ./...
 
 .PHONY: vet
-vet:
+vet: ## go vet, and fail on files gofmt would change.
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 .PHONY: envtest

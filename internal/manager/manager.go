@@ -29,6 +29,7 @@ import (
 	"github.com/logplane/logplane/controllers"
 	"github.com/logplane/logplane/internal/agent"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
+	"github.com/logplane/logplane/internal/render"
 )
 
 // Leader election needs a Lease; events explain decisions to users.
@@ -107,7 +108,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
 		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
 		SecretIndex: agentreconciler.NewSecretIndex(), Events: mgr.GetEventRecorder("logplane"),
-		OperatorImage: opts.OperatorImage}}
+		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer()}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}

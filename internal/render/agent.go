@@ -42,8 +42,8 @@ const (
 )
 
 // renderAgent renders the configuration of one LogAgent with its pipelines.
-func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline) (*Config, []Problem) {
-	b := newBuilder()
+func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, []Problem) {
+	b := newBuilder(memo)
 	filesystem := needsFilesystem(pipelines)
 	main := fluentbit.Config{Service: serviceParams(spec, filesystem)}
 
@@ -82,8 +82,9 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 		if len(families) == 0 {
 			continue // a selector that matches no namespace yet
 		}
-		procs := append(labelProcessors(p.Containers), filterProcessors(p.Filters, b.parsers)...)
-		b.addOutputs(p, tagMatch(families), procs, filesystem)
+		b.addOutputs(p, tagMatch(families), func(ps *parsers) []fluentbit.Section {
+			return append(labelProcessors(p.Containers), filterProcessors(p.Filters, ps)...)
+		}, filesystem)
 	}
 	cfg, err := b.finish(main)
 	if err != nil {

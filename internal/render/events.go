@@ -17,7 +17,7 @@ const (
 )
 
 func renderEvents(pipelines []*pipeline) (*Config, []Problem) {
-	b := newBuilder()
+	b := newBuilder(nil)
 	main := fluentbit.Config{Service: serviceParams(v1.LogAgentSpec{}, false)}
 	in := fluentbit.Section{Name: "kubernetes_events", Alias: eventsAlias}
 	in.Set("tag", fluentbit.String(eventsTag))
@@ -30,8 +30,9 @@ func renderEvents(pipelines []*pipeline) (*Config, []Problem) {
 		if p.EventNamespaces.Only != nil && len(p.EventNamespaces.Only) == 0 {
 			continue // a selector that matches no namespace yet
 		}
-		procs := append(eventNamespaceProcessors(p.EventNamespaces), filterProcessors(p.Filters, b.parsers)...)
-		b.addOutputs(p, match{glob: eventsTag}, procs, false)
+		b.addOutputs(p, match{glob: eventsTag}, func(ps *parsers) []fluentbit.Section {
+			return append(eventNamespaceProcessors(p.EventNamespaces), filterProcessors(p.Filters, ps)...)
+		}, false)
 	}
 	cfg, err := b.finish(main)
 	if err != nil {

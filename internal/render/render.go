@@ -61,10 +61,13 @@ type Result struct {
 	Problems []Problem
 }
 
-// Render renders s. It does not modify s.
-func Render(s *snapshot.Snapshot) *Result {
+// Render renders s with nothing remembered. It does not modify s.
+func Render(s *snapshot.Snapshot) *Result { return render(s, nil) }
+
+func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 	s = sortedCopy(s)
 	r := newResolver(s)
+	r.memo = memo
 	pipelines := r.resolve()
 	res := &Result{}
 
@@ -95,7 +98,7 @@ func Render(s *snapshot.Snapshot) *Result {
 		if a := r.index.Agent(name); a != nil {
 			spec = a.Spec
 		}
-		cfg, probs := renderAgent(spec, s.OperatorNamespace, byAgent[name])
+		cfg, probs := renderAgent(spec, s.OperatorNamespace, byAgent[name], memo)
 		res.Problems = append(res.Problems, probs...)
 		res.Agents = append(res.Agents, AgentConfig{Agent: name, Config: *cfg})
 	}
@@ -128,6 +131,8 @@ func sortedCopy(s *snapshot.Snapshot) *snapshot.Snapshot {
 type builder struct {
 	creds   *credentials
 	parsers *parsers
+	// memo remembers sections across renders; nil remembers nothing.
+	memo *Renderer
 	// outputs are encoded as they are added, once each, so that a section that cannot
 	// be written fails alone and splitting a long list costs nothing more.
 	outputs [][]byte
@@ -136,20 +141,40 @@ type builder struct {
 	problems []Problem
 }
 
-func newBuilder() *builder {
-	return &builder{creds: newCredentials(), parsers: newParsers(), rendered: map[Ref]bool{}}
+func newBuilder(memo *Renderer) *builder {
+	return &builder{creds: newCredentials(), parsers: newParsers(), rendered: map[Ref]bool{}, memo: memo}
 }
 
-// addOutputs renders every output of p with the given match and processors. An output
-// that fails to render is reported on the output and skipped.
-func (b *builder) addOutputs(p *pipeline, m match, procs []fluentbit.Section, filesystem bool) {
-	shared, err := fluentbit.EncodeProcessors(procs)
-	if err != nil {
-		b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", err.Error()))
-		return
-	}
+// addOutputs renders every output of p with the given match and the processors procs
+// returns (called only when some section is not remembered). An output that fails to
+// render is reported on the output and skipped.
+func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluentbit.Section, filesystem bool) {
+	var shared *fluentbit.EncodedProcessors
+	var sharedParsers []fluentbit.Section
+	encoded := false
 	for _, o := range p.Outputs {
-		s, err := outputSection(p, o, m, shared, b.creds, filesystem)
+		key := sectionKey{pipeline: objectVersion{p.Ref, p.Version}, output: objectVersion{o.Ref, o.Version},
+			match: m, filesystem: filesystem}
+		if o.Policy != nil {
+			key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
+		}
+		if hit := b.memo.section(key); hit != nil {
+			b.use(hit)
+			b.rendered[p.Ref] = true
+			continue
+		}
+		if !encoded {
+			encoded = true
+			own := newParsers()
+			var err error
+			if shared, err = fluentbit.EncodeProcessors(procs(own)); err != nil {
+				b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", err.Error()))
+				return
+			}
+			sharedParsers = own.list()
+		}
+		creds := newCredentials()
+		s, err := outputSection(p, o, m, shared, creds, filesystem)
 		var data []byte
 		if err == nil {
 			data, err = fluentbit.EncodeOutput(s)
@@ -159,8 +184,19 @@ func (b *builder) addOutputs(p *pipeline, m match, procs []fluentbit.Section, fi
 				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
 			continue
 		}
-		b.outputs = append(b.outputs, data)
+		section := &memoSection{data: data, creds: creds, parsers: sharedParsers}
+		b.memo.remember(key, section)
+		b.use(section)
 		b.rendered[p.Ref] = true
+	}
+}
+
+// use adds an encoded section and what it needs to the file being built.
+func (b *builder) use(s *memoSection) {
+	b.outputs = append(b.outputs, s.data)
+	b.creds.merge(s.creds)
+	for _, def := range s.parsers {
+		b.parsers.add(def)
 	}
 }
 

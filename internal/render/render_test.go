@@ -74,7 +74,7 @@ func goldenConfig(t *testing.T, dir string, c Config) {
 func fleet(n int) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system"}
 	s.ClusterOutputs = append(s.ClusterOutputs, v1.ClusterLogOutput{
-		ObjectMeta: metav1.ObjectMeta{Name: "central"},
+		ObjectMeta: metav1.ObjectMeta{Name: "central", ResourceVersion: "1"},
 		Spec: v1.ClusterLogOutputSpec{
 			OutputSpec:        v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "central.logging.svc", Port: 8080, Path: "/ingest", Format: "JSONLines"}},
 			AllowedNamespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"logging": "central"}},
@@ -88,14 +88,14 @@ func fleet(n int) *snapshot.Snapshot {
 		name := fmt.Sprintf("app-%04d", i)
 		s.Secrets = append(s.Secrets, snapshot.Secret{Namespace: ns, Name: name + "-token", Keys: []string{"token"}})
 		s.Outputs = append(s.Outputs, v1.LogOutput{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: "1"},
 			Spec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{
 				Host: v1.Host(name + ".example.com"), Port: 443, Path: "/logs", Format: "JSONLines",
 				Headers: []v1.Header{{Name: "Authorization", ValueFrom: &v1.SecretKeyRef{Name: v1.ResourceName(name + "-token"), Key: "token"}}},
 			}, TLS: &v1.TLS{}},
 		})
 		s.Pipelines = append(s.Pipelines, v1.LogPipeline{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: "1"},
 			Spec: v1.LogPipelineSpec{
 				Agent: "default",
 				Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{
@@ -264,6 +264,40 @@ func TestLargeConfigurationSplitsUnderSecretLimit(t *testing.T) {
 	t.Logf("2,000 pipelines: %d files, %d bytes in all", len(files), total)
 }
 
+// A Renderer that remembers sections renders exactly what Render renders, whatever
+// changed in between: edits (new resourceVersions), deletions, additions.
+func TestRememberingRendererMatchesRender(t *testing.T) {
+	r := NewRenderer()
+	s := fleet(40)
+	check := func(step string) {
+		t.Helper()
+		want, got := Render(s), r.Render(s)
+		if !sameFiles(want.Agents[0].Files, got.Agents[0].Files) || want.Agents[0].Hash != got.Agents[0].Hash {
+			t.Fatalf("%s: remembered render differs from a fresh one", step)
+		}
+		if fmt.Sprint(want.Problems) != fmt.Sprint(got.Problems) || len(want.Agents[0].Env) != len(got.Agents[0].Env) {
+			t.Fatalf("%s: problems or credentials differ", step)
+		}
+	}
+	check("first render")
+	check("nothing changed")
+	s.Pipelines[3].Spec.Filters[0].Grep.Exclude[0].Regex = "GET /livez"
+	s.Pipelines[3].ResourceVersion = "2"
+	check("pipeline edited")
+	s.Outputs[5].Spec.HTTP.Path = "/v2/logs"
+	s.Outputs[5].ResourceVersion = "2"
+	check("output edited")
+	s.Pipelines = append(s.Pipelines[:7], s.Pipelines[8:]...)
+	check("pipeline deleted")
+	s.Outputs = append(s.Outputs, v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: "team-000", Name: "extra", ResourceVersion: "1"},
+		Spec: v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{}}})
+	s.Pipelines[0].Spec.OutputRefs = append(slices.Clone(s.Pipelines[0].Spec.OutputRefs), "extra")
+	s.Pipelines[0].ResourceVersion = "2"
+	check("output added to a pipeline")
+	s.Namespaces = append(s.Namespaces, snapshot.Namespace{Name: "zz-new", Labels: map[string]string{"logging": "central"}})
+	check("namespace added")
+}
+
 // BenchmarkRender renders fleets of tenant pipelines, each with a label selector, a
 // container exclusion, three filters and two outputs (4,000 output sections at 2,000),
 // and, for comparison with operators that render bare outputs, 2,000 pipelines with
@@ -287,6 +321,18 @@ func BenchmarkRender(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			Render(bare)
+		}
+	})
+	// What the controller pays per burst: one pipeline changed since the last render.
+	s := fleet(2000)
+	r := NewRenderer()
+	r.Render(s)
+	b.Run("one-change-pipelines=2000", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			p := &s.Pipelines[i%len(s.Pipelines)]
+			p.ResourceVersion = fmt.Sprint(i + 2)
+			r.Render(s)
 		}
 	})
 }

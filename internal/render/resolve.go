@@ -15,6 +15,8 @@ import (
 // output is a destination whose references all resolve.
 type output struct {
 	Ref Ref
+	// Version is the object's resourceVersion; empty when unknown.
+	Version string
 	// SecretNamespace is where its credentials live: its own namespace for a
 	// LogOutput, the operator's for a ClusterLogOutput.
 	SecretNamespace string
@@ -24,7 +26,9 @@ type output struct {
 
 // pipeline is a pipeline whose references resolve, with the outputs it may use.
 type pipeline struct {
-	Ref     Ref
+	Ref Ref
+	// Version is the object's resourceVersion; empty when unknown.
+	Version string
 	Agent   string
 	Filters []v1.Filter
 	Outputs []*output
@@ -53,7 +57,10 @@ type resolver struct {
 	index    *snapshot.Index
 	outputs  map[Ref]*output
 	problems []Problem
+	memo     *Renderer
 	seen     map[Ref]bool // outputs already checked, whether or not they passed
+	// selectors caches each ClusterLogOutput's parsed allowedNamespaces.
+	selectors map[string]labels.Selector
 }
 
 func newResolver(s *snapshot.Snapshot) *resolver {
@@ -76,17 +83,18 @@ func (r *resolver) systemNamespaces() []string {
 }
 
 // resolveOutput checks an output's own references: Secrets and retention policy.
-func (r *resolver) resolveOutput(ref Ref, secretNamespace string, spec *v1.OutputSpec) *output {
+func (r *resolver) resolveOutput(ref Ref, version, secretNamespace string, spec *v1.OutputSpec) *output {
 	if r.seen[ref] {
 		return r.outputs[ref]
 	}
 	r.seen[ref] = true
-	if field, why := unsafeField(spec); why != "" {
-		r.report(problem(ref, conditions.ReasonUnsafeValue, field, why))
+	checked := r.memo.check(ref, version, spec, true)
+	if checked.why != "" {
+		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
 		return nil
 	}
 	ok := true
-	for _, sr := range snapshot.SecretRefs(spec) {
+	for _, sr := range checked.secretRefs {
 		if !r.index.HasSecretKey(secretNamespace, string(sr.Ref.Name), sr.Ref.Key) {
 			r.report(problem(ref, conditions.ReasonSecretNotFound, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key))
 			ok = false
@@ -105,7 +113,7 @@ func (r *resolver) resolveOutput(ref Ref, secretNamespace string, spec *v1.Outpu
 	if !ok {
 		return nil
 	}
-	o := &output{Ref: ref, SecretNamespace: secretNamespace, Spec: spec, Policy: policy}
+	o := &output{Ref: ref, Version: version, SecretNamespace: secretNamespace, Spec: spec, Policy: policy}
 	r.outputs[ref] = o
 	return o
 }
@@ -121,7 +129,7 @@ func (r *resolver) pipelineOutputs(pl Ref, outputRefs, clusterOutputRefs []v1.Re
 			r.report(problem(pl, conditions.ReasonOutputNotFound, ref))
 			continue
 		}
-		if o := r.resolveOutput(ref, pl.Namespace, &lo.Spec); o != nil {
+		if o := r.resolveOutput(ref, lo.ResourceVersion, pl.Namespace, &lo.Spec); o != nil {
 			outs = append(outs, o)
 		} else {
 			r.report(problem(pl, conditions.ReasonOutputInvalid, ref, "see its status"))
@@ -138,7 +146,7 @@ func (r *resolver) pipelineOutputs(pl Ref, outputRefs, clusterOutputRefs []v1.Re
 			r.report(problem(pl, conditions.ReasonOutputNotAllowed, ref, pl.Namespace))
 			continue
 		}
-		if o := r.resolveOutput(ref, r.snap.OperatorNamespace, &co.Spec.OutputSpec); o != nil {
+		if o := r.resolveOutput(ref, co.ResourceVersion, r.snap.OperatorNamespace, &co.Spec.OutputSpec); o != nil {
 			outs = append(outs, o)
 		} else {
 			r.report(problem(pl, conditions.ReasonOutputInvalid, ref, "see its status"))
@@ -157,7 +165,18 @@ func (r *resolver) admits(co *v1.ClusterLogOutput, namespace string) bool {
 	if !known {
 		return false
 	}
-	return matches(sel, nsLabels)
+	parsed, ok := r.selectors[co.Name]
+	if !ok {
+		var err error
+		if parsed, err = metav1.LabelSelectorAsSelector(sel); err != nil {
+			parsed = labels.Nothing()
+		}
+		if r.selectors == nil {
+			r.selectors = map[string]labels.Selector{}
+		}
+		r.selectors[co.Name] = parsed
+	}
+	return parsed.Matches(nsLabels)
 }
 
 func matches(sel *metav1.LabelSelector, set labels.Set) bool {
@@ -208,9 +227,9 @@ func (r *resolver) selectNamespaces(sel v1.NamespaceSelection) namespaceSet {
 }
 
 // checkSpec reports a pipeline whose spec holds a value unsafe in a Fluent Bit file.
-func (r *resolver) checkSpec(pl Ref, spec any) bool {
-	if field, why := unsafeField(spec); why != "" {
-		r.report(problem(pl, conditions.ReasonUnsafeValue, field, why))
+func (r *resolver) checkSpec(pl Ref, version string, spec any) bool {
+	if c := r.memo.check(pl, version, spec, false); c.why != "" {
+		r.report(problem(pl, conditions.ReasonUnsafeValue, c.path, c.why))
 		return false
 	}
 	return true
@@ -223,14 +242,14 @@ func (r *resolver) resolve() []*pipeline {
 		cp := &r.snap.ClusterPipelines[i]
 		ref := Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}
 		agent, ok := r.agentFor(ref, cp.Spec.Agent)
-		if !ok || !r.checkSpec(ref, &cp.Spec) {
+		if !ok || !r.checkSpec(ref, cp.ResourceVersion, &cp.Spec) {
 			continue
 		}
 		outs := r.pipelineOutputs(ref, nil, cp.Spec.ClusterOutputRefs)
 		if len(outs) == 0 {
 			continue
 		}
-		p := &pipeline{Ref: ref, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
+		p := &pipeline{Ref: ref, Version: cp.ResourceVersion, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
 			Node: cp.Spec.Input.Node, Events: cp.Spec.Input.Events}
 		if e := cp.Spec.Input.Events; e != nil {
 			p.EventNamespaces = r.selectNamespaces(e.Namespaces)
@@ -258,7 +277,7 @@ func (r *resolver) resolve() []*pipeline {
 				continue
 			}
 		}
-		if !r.checkSpec(ref, &lp.Spec) {
+		if !r.checkSpec(ref, lp.ResourceVersion, &lp.Spec) {
 			continue
 		}
 		outs := r.pipelineOutputs(ref, lp.Spec.OutputRefs, lp.Spec.ClusterOutputRefs)
@@ -267,7 +286,7 @@ func (r *resolver) resolve() []*pipeline {
 		}
 		// A tenant pipeline reads its own namespace and nothing else: the namespace
 		// comes from its metadata, never from its spec.
-		out = append(out, &pipeline{Ref: ref, Agent: agent, Filters: lp.Spec.Filters, Outputs: outs,
+		out = append(out, &pipeline{Ref: ref, Version: lp.ResourceVersion, Agent: agent, Filters: lp.Spec.Filters, Outputs: outs,
 			Containers: lp.Spec.Input.Containers, Namespaces: namespaceSet{Only: []string{lp.Namespace}},
 			Files: lp.Spec.Input.Files})
 	}

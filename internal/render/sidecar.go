@@ -29,7 +29,7 @@ var sidecarMetadata = []struct{ key, env string }{
 }
 
 func renderSidecar(p *pipeline) (*Config, []Problem) {
-	b := newBuilder()
+	b := newBuilder(nil)
 	filesystem := needsFilesystem([]*pipeline{p})
 	svc := serviceParams(v1.LogAgentSpec{MetricsPort: SidecarMetricsPort}, false)
 	if filesystem {
@@ -82,7 +82,7 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 		}
 		kept.Outputs = append(kept.Outputs, o)
 	}
-	b.addOutputs(&kept, match{glob: tag}, filterProcessors(p.Filters, b.parsers), filesystem)
+	b.addOutputs(&kept, match{glob: tag}, func(ps *parsers) []fluentbit.Section { return filterProcessors(p.Filters, ps) }, filesystem)
 	probs = append(probs, b.problems...)
 	if len(b.outputs) == 0 {
 		return nil, probs

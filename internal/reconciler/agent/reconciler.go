@@ -39,6 +39,8 @@ type Reconciler struct {
 	Events EventRecorder
 	// OperatorImage is this operator's image, which also runs the agents' reloader.
 	OperatorImage string
+	// Renderer remembers unchanged pipelines between renders; nil renders from scratch.
+	Renderer *render.Renderer
 }
 
 // EventRecorder is the part of client-go's events.k8s.io recorder the reconciler uses.
@@ -55,7 +57,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	res := render.Render(snap)
+	var res *render.Result
+	if r.Renderer != nil {
+		res = r.Renderer.Render(snap)
+	} else {
+		res = render.Render(snap)
+	}
 
 	var owner *v1.LogAgent
 	for i := range snap.Agents {

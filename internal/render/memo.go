@@ -1,0 +1,129 @@
+package render
+
+import (
+	"sync"
+
+	"github.com/logplane/logplane/internal/fluentbit"
+	"github.com/logplane/logplane/internal/snapshot"
+)
+
+// Renderer renders like Render, and remembers the output sections it encoded and the
+// checks it ran, keyed by the resourceVersions of the objects they come from. A
+// controller renders after every burst of changes, and most pipelines have not
+// changed since the last time: their sections are reused instead of rebuilt. What it
+// remembers never changes the result, only the time it takes; objects without a
+// resourceVersion (files given to `logplane render`) are never remembered.
+type Renderer struct {
+	mu       sync.Mutex
+	sections map[sectionKey]*memoSection
+	checks   map[objectVersion]*checkResult
+	// epoch counts renders; entries not touched by the latest are dropped after it.
+	epoch int
+}
+
+// NewRenderer returns a Renderer with nothing remembered.
+func NewRenderer() *Renderer {
+	return &Renderer{sections: map[sectionKey]*memoSection{}, checks: map[objectVersion]*checkResult{}}
+}
+
+// objectVersion identifies one version of one object.
+type objectVersion struct {
+	ref     Ref
+	version string
+}
+
+// sectionKey is everything an agent's output section is made from: the pipeline's spec
+// (its labels, filters and selection), the output's spec, the retention policy's, the
+// tag match, and whether the agent buffers on disk.
+type sectionKey struct {
+	pipeline, output, policy objectVersion
+	match                    match
+	filesystem               bool
+}
+
+// memoSection is an encoded section and what it needs in the rest of the file.
+type memoSection struct {
+	data    []byte
+	creds   *credentials
+	parsers []fluentbit.Section
+	epoch   int
+}
+
+type checkResult struct {
+	path, why  string
+	secretRefs []snapshot.SecretRef
+	epoch      int
+}
+
+// Render renders s. It does not modify s; it is safe for concurrent use.
+func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.epoch++
+	res := render(s, r)
+	for k, v := range r.sections {
+		if v.epoch != r.epoch {
+			delete(r.sections, k)
+		}
+	}
+	for k, v := range r.checks {
+		if v.epoch != r.epoch {
+			delete(r.checks, k)
+		}
+	}
+	return res
+}
+
+// check returns an object's unsafe-value verdict and, for outputs, its Secret
+// references, remembered per resourceVersion: both depend only on the spec.
+func (r *Renderer) check(ref Ref, version string, spec any, wantRefs bool) *checkResult {
+	if r != nil && version != "" {
+		if c, ok := r.checks[objectVersion{ref, version}]; ok {
+			c.epoch = r.epoch
+			return c
+		}
+	}
+	c := &checkResult{}
+	c.path, c.why = unsafeField(spec)
+	if wantRefs {
+		c.secretRefs = snapshot.SecretRefs(spec)
+	}
+	if r != nil && version != "" {
+		c.epoch = r.epoch
+		r.checks[objectVersion{ref, version}] = c
+	}
+	return c
+}
+
+// section returns the remembered section for key, if any.
+func (r *Renderer) section(key sectionKey) *memoSection {
+	if r == nil || key.pipeline.version == "" || key.output.version == "" || key.policy.ref.Name != "" && key.policy.version == "" {
+		return nil
+	}
+	m := r.sections[key]
+	if m != nil {
+		m.epoch = r.epoch
+	}
+	return m
+}
+
+func (r *Renderer) remember(key sectionKey, m *memoSection) {
+	if r == nil || key.pipeline.version == "" || key.output.version == "" || key.policy.ref.Name != "" && key.policy.version == "" {
+		return
+	}
+	m.epoch = r.epoch
+	r.sections[key] = m
+}
+
+// merge adds the credentials of one section to a file's.
+func (c *credentials) merge(o *credentials) {
+	for k, v := range o.env {
+		c.env[k] = v
+	}
+	for k, v := range o.files {
+		c.files[k] = v
+	}
+	for k, v := range o.profiles {
+		c.profiles[k] = v
+	}
+}
