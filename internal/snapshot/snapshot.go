@@ -45,14 +45,37 @@ type Secret struct {
 // the order objects were listed in.
 func (s *Snapshot) Sort() {
 	byName := func(ns1, n1, ns2, n2 string) int { return cmp.Or(cmp.Compare(ns1, ns2), cmp.Compare(n1, n2)) }
-	slices.SortFunc(s.Agents, func(a, b v1.LogAgent) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.ClusterPipelines, func(a, b v1.ClusterLogPipeline) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.Pipelines, func(a, b v1.LogPipeline) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
-	slices.SortFunc(s.Outputs, func(a, b v1.LogOutput) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
-	slices.SortFunc(s.ClusterOutputs, func(a, b v1.ClusterLogOutput) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.Policies, func(a, b v1.RetentionPolicy) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.Namespaces, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.Secrets, func(a, b Secret) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
+	s.Agents = sortedBy(s.Agents, func(a, b *v1.LogAgent) int { return cmp.Compare(a.Name, b.Name) })
+	s.ClusterPipelines = sortedBy(s.ClusterPipelines, func(a, b *v1.ClusterLogPipeline) int { return cmp.Compare(a.Name, b.Name) })
+	s.Pipelines = sortedBy(s.Pipelines, func(a, b *v1.LogPipeline) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
+	s.Outputs = sortedBy(s.Outputs, func(a, b *v1.LogOutput) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
+	s.ClusterOutputs = sortedBy(s.ClusterOutputs, func(a, b *v1.ClusterLogOutput) int { return cmp.Compare(a.Name, b.Name) })
+	s.Policies = sortedBy(s.Policies, func(a, b *v1.RetentionPolicy) int { return cmp.Compare(a.Name, b.Name) })
+	s.Namespaces = sortedBy(s.Namespaces, func(a, b *Namespace) int { return cmp.Compare(a.Name, b.Name) })
+	s.Secrets = sortedBy(s.Secrets, func(a, b *Secret) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
+}
+
+// sortedBy returns items in order. Sorting indices and moving each (large) item once is
+// much cheaper than swapping the items themselves throughout the sort; a list already
+// in order is returned as it is.
+func sortedBy[T any](items []T, compare func(a, b *T) int) []T {
+	sorted := true
+	for i := 1; i < len(items) && sorted; i++ {
+		sorted = compare(&items[i-1], &items[i]) <= 0
+	}
+	if sorted {
+		return items
+	}
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return compare(&items[i], &items[j]) })
+	out := make([]T, len(items))
+	for j, i := range order {
+		out[j] = items[i]
+	}
+	return out
 }
 
 // Index answers the renderer's lookups in constant time.
