@@ -6,6 +6,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -105,6 +106,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
+	if err := r.pruneConfigSecrets(ctx, req.Name, objs); err != nil {
+		return reconcile.Result{}, err
+	}
 	logger.V(1).Info("applied agent", "configHash", cfg.Hash, "pipelines", len(cfg.Pipelines))
 
 	if req.Name == v1.DefaultAgentName {
@@ -201,6 +205,33 @@ func (r *Reconciler) reconcileEvents(ctx context.Context, cfg *render.Config, se
 	for _, obj := range objs.All() {
 		if err := apply.Apply(ctx, r.Client, obj); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// pruneConfigSecrets deletes configuration Secrets of the agent that the current
+// configuration no longer uses, as when a large configuration shrinks back into
+// fewer Secrets. Only Secrets logplane labelled as this agent's are considered.
+func (r *Reconciler) pruneConfigSecrets(ctx context.Context, agent string, objs *agentobjects.Objects) error {
+	keep := map[string]bool{objs.CredentialsSecret.Name: true}
+	for _, s := range objs.ConfigSecrets {
+		keep[s.Name] = true
+	}
+	var secrets metav1.PartialObjectMetadataList
+	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	if err := r.Client.List(ctx, &secrets, client.InNamespace(r.Namespace),
+		client.MatchingLabels{agentobjects.LabelAgent: agent, agentobjects.LabelManagedBy: "logplane"}); err != nil {
+		return fmt.Errorf("failed to list the agent's Secrets: %w", err)
+	}
+	prefix := agentobjects.ResourceName(agent) + "-config-"
+	for i := range secrets.Items {
+		s := &secrets.Items[i]
+		if keep[s.Name] || !strings.HasPrefix(s.Name, prefix) {
+			continue
+		}
+		if err := r.Client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to delete stale Secret %s: %w", s.Name, err)
 		}
 	}
 	return nil
