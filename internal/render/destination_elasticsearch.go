@@ -11,6 +11,10 @@ func renderElasticsearch(s *fluentbit.Section, spec *v1.OutputSpec, env *outputE
 		// cloud_id replaces host and port (443 unless the ID names one); a port written
 		// next to it would be ignored, so leave the API's default 9200 out.
 		s.Set("cloud_id", str(es.CloudID))
+		// Elastic Cloud accepts HTTPS only, and cloud_id does not turn TLS on by itself.
+		if spec.TLS == nil {
+			s.Set("tls", fluentbit.Bool(true))
+		}
 	} else {
 		setHostPort(s, es.Host, es.Port)
 	}

@@ -17,6 +17,11 @@ func renderOpenSearch(s *fluentbit.Section, spec *v1.OutputSpec, env *outputEnv)
 	if err := setOpenSearchAWS(s, o.AWS, o.Serverless, env); err != nil {
 		return err
 	}
+	// Amazon OpenSearch accepts HTTPS only; without a tls block the plugin would speak
+	// plain HTTP to port 443. (With one, the caller writes tls itself.)
+	if o.AWS != nil && spec.TLS == nil {
+		s.Set("tls", fluentbit.Bool(true))
+	}
 	s.Set("compress", compression(o.Compression))
 	return nil
 }

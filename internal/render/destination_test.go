@@ -86,6 +86,12 @@ func TestCoreDestinations(t *testing.T) {
 				Cert: &v1.SecretKeyRef{Name: "tls", Key: "tls.crt"}, Key: &v1.SecretKeyRef{Name: "tls", Key: "tls.key"}},
 			Workers: ptr(int32(4)),
 		}},
+		// AWS and Elastic Cloud speak HTTPS only: TLS is on without a tls block.
+		{name: "opensearch-aws-implicit-tls", spec: v1.OutputSpec{Type: v1.OutputOpenSearch, OpenSearch: &v1.OpenSearchOutput{
+			Host: "search-logs.eu-west-1.es.amazonaws.com", Port: 443, SearchIndex: v1.SearchIndex{Index: "logs"},
+			AWS: &v1.AWSAuth{Region: "eu-west-1"}}}},
+		{name: "elasticsearch-cloud-implicit-tls", spec: v1.OutputSpec{Type: v1.OutputElasticsearch, Elasticsearch: &v1.ElasticsearchOutput{
+			CloudID: ptr(v1.ConfigString("logs:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyQ")), SearchIndex: v1.SearchIndex{Index: "logs"}}}},
 		{name: "http-at-least-once", spec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "10.0.0.1", Port: 80}},
 			policy: atLeastOnce("10Gi", 0)},
 	})
