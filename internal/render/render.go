@@ -173,7 +173,11 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 			}
 			sharedParsers = own.list()
 		}
-		creds := newCredentials()
+		// Remembered sections carry their own credentials, to be merged on reuse.
+		creds := b.creds
+		if b.memo != nil {
+			creds = newCredentials()
+		}
 		s, err := outputSection(p, o, m, shared, creds, filesystem)
 		var data []byte
 		if err == nil {
@@ -184,9 +188,16 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
 			continue
 		}
-		section := &memoSection{data: data, creds: creds, parsers: sharedParsers}
-		b.memo.remember(key, section)
-		b.use(section)
+		if b.memo == nil {
+			b.outputs = append(b.outputs, data)
+			for _, def := range sharedParsers {
+				b.parsers.add(def)
+			}
+		} else {
+			section := &memoSection{data: data, creds: creds, parsers: sharedParsers}
+			b.memo.remember(key, section)
+			b.use(section)
+		}
 		b.rendered[p.Ref] = true
 	}
 }
