@@ -195,9 +195,9 @@ type OTLPOutput struct {
 	// +required
 	Host Host `json:"host"`
 
-	// port of the receiver.
+	// port of the receiver; empty means the OTLP standard port of the protocol: 4318
+	// for HTTP, 4317 for GRPC.
 	// +optional
-	// +kubebuilder:default=4318
 	Port Port `json:"port,omitempty"`
 
 	// protocol of the receiver.

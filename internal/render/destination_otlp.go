@@ -9,10 +9,13 @@ import (
 // traces_uri: pipelines carry logs).
 func renderOTLP(s *fluentbit.Section, spec *v1.OutputSpec, env *outputEnv) error {
 	o := spec.OTLP
-	// Fluent Bit's default port is 80; unset takes the API default instead.
+	// Fluent Bit's default port is 80; unset means OTLP's standard port instead.
 	port := o.Port
 	if port == 0 {
 		port = 4318
+		if o.Protocol == "GRPC" {
+			port = 4317
+		}
 	}
 	setHostPort(s, o.Host, port)
 	if o.Protocol == "GRPC" {

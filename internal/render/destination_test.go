@@ -92,6 +92,9 @@ func TestCoreDestinations(t *testing.T) {
 			AWS: &v1.AWSAuth{Region: "eu-west-1"}}}},
 		{name: "elasticsearch-cloud-implicit-tls", spec: v1.OutputSpec{Type: v1.OutputElasticsearch, Elasticsearch: &v1.ElasticsearchOutput{
 			CloudID: ptr(v1.ConfigString("logs:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyQ")), SearchIndex: v1.SearchIndex{Index: "logs"}}}},
+		// OTLP's standard port follows the protocol when none is given.
+		{name: "otlp-grpc-default-port", spec: v1.OutputSpec{Type: v1.OutputOTLP, OTLP: &v1.OTLPOutput{
+			Host: "otel-collector.observability", Protocol: "GRPC"}}},
 		{name: "http-at-least-once", spec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "10.0.0.1", Port: 80}},
 			policy: atLeastOnce("10Gi", 0)},
 	})
