@@ -86,29 +86,36 @@ func ResourceName(agent string) string { return "logplane-agent-" + agent }
 func Build(in Input) *Objects {
 	name := ResourceName(in.Name)
 	labels := map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent, LabelManagedBy: managedBy}
+	// The kubernetes filter reads pods and namespaces; nothing else.
+	o := withIdentity(in, name, labels, "pods", "namespaces")
+	o.DaemonSet = daemonSet(in, name, labels, o)
+	o.Service = &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: name + "-metrics", Namespace: in.Namespace, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector:  map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent},
+			Ports:     []corev1.ServicePort{{Name: "metrics", Port: metricsPort(in.Spec), TargetPort: intstr.FromString("metrics")}},
+		}}
+	return o
+}
+
+// withIdentity builds what every Fluent Bit workload needs besides itself: a
+// ServiceAccount bound to a ClusterRole that may read only the given core resources,
+// its configuration Secret(s) and its credentials Secret.
+func withIdentity(in Input, name string, labels map[string]string, reads ...string) *Objects {
 	meta := func(n string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: n, Namespace: in.Namespace, Labels: labels}
 	}
 	clusterMeta := metav1.ObjectMeta{Name: name, Labels: labels}
-
 	o := &Objects{
 		ServiceAccount: &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(name)},
-		// The kubernetes filter reads pods and namespaces; nothing else.
 		ClusterRole: &rbacv1.ClusterRole{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: clusterMeta,
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"get", "list", "watch"}}}},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: reads, Verbs: []string{"get", "list", "watch"}}}},
 		ClusterRoleBinding: &rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: clusterMeta,
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: in.Namespace}}},
 	}
 	o.ConfigSecrets = configSecrets(in.Config.Files, name, meta)
 	o.CredentialsSecret, o.Missing = credentialsSecret(in, meta(name+"-credentials"))
-	o.DaemonSet = daemonSet(in, name, labels, o)
-	o.Service = &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(name + "-metrics"),
-		Spec: corev1.ServiceSpec{
-			ClusterIP: corev1.ClusterIPNone,
-			Selector:  map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent},
-			Ports:     []corev1.ServicePort{{Name: "metrics", Port: metricsPort(in.Spec), TargetPort: intstr.FromString("metrics")}},
-		}}
 	return o
 }
 
