@@ -28,8 +28,11 @@ import (
 	loggingv1alpha1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/controllers"
 	"github.com/logplane/logplane/internal/agent"
+	"github.com/logplane/logplane/internal/alias"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
+	"github.com/logplane/logplane/internal/reconciler/pipeline"
 	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/status"
 )
 
 // Leader election needs a Lease; events explain decisions to users.
@@ -105,12 +108,21 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err != nil {
 		return fmt.Errorf("failed to create manager: %w", err)
 	}
+	board := status.NewBoard()
+	events := mgr.GetEventRecorder("logplane")
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
 		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
-		SecretIndex: agentreconciler.NewSecretIndex(), Events: mgr.GetEventRecorder("logplane"),
-		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer()}}
+		SecretIndex: agentreconciler.NewSecretIndex(), Events: events,
+		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer(), Board: board}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
+	}
+	for _, kind := range []string{alias.LogPipeline, alias.ClusterLogPipeline} {
+		c := &controllers.PipelineStatusController{Reconciler: &pipeline.Reconciler{
+			Client: mgr.GetClient(), Board: board, Kind: kind, Events: events}}
+		if err := c.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("failed to set up the %s status controller: %w", kind, err)
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/logplane/logplane/internal/apply"
 	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/status"
 )
 
 // Reconciler renders and applies one agent per request; the request name is the agent's.
@@ -42,6 +43,8 @@ type Reconciler struct {
 	OperatorImage string
 	// Renderer remembers unchanged pipelines between renders; nil renders from scratch.
 	Renderer *render.Renderer
+	// Board receives the render's verdicts on pipelines, for their status reconciler.
+	Board *status.Board
 }
 
 // EventRecorder is the part of client-go's events.k8s.io recorder the reconciler uses.
@@ -128,7 +131,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	return reconcile.Result{}, r.writeStatuses(ctx, req.Name, snap, res, health)
+	return reconcile.Result{}, r.publishVerdicts(ctx, req.Name, snap, res, health)
 }
 
 // health reads the agent's DaemonSet and pods from the cache and judges them.
@@ -162,7 +165,7 @@ func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs 
 		config = conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonSecretNotFound, a.Generation,
 			m.Namespace+"/"+m.Name, m.Key)
 	}
-	changed := setConditions(&a.Status.Conditions, config, health, ready(a.Generation, config, health))
+	changed := setConditions(&a.Status.Conditions, config, health, status.Ready(a.Generation, config, health))
 	var ds appsv1.DaemonSet
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(objs.DaemonSet), &ds); err == nil {
 		changed = setInt32(&a.Status.DesiredNodes, ds.Status.DesiredNumberScheduled) || changed

@@ -17,6 +17,7 @@ import (
 	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/render"
 	"github.com/logplane/logplane/internal/snapshot"
+	"github.com/logplane/logplane/internal/status"
 )
 
 // configCondition is the ConfigGenerated verdict for one resource, from the render:
@@ -58,19 +59,6 @@ func join(ps []render.Problem) string {
 	return strings.Join(msgs, " ")
 }
 
-// ready summarises conditions: the first that is not True, in the order given, decides;
-// when all are True, Ready is True.
-func ready(generation int64, conds ...metav1.Condition) metav1.Condition {
-	for _, c := range conds {
-		if c.Status != metav1.ConditionTrue {
-			r := c
-			r.Type = conditions.TypeReady
-			return r
-		}
-	}
-	return conditions.New(conditions.TypeReady, metav1.ConditionTrue, conditions.ReasonReady, generation)
-}
-
 // setConditions applies conds to a status's list and reports whether anything but
 // transition times changed.
 func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) bool {
@@ -82,10 +70,11 @@ func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) bool {
 	return !equality.Semantic.DeepEqual(before, *list)
 }
 
-// writeStatuses writes the conditions of the pipelines this agent runs and, once for
-// all agents (from the default agent's reconcile), those of file-input pipelines and
-// outputs. Only objects whose status changed are written.
-func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snapshot.Snapshot, res *render.Result, health metav1.Condition) error {
+// publishVerdicts puts the render's verdict on the pipelines this agent runs on the
+// board, whose status reconciler writes them. The default agent also speaks for the
+// pipelines no agent runs: file inputs (sidecars) and those naming a missing agent.
+// It writes the outputs' statuses itself (from the default agent's reconcile only).
+func (r *Reconciler) publishVerdicts(ctx context.Context, agent string, snap *snapshot.Snapshot, res *render.Result, health metav1.Condition) error {
 	rendered := map[render.Ref]bool{}
 	for _, a := range res.Agents {
 		for _, p := range a.Pipelines {
@@ -101,38 +90,44 @@ func (r *Reconciler) writeStatuses(ctx context.Context, agent string, snap *snap
 		}
 	}
 	isDefault := agent == v1.DefaultAgentName
-	agentOf := func(a v1.AgentName) string {
-		if a == "" {
-			return v1.DefaultAgentName
+	agents := map[string]bool{v1.DefaultAgentName: true}
+	for _, a := range snap.Agents {
+		agents[a.Name] = true
+	}
+	// runner is the agent whose health a pipeline reports, or "" for none.
+	runner := func(name v1.AgentName, containers bool) (string, bool) {
+		a := cmp.Or(string(name), v1.DefaultAgentName)
+		switch {
+		case !agents[a]:
+			return "", isDefault
+		case !containers:
+			return "", isDefault
 		}
-		return string(a)
+		return a, a == agent
 	}
 
+	verdicts := map[render.Ref]status.Verdict{}
 	for i := range snap.Pipelines {
 		p := &snap.Pipelines[i]
-		if p.Spec.Input.Containers != nil && agentOf(p.Spec.Agent) != agent || p.Spec.Input.Containers == nil && !isDefault {
+		runBy, mine := runner(p.Spec.Agent, p.Spec.Input.Containers != nil)
+		if !mine {
 			continue
 		}
 		ref := render.Ref{Kind: alias.LogPipeline, Namespace: p.Namespace, Name: p.Name}
-		config := configCondition(ref, rendered[ref], res.Problems, p.Generation)
-		conds := []metav1.Condition{config}
-		if p.Spec.Input.Containers != nil {
-			conds = append(conds, withGeneration(health, p.Generation))
-		}
-		if err := r.patchStatus(ctx, p, &p.Status.Conditions, &p.Status.ObservedGeneration, conds...); err != nil {
-			return err
-		}
+		verdicts[ref] = status.Verdict{Agent: runBy, Config: configCondition(ref, rendered[ref], res.Problems, p.Generation)}
 	}
 	for i := range snap.ClusterPipelines {
 		p := &snap.ClusterPipelines[i]
-		if agentOf(p.Spec.Agent) != agent {
+		runBy, mine := runner(p.Spec.Agent, true)
+		if !mine {
 			continue
 		}
 		ref := render.Ref{Kind: alias.ClusterLogPipeline, Name: p.Name}
-		if err := r.patchStatus(ctx, p, &p.Status.Conditions, &p.Status.ObservedGeneration,
-			configCondition(ref, rendered[ref], res.Problems, p.Generation), withGeneration(health, p.Generation)); err != nil {
-			return err
-		}
+		verdicts[ref] = status.Verdict{Agent: runBy, Config: configCondition(ref, rendered[ref], res.Problems, p.Generation)}
+	}
+	if r.Board != nil {
+		r.Board.PublishAgentHealth(agent, health)
+		r.Board.PublishConfig(agent, verdicts)
 	}
 	if !isDefault {
 		return nil
@@ -192,7 +187,7 @@ const maxListedPipelines = 100
 func (r *Reconciler) patchOutputStatus(ctx context.Context, obj client.Object, st *v1.OutputStatus, users []v1.ObjectReference, config metav1.Condition) error {
 	base := obj.DeepCopyObject().(client.Object)
 	r.recordTransition(obj, st.Conditions, config)
-	changed := setConditions(&st.Conditions, config, ready(obj.GetGeneration(), config))
+	changed := setConditions(&st.Conditions, config, status.Ready(obj.GetGeneration(), config))
 	listed := users[:min(len(users), maxListedPipelines)]
 	if !equality.Semantic.DeepEqual(st.Pipelines, listed) && (len(st.Pipelines) > 0 || len(listed) > 0) {
 		st.Pipelines, changed = listed, true
@@ -204,29 +199,14 @@ func (r *Reconciler) patchOutputStatus(ctx context.Context, obj client.Object, s
 	return r.patchIfChanged(ctx, obj, base, changed)
 }
 
-func withGeneration(c metav1.Condition, generation int64) metav1.Condition {
-	c.ObservedGeneration = generation
-	return c
-}
-
-// patchStatus sets conds and the Ready they add up to on obj, and patches its status
-// only when something changed. obj is the cached object's copy from the snapshot.
-func (r *Reconciler) patchStatus(ctx context.Context, obj client.Object, list *[]metav1.Condition, observed *int64, conds ...metav1.Condition) error {
-	base := obj.DeepCopyObject().(client.Object)
-	r.recordTransition(obj, *list, conds[0])
-	changed := setConditions(list, append(conds, ready(obj.GetGeneration(), conds...))...)
-	if *observed != obj.GetGeneration() {
-		*observed = obj.GetGeneration()
-		changed = true
-	}
-	return r.patchIfChanged(ctx, obj, base, changed)
-}
-
 func (r *Reconciler) patchIfChanged(ctx context.Context, obj, base client.Object, changed bool) error {
 	if !changed {
 		return nil
 	}
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !isNotFound(err) {
+	// Optimistic locking: another controller writes its own condition on outputs,
+	// and a patch built on a stale copy must not take it away.
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if err := r.Client.Status().Patch(ctx, obj, patch); err != nil && !isNotFound(err) {
 		return fmt.Errorf("failed to write status of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
 	}
 	return nil
