@@ -63,6 +63,8 @@ const (
 	ReasonNoLogsDelivered = "NoLogsDelivered"
 	// ReasonBufferFillingUp: the filesystem buffer grows; the destination is slower than the input.
 	ReasonBufferFillingUp = "BufferFillingUp"
+	// ReasonNoRecords: nothing was offered to the pipeline's outputs, and nothing dropped.
+	ReasonNoRecords = "NoRecords"
 	// ReasonProbingFailed: the agents' metrics could not be read.
 	ReasonProbingFailed = "ProbingFailed"
 
@@ -86,9 +88,10 @@ var messages = map[string]string{
 	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",
 	ReasonFlowHealthy:             "Records are delivered and none were dropped in the last %s.",
-	ReasonAllDataDropped:          "Every record in the last %s was dropped (%s).",
+	ReasonAllDataDropped:          "Every record in the last %s was dropped; status.throughput.outputs shows where.",
 	ReasonSomeDataDropped:         "%s of records in the last %s were dropped.",
-	ReasonNoLogsDelivered:         "Records come in but none were delivered in the last %s.",
+	ReasonNoLogsDelivered:         "Records come in but none were delivered in the last %s; the destination fails or does not answer, and records are retried.",
+	ReasonNoRecords:               "No records reached the pipeline's outputs in the last %s; nothing was dropped.",
 	ReasonBufferFillingUp:         "The buffer for %s grew to %s; the destination does not keep up.",
 	ReasonProbingFailed:           "Agent metrics could not be read: %s",
 	ReasonReady:                   "Ready.",

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 )
 
 func TestFlowConditionPriority(t *testing.T) {
-	w := 30 * time.Second
+	w := 30*time.Second + 12*time.Millisecond // scrape jitter must not reach the message
 	cases := []struct {
 		name    string
 		o       Observation
@@ -21,17 +22,25 @@ func TestFlowConditionPriority(t *testing.T) {
 	}{
 		{"metrics unreadable", Observation{ProbeError: "connection refused"}, metav1.ConditionUnknown, conditions.ReasonProbingFailed, "connection refused"},
 		{"no window yet", Observation{}, metav1.ConditionUnknown, conditions.ReasonProbingFailed, "no measurement window"},
-		{"everything dropped beats a growing buffer", Observation{Window: w, Output: OutputCounters{Dropped: 50}, BufferGrowing: true},
-			metav1.ConditionFalse, conditions.ReasonAllDataDropped, "50 records"},
+		{"everything dropped beats a full buffer", Observation{Window: w, Output: OutputCounters{Dropped: 50}, BufferUsed: 90, FullestBuffer: "o"},
+			metav1.ConditionFalse, conditions.ReasonAllDataDropped, "last 30s was dropped"},
 		{"some dropped", Observation{Window: w, Output: OutputCounters{Records: 990, Dropped: 10}},
-			metav1.ConditionFalse, conditions.ReasonSomeDataDropped, "1.00%"},
-		{"logs arrive, none delivered", Observation{Window: w, InputBytes: 4096},
+			metav1.ConditionFalse, conditions.ReasonSomeDataDropped, "1% of records in the last 30s"},
+		{"a small loss keeps two figures", Observation{Window: w, Output: OutputCounters{Records: 99877, Dropped: 123}},
+			metav1.ConditionFalse, conditions.ReasonSomeDataDropped, "0.12%"},
+		{"a large loss", Observation{Window: w, Output: OutputCounters{Records: 10, Dropped: 30}},
+			metav1.ConditionFalse, conditions.ReasonSomeDataDropped, "75%"},
+		{"retried, none delivered", Observation{Window: w, Output: OutputCounters{Retried: 12}},
+			metav1.ConditionFalse, conditions.ReasonNoLogsDelivered, "none were delivered in the last 30s"},
+		{"errors, none delivered", Observation{Window: w, Output: OutputCounters{Errors: 1}},
 			metav1.ConditionFalse, conditions.ReasonNoLogsDelivered, "30s"},
-		{"backlog", Observation{Window: w, Output: OutputCounters{Records: 10}, BufferGrowing: true},
-			metav1.ConditionFalse, conditions.ReasonBufferFillingUp, "does not keep up"},
-		{"quiet is healthy", Observation{Window: w}, metav1.ConditionTrue, conditions.ReasonFlowHealthy, ""},
-		{"delivering", Observation{Window: w, Output: OutputCounters{Records: 300}, InputBytes: 1e5},
-			metav1.ConditionTrue, conditions.ReasonFlowHealthy, "none were dropped"},
+		{"backlog", Observation{Window: w, Output: OutputCounters{Records: 10}, BufferUsed: 67, FullestBuffer: "LogOutput/loki"},
+			metav1.ConditionFalse, conditions.ReasonBufferFillingUp, "LogOutput/loki grew to 60% of its limit"},
+		{"a buffer under half is fine", Observation{Window: w, Output: OutputCounters{Records: 10}, BufferUsed: 49},
+			metav1.ConditionTrue, conditions.ReasonFlowHealthy, "30s"},
+		{"quiet is healthy and says so", Observation{Window: w}, metav1.ConditionTrue, conditions.ReasonNoRecords, "No records"},
+		{"delivering", Observation{Window: w, Output: OutputCounters{Records: 300, Retried: 4}},
+			metav1.ConditionTrue, conditions.ReasonFlowHealthy, "none were dropped in the last 30s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,5 +49,13 @@ func TestFlowConditionPriority(t *testing.T) {
 				t.Fatalf("got %s %s %q, want %s %s containing %q", c.Status, c.Reason, c.Message, tc.status, tc.reason, tc.message)
 			}
 		})
+	}
+}
+
+func TestSignificant(t *testing.T) {
+	for in, want := range map[float64]float64{0: 0, 7: 7, 12: 12, 1234: 1200, 1250: 1300, 98765: 99000, 0.0123: 0.012} {
+		if got := significant(in); math.Abs(got-want) > 1e-12*math.Abs(want) {
+			t.Errorf("significant(%v) = %v, want %v", in, got, want)
+		}
 	}
 }

@@ -67,8 +67,12 @@ func TestFigures(t *testing.T) {
 		seconds float64
 		want    v1.Figures
 	}{
-		{"rates round to nearest", OutputCounters{Records: 305, Bytes: 30500, Retried: 14}, 30,
-			v1.Figures{RecordsPerSecond: 10, BytesPerSecond: 1017, RetriedRecordsPerSecond: 0}},
+		{"rates round to two significant figures", OutputCounters{Records: 305, Bytes: 30500, Retried: 14}, 30,
+			v1.Figures{RecordsPerSecond: 10, BytesPerSecond: 1000, RetriedRecordsPerSecond: 0}},
+		{"a steady rate reads the same", OutputCounters{Records: 1241 * 30, Bytes: 1e6}, 30,
+			v1.Figures{RecordsPerSecond: 1200, BytesPerSecond: 33000}},
+		{"a small ratio keeps its figures", OutputCounters{Records: 99877, Dropped: 123}, 30,
+			v1.Figures{RecordsPerSecond: 3300, DroppedRecordsPerSecond: 4, DropRatioBasisPoints: 12}},
 		{"drop ratio of what was offered", OutputCounters{Records: 900, Dropped: 100}, 10,
 			v1.Figures{RecordsPerSecond: 90, DroppedRecordsPerSecond: 10, DropRatioBasisPoints: 1000}},
 		{"nothing offered", OutputCounters{}, 30, v1.Figures{}},

@@ -40,6 +40,9 @@ type Sample struct {
 	HotReloads float64
 	Outputs    map[string]OutputCounters
 	Inputs     map[string]InputCounters
+	// BufferUsed is, per output, how full its buffer is in percent of its limit
+	// (storage.total_limit_size); absent when the output has no limit.
+	BufferUsed map[string]float64
 }
 
 // Parse reads Fluent Bit's Prometheus text exposition.
@@ -49,7 +52,7 @@ func Parse(r io.Reader) (*Sample, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to parse metrics: %w", err)
 	}
-	s := &Sample{Outputs: map[string]OutputCounters{}, Inputs: map[string]InputCounters{}}
+	s := &Sample{Outputs: map[string]OutputCounters{}, Inputs: map[string]InputCounters{}, BufferUsed: map[string]float64{}}
 	s.Uptime = single(families["fluentbit_uptime"])
 	s.HotReloads = single(families["fluentbit_hot_reloaded_times"])
 	outputs := []struct {
@@ -83,6 +86,9 @@ func Parse(r io.Reader) (*Sample, error) {
 			in.set(&c, v)
 			s.Inputs[name] = c
 		}
+	}
+	for name, free := range byName(families["fluentbit_output_chunk_available_capacity_percent"]) {
+		s.BufferUsed[name] = 100 - free
 	}
 	return s, nil
 }

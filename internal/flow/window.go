@@ -6,6 +6,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// Cycle is what one round of measurement found, per output section (alias).
+type Cycle struct {
+	// Rates are per second, summed over every process that runs the section.
+	Rates map[string]OutputCounters
+	// BufferUsed is the fullest buffer of the section among those processes, in percent.
+	BufferUsed map[string]float64
+	// Window is the longest time the rates cover; zero when no rate could be taken.
+	Window time.Duration
+	// Targets and Failed count the processes read and those that could not be;
+	// Errors says why, for the first few.
+	Targets, Failed int
+	Errors          []string
+}
+
+// maxErrors keeps a cycle's error list short however many pods fail.
+const maxErrors = 3
+
 // Tracker turns scrape cycles into rates per output section (alias), summed over every
 // process that runs it. It keeps each process's last good sample: a missed scrape
 // only widens the next window, a process that disappears stops counting, and a new
@@ -17,16 +34,22 @@ type Tracker struct {
 // NewTracker returns a tracker with no history.
 func NewTracker() *Tracker { return &Tracker{last: map[string]Result{}} }
 
-// Observe takes one cycle's results. It returns per-second rates per alias (as
-// OutputCounters in units per second) and the longest window they cover; an alias
-// appears once at least one of its processes has two samples.
-func (t *Tracker) Observe(results []Result) (rates map[string]OutputCounters, window time.Duration) {
-	rates = map[string]OutputCounters{}
+// Observe takes one cycle's results. A section appears in the rates once at least one
+// of its processes has two samples.
+func (t *Tracker) Observe(results []Result) Cycle {
+	c := Cycle{Rates: map[string]OutputCounters{}, BufferUsed: map[string]float64{}, Targets: len(results)}
 	seen := map[string]bool{}
 	for _, r := range results {
 		seen[r.Target.Key] = true
 		if r.Err != nil || r.Sample == nil {
+			c.Failed++
+			if len(c.Errors) < maxErrors && r.Err != nil {
+				c.Errors = append(c.Errors, r.Err.Error())
+			}
 			continue // keep the previous sample: the next window spans the gap
+		}
+		for alias, used := range r.Sample.BufferUsed {
+			c.BufferUsed[alias] = max(c.BufferUsed[alias], used)
 		}
 		prev, ok := t.last[r.Target.Key]
 		t.last[r.Target.Key] = r
@@ -37,10 +60,10 @@ func (t *Tracker) Observe(results []Result) (rates map[string]OutputCounters, wi
 		if w <= 0 {
 			continue
 		}
-		window = max(window, w)
+		c.Window = max(c.Window, w)
 		secs := w.Seconds()
 		for alias, d := range Delta(prev.Sample, r.Sample) {
-			rates[alias] = rates[alias].Add(OutputCounters{
+			c.Rates[alias] = c.Rates[alias].Add(OutputCounters{
 				Records: d.Records / secs, Bytes: d.Bytes / secs, Dropped: d.Dropped / secs,
 				Retried: d.Retried / secs, Errors: d.Errors / secs,
 			})
@@ -51,7 +74,7 @@ func (t *Tracker) Observe(results []Result) (rates map[string]OutputCounters, wi
 			delete(t.last, key) // the pod is gone
 		}
 	}
-	return rates, window
+	return c
 }
 
 // Debouncer keeps a condition from flapping on one odd window: a new verdict must hold

@@ -23,31 +23,47 @@ func TestTrackerRatesAcrossPodsGapsAndChurn(t *testing.T) {
 	tr := NewTracker()
 	t0 := time.Unix(1000, 0)
 	// First cycle: nothing to compare with yet.
-	if rates, _ := tr.Observe([]Result{result("a", t0, sampleAt(0), nil), result("b", t0, sampleAt(0), nil)}); len(rates) != 0 {
-		t.Fatalf("rates from one sample: %v", rates)
+	if c := tr.Observe([]Result{result("a", t0, sampleAt(0), nil), result("b", t0, sampleAt(0), nil)}); len(c.Rates) != 0 || c.Window != 0 {
+		t.Fatalf("rates from one sample: %v over %v", c.Rates, c.Window)
 	}
 	// a: 300 records in 30 s; b: 600 in 30 s → 30/s together.
-	rates, window := tr.Observe([]Result{result("a", t0.Add(30*time.Second), sampleAt(300), nil),
+	c := tr.Observe([]Result{result("a", t0.Add(30*time.Second), sampleAt(300), nil),
 		result("b", t0.Add(30*time.Second), sampleAt(600), nil)})
+	rates, window := c.Rates, c.Window
 	if got := rates["o"].Records; math.Abs(got-30) > 1e-9 || window != 30*time.Second {
 		t.Fatalf("rate %v over %v, want 30/s over 30s", got, window)
 	}
 	// a misses a scrape; b goes on.
-	tr.Observe([]Result{result("a", t0.Add(60*time.Second), nil, errors.New("timeout")),
+	c = tr.Observe([]Result{result("a", t0.Add(60*time.Second), nil, errors.New("timeout")),
 		result("b", t0.Add(60*time.Second), sampleAt(900), nil)})
+	if c.Targets != 2 || c.Failed != 1 || len(c.Errors) != 1 || c.Errors[0] != "timeout" {
+		t.Fatalf("a failed scrape is not accounted: %+v", c)
+	}
 	// a comes back: its window spans the gap (60 s, 600 records → 10/s).
-	rates, window = tr.Observe([]Result{result("a", t0.Add(90*time.Second), sampleAt(900), nil),
+	c = tr.Observe([]Result{result("a", t0.Add(90*time.Second), sampleAt(900), nil),
 		result("b", t0.Add(90*time.Second), sampleAt(1200), nil)})
+	rates, window = c.Rates, c.Window
 	if got := rates["o"].Records; math.Abs(got-20) > 1e-9 || window != 60*time.Second {
 		t.Fatalf("after a gap: %v/s over %v, want 10 + 10 = 20/s over 60s", got, window)
 	}
 	// b disappears: only a counts, and b's history is forgotten.
-	rates, _ = tr.Observe([]Result{result("a", t0.Add(120*time.Second), sampleAt(1200), nil)})
+	rates = tr.Observe([]Result{result("a", t0.Add(120*time.Second), sampleAt(1200), nil)}).Rates
 	if got := rates["o"].Records; math.Abs(got-10) > 1e-9 {
 		t.Fatalf("after churn: %v/s, want 10/s", got)
 	}
 	if _, ok := tr.last["b"]; ok {
 		t.Error("a vanished pod is still tracked")
+	}
+}
+
+func TestTrackerKeepsTheFullestBuffer(t *testing.T) {
+	full := func(used float64) *Sample {
+		return &Sample{Outputs: map[string]OutputCounters{}, BufferUsed: map[string]float64{"o": used}}
+	}
+	now := time.Unix(1000, 0)
+	c := NewTracker().Observe([]Result{result("a", now, full(20), nil), result("b", now, full(70), nil), result("c", now, full(5), nil)})
+	if c.BufferUsed["o"] != 70 {
+		t.Errorf("buffer used %v%%, want the fullest pod's 70%%", c.BufferUsed["o"])
 	}
 }
 
