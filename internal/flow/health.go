@@ -37,10 +37,10 @@ const BufferWarning = 50
 // building up. "Offered" is read from the pipeline's own outputs (retries and errors)
 // rather than the agent's input: the agent's input flows for every tenant, so a quiet
 // namespace must not look like a broken destination. Messages hold no figures that
-// move with every window (those are in status.throughput), so an unchanged verdict
+// move with every window, not even the window's length (those are in
+// status.throughput), so an unchanged verdict
 // writes nothing.
 func FlowCondition(o Observation, generation int64) metav1.Condition {
-	window := fmt.Sprintf("%.0fs", o.Window.Seconds())
 	c := o.Output
 	switch {
 	// Without numbers there is nothing to judge; say why rather than guess.
@@ -48,19 +48,19 @@ func FlowCondition(o Observation, generation int64) metav1.Condition {
 		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, generation,
 			orDefault(o.ProbeError, "no measurement window yet"))
 	case c.Dropped > 0 && c.Records == 0:
-		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionFalse, conditions.ReasonAllDataDropped, generation, window)
+		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionFalse, conditions.ReasonAllDataDropped, generation)
 	case c.Dropped > 0:
 		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionFalse, conditions.ReasonSomeDataDropped, generation,
-			percent(c.Dropped/(c.Dropped+c.Records)), window)
+			percent(c.Dropped/(c.Dropped+c.Records)))
 	case c.Records == 0 && (c.Retried > 0 || c.Errors > 0):
-		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionFalse, conditions.ReasonNoLogsDelivered, generation, window)
+		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionFalse, conditions.ReasonNoLogsDelivered, generation)
 	case o.BufferUsed >= BufferWarning:
 		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionFalse, conditions.ReasonBufferFillingUp, generation,
 			o.FullestBuffer, fmt.Sprintf("%d%% of its limit", int(o.BufferUsed/10)*10))
 	case c.Records == 0:
-		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionTrue, conditions.ReasonNoRecords, generation, window)
+		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionTrue, conditions.ReasonNoRecords, generation)
 	}
-	return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionTrue, conditions.ReasonFlowHealthy, generation, window)
+	return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionTrue, conditions.ReasonFlowHealthy, generation)
 }
 
 // percent shows a ratio with two significant figures ("0.012%", "1.2%", "35%"), so

@@ -90,4 +90,6 @@ func Judge(m *Measure, window time.Duration, notMeasurable map[OutputKey]string,
 	return t, FlowCondition(obs, generation)
 }
 
-func cmpOutputs(a, b OutputKey) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name)) }
+func cmpOutputs(a, b OutputKey) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+}

@@ -55,8 +55,12 @@ func (s *Scraper) Scrape(ctx context.Context, targets []Target) []Result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			// The counters were read somewhere between sending and receiving: the
+			// midpoint halves the error a slow answer adds to the window.
+			sent := s.Now()
 			results[i].Sample, results[i].Err = s.scrapeOne(ctx, t)
-			results[i].At = s.Now()
+			received := s.Now()
+			results[i].At = sent.Add(received.Sub(sent) / 2)
 		}()
 	}
 	wg.Wait()

@@ -121,3 +121,12 @@ func (d *Debouncer) Forget(key string) {
 	delete(d.current, key)
 	delete(d.pending, key)
 }
+
+// Retain forgets every key not in keep.
+func (d *Debouncer) Retain(keep map[string]bool) {
+	for key := range d.current {
+		if !keep[key] {
+			d.Forget(key)
+		}
+	}
+}

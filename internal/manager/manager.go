@@ -4,10 +4,12 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
@@ -22,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -29,7 +32,9 @@ import (
 	"github.com/logplane/logplane/controllers"
 	"github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/flow"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
+	flowreconciler "github.com/logplane/logplane/internal/reconciler/flow"
 	"github.com/logplane/logplane/internal/reconciler/pipeline"
 	"github.com/logplane/logplane/internal/render"
 	"github.com/logplane/logplane/internal/status"
@@ -51,6 +56,13 @@ type Options struct {
 	Namespace        string
 	LeaderElectionID string
 	OperatorImage    string
+	// FlowInterval is how often pipelines' throughput is measured; zero means 30s.
+	FlowInterval time.Duration
+	// FlowSource is "scrape" (read every agent pod) or "prometheus" (query
+	// PrometheusURL over PrometheusWindow).
+	FlowSource       string
+	PrometheusURL    string
+	PrometheusWindow time.Duration
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -67,6 +79,14 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Namespace of the operator: leader election lease, agents, platform Secrets.")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "logplane.logging.logplane.dev",
 		"Name of the leader election Lease.")
+	fs.DurationVar(&o.FlowInterval, "flow-interval", 30*time.Second,
+		"How often pipelines' throughput is measured and, when a rounded figure moved, written to their status.")
+	fs.StringVar(&o.FlowSource, "flow-source", "scrape",
+		"Where throughput comes from: scrape (the operator reads every agent pod) or prometheus (query --prometheus-url, for large clusters).")
+	fs.StringVar(&o.PrometheusURL, "prometheus-url", "",
+		"Prometheus HTTP API that scrapes the agents, for --flow-source=prometheus.")
+	fs.DurationVar(&o.PrometheusWindow, "prometheus-window", 2*time.Minute,
+		"Range of rate() with --flow-source=prometheus; at least four of Prometheus's scrape intervals.")
 	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", "ghcr.io/logplane/logplane:latest"),
 		"This operator's image; agents in HotReload mode run its reloader.")
 }
@@ -124,6 +144,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 			return fmt.Errorf("failed to set up the %s status controller: %w", kind, err)
 		}
 	}
+	monitor, err := flowMonitor(mgr, opts, board)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(monitor); err != nil {
+		return fmt.Errorf("failed to add the flow monitor: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)
 	}
@@ -135,6 +162,29 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		return fmt.Errorf("failed to run manager: %w", err)
 	}
 	return nil
+}
+
+// flowMonitor measures pipelines' throughput from the source the options choose.
+func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board) (*flowreconciler.Monitor, error) {
+	m := &flowreconciler.Monitor{Client: mgr.GetClient(), Board: board, Interval: cmp.Or(opts.FlowInterval, 30*time.Second),
+		Debounce: &flow.Debouncer{Cycles: 2}, Metrics: flowreconciler.NewMetrics(ctrlmetrics.Registry), Now: time.Now}
+	switch opts.FlowSource {
+	case "", "scrape":
+		m.Source = flowreconciler.NewPodScrape(mgr.GetClient(), client.InNamespace(opts.Namespace),
+			client.MatchingLabels{agent.LabelManagedBy: "logplane"})
+	case "prometheus":
+		if opts.PrometheusURL == "" {
+			return nil, fmt.Errorf("--flow-source=prometheus needs --prometheus-url")
+		}
+		src, err := flowreconciler.NewPrometheusQuery(opts.PrometheusURL, cmp.Or(opts.PrometheusWindow, 2*time.Minute))
+		if err != nil {
+			return nil, err
+		}
+		m.Source = src
+	default:
+		return nil, fmt.Errorf("--flow-source must be scrape or prometheus, not %q", opts.FlowSource)
+	}
+	return m, nil
 }
 
 // secretMetadata is the metadata-only view of Secrets the Secret watch uses.

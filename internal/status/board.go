@@ -8,9 +8,9 @@
 package status
 
 import (
+	"math"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -25,6 +25,9 @@ type Verdict struct {
 	// Config is the ConfigGenerated condition; its observedGeneration is the
 	// generation that was rendered.
 	Config metav1.Condition
+	// Rendered is true when the configuration carries the pipeline (perhaps without
+	// some of its outputs), so there is a flow to measure.
+	Rendered bool
 }
 
 // Flow is what the flow monitor measured for one pipeline.
@@ -73,7 +76,7 @@ func (b *Board) PublishConfig(publisher string, verdicts map[render.Ref]Verdict)
 	for ref, v := range verdicts {
 		old, ok := b.verdicts[ref]
 		b.verdicts[ref], b.publisher[ref] = v, publisher
-		if !ok || old.Agent != v.Agent || !sameCondition(old.Config, v.Config) {
+		if !ok || old.Agent != v.Agent || old.Rendered != v.Rendered || !sameCondition(old.Config, v.Config) {
 			changed = append(changed, ref)
 		}
 	}
@@ -108,9 +111,11 @@ func (b *Board) PublishFlow(flows map[render.Ref]Flow) {
 		if _, known := b.verdicts[ref]; !known {
 			continue
 		}
+		// Figures within tolerance keep the ones last told, so that a slow creep
+		// still adds up to a change once it passes the tolerance.
 		old, ok := b.flows[ref]
-		b.flows[ref] = f
 		if !ok || !sameCondition(old.Condition, f.Condition) || !SameFigures(old.Throughput, f.Throughput) {
+			b.flows[ref] = f
 			changed = append(changed, ref)
 		}
 	}
@@ -179,11 +184,35 @@ func sameCondition(a, b metav1.Condition) bool {
 		a.Message == b.Message && a.ObservedGeneration == b.ObservedGeneration
 }
 
-// SameFigures reports whether two measurements show the same numbers; when they were
-// taken does not count, so an unchanged flow writes nothing.
+// SameFigures reports whether two measurements show the same flow: every figure
+// within 10% of the other, the same outputs, and the same "not measurable" notes.
+// When they were taken, and the exact window, do not count: a steady pipeline's
+// status is not rewritten on every measurement.
 func SameFigures(a, b *v1.Throughput) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Figures == b.Figures && a.WindowSeconds == b.WindowSeconds && equality.Semantic.DeepEqual(a.Outputs, b.Outputs)
+	if !closeFigures(a.Figures, b.Figures) || len(a.Outputs) != len(b.Outputs) {
+		return false
+	}
+	for i := range a.Outputs {
+		x, y := a.Outputs[i], b.Outputs[i]
+		if x.Kind != y.Kind || x.Name != y.Name || x.NotMeasurable != y.NotMeasurable || !closeFigures(x.Figures, y.Figures) {
+			return false
+		}
+	}
+	return true
+}
+
+func closeFigures(a, b v1.Figures) bool {
+	return near(a.RecordsPerSecond, b.RecordsPerSecond) && near(a.BytesPerSecond, b.BytesPerSecond) &&
+		near(a.DroppedRecordsPerSecond, b.DroppedRecordsPerSecond) && near(a.RetriedRecordsPerSecond, b.RetriedRecordsPerSecond) &&
+		near(a.ErrorsPerSecond, b.ErrorsPerSecond) && near(int64(a.DropRatioBasisPoints), int64(b.DropRatioBasisPoints))
+}
+
+// near is true when a and b differ by at most 10% of the larger; zero is near only
+// zero, so the first dropped record always shows.
+func near(a, b int64) bool {
+	x, y := math.Abs(float64(a)), math.Abs(float64(b))
+	return math.Abs(float64(a-b))*10 <= max(x, y)
 }

@@ -45,7 +45,8 @@ func Apply(st *v1.PipelineStatus, e Entry) bool {
 	if st.ObservedGeneration != gen {
 		st.ObservedGeneration, changed = gen, true
 	}
-	if e.Flow != nil && !SameFigures(st.Throughput, e.Flow.Throughput) {
+	// Without a new measurement the last one stays, with the time it was taken.
+	if e.Flow != nil && e.Flow.Throughput != nil && !SameFigures(st.Throughput, e.Flow.Throughput) {
 		st.Throughput, changed = e.Flow.Throughput.DeepCopy(), true
 	}
 	return changed

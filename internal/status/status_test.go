@@ -155,3 +155,45 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+func TestSameFigures(t *testing.T) {
+	th := func(records, dropped int64, outputs ...v1.OutputThroughput) *v1.Throughput {
+		return &v1.Throughput{Figures: v1.Figures{RecordsPerSecond: records, DroppedRecordsPerSecond: dropped}, Outputs: outputs}
+	}
+	s3 := v1.OutputThroughput{Kind: "LogOutput", Name: "s3", NotMeasurable: "S3"}
+	tests := []struct {
+		name string
+		a, b *v1.Throughput
+		same bool
+	}{
+		{"both unmeasured", nil, nil, true},
+		{"first measurement", nil, th(1, 0), false},
+		{"within 10%", th(1000, 0), th(1090, 0), true},
+		{"beyond 10%", th(1000, 0), th(1120, 0), false},
+		{"the first drop", th(1000, 0), th(1000, 1), false},
+		{"an output appears", th(1000, 0), th(1000, 0, s3), false},
+		{"same outputs", th(1000, 0, s3), th(1001, 0, s3), true},
+		{"window and time do not count", &v1.Throughput{WindowSeconds: 30, LastMeasured: &metav1.Time{}}, &v1.Throughput{WindowSeconds: 31}, true},
+	}
+	for _, tt := range tests {
+		if got := SameFigures(tt.a, tt.b); got != tt.same {
+			t.Errorf("%s: SameFigures = %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}
+
+func TestBoardLetsFiguresCreepUntilTheyMatter(t *testing.T) {
+	b := NewBoard()
+	got := recorder(b)
+	b.PublishConfig("default", map[render.Ref]Verdict{web: {Agent: "default", Rendered: true, Config: configured(1)}})
+	*got = nil
+	for _, r := range []int64{1000, 1050, 1090, 1120} { // each step under 10%, the sum over it
+		b.PublishFlow(map[render.Ref]Flow{web: {Throughput: &v1.Throughput{Figures: v1.Figures{RecordsPerSecond: r}}}})
+	}
+	if len(*got) != 2 {
+		t.Errorf("notified %d times, want 2 (first figures, then when the creep passed 10%%)", len(*got))
+	}
+	if e, _ := b.Get(web); e.Flow.Throughput.RecordsPerSecond != 1120 {
+		t.Errorf("board holds %d records/s, want the last told 1120", e.Flow.Throughput.RecordsPerSecond)
+	}
+}

@@ -125,6 +125,8 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 	t.Run("without a kubelet the agent is not healthy, and pipelines say so", func(t *testing.T) {
 		waitForCondition(t, "good", conditions.TypeAgentHealthy, metav1.ConditionFalse, conditions.ReasonAgentNotReady)
 		waitForCondition(t, "good", conditions.TypeReady, metav1.ConditionFalse, conditions.ReasonAgentNotReady)
+		// Nor can its flow be measured; that alone would not hold Ready back.
+		waitForCondition(t, "good", conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed)
 
 	})
 

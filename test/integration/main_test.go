@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 	go func() {
 		managerDone <- manager.Run(ctx, env.Config, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-test",
+			FlowInterval: time.Second,
 		}, logr.Discard())
 	}()
 	code := m.Run()

@@ -1,0 +1,125 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/conditions"
+	"github.com/logplane/logplane/internal/flow"
+	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/status"
+)
+
+type cycles []struct {
+	c   flow.Cycle
+	err error
+}
+
+func (s *cycles) Measure(context.Context) (flow.Cycle, error) {
+	next := (*s)[0]
+	*s = (*s)[1:]
+	return next.c, next.err
+}
+
+var (
+	web    = render.Ref{Kind: alias.LogPipeline, Namespace: "team-a", Name: "web"}
+	quiet  = render.Ref{Kind: alias.LogPipeline, Namespace: "team-b", Name: "new"}
+	files  = render.Ref{Kind: alias.LogPipeline, Namespace: "team-c", Name: "files"}
+	broken = render.Ref{Kind: alias.LogPipeline, Namespace: "team-d", Name: "broken"}
+)
+
+func rates(records, dropped float64) map[string]flow.OutputCounters {
+	return map[string]flow.OutputCounters{
+		alias.Output{PipelineKind: alias.LogPipeline, Namespace: "team-a", Pipeline: "web", OutputKind: alias.LogOutput, Output: "loki"}.Encode():   {Records: records, Dropped: dropped},
+		alias.Output{PipelineKind: alias.LogPipeline, Namespace: "team-a", Pipeline: "web", OutputKind: alias.LogOutput, Output: "bucket"}.Encode(): {Records: 40},
+	}
+}
+
+func TestMonitorJudgesEveryKnownPipeline(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = v1.AddToScheme(scheme)
+	bucket := &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "bucket"}, Spec: v1.OutputSpec{Type: v1.OutputS3}}
+	loki := &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "loki"}, Spec: v1.OutputSpec{Type: v1.OutputLoki}}
+	board := status.NewBoard()
+	ok := conditions.New(conditions.TypeConfigGenerated, metav1.ConditionTrue, conditions.ReasonConfigGenerated, 1)
+	failed := conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonOutputNotFound, 1, "x")
+	board.PublishConfig("default", map[render.Ref]status.Verdict{
+		web:    {Agent: "default", Rendered: true, Config: ok},
+		quiet:  {Agent: "default", Rendered: true, Config: ok},
+		files:  {Rendered: true, Config: ok},
+		broken: {Agent: "default", Config: failed},
+	})
+	src := &cycles{
+		{c: flow.Cycle{Targets: 2}},
+		{c: flow.Cycle{Targets: 2, Window: 30 * time.Second, Rates: rates(100, 0)}},
+		{c: flow.Cycle{Targets: 2, Window: 30 * time.Second, Rates: rates(90, 10)}},
+		{c: flow.Cycle{Targets: 2, Window: 30 * time.Second, Rates: rates(90, 10)}},
+		{err: errors.New("connection refused")},
+		{err: errors.New("connection refused")},
+	}
+	reg := prometheus.NewRegistry()
+	m := &Monitor{Client: fake.NewClientBuilder().WithScheme(scheme).WithObjects(bucket, loki).Build(), Board: board, Source: src,
+		Debounce: &flow.Debouncer{Cycles: 2}, Metrics: NewMetrics(reg), Now: func() time.Time { return time.Unix(1e9, 0) }}
+	ctx := context.Background()
+
+	step := func() {
+		t.Helper()
+		if err := m.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if e, _ := board.Get(web); e.Flow != nil {
+		t.Fatal("a first sample produced a verdict")
+	}
+
+	step()
+	e, _ := board.Get(web)
+	if e.Flow == nil || e.Flow.Condition.Reason != conditions.ReasonFlowHealthy || e.Flow.Throughput.RecordsPerSecond != 100 {
+		t.Fatalf("web: %+v", e.Flow)
+	}
+	if out := e.Flow.Throughput.Outputs; len(out) != 2 || out[0].Name != "bucket" || !strings.Contains(out[0].NotMeasurable, "S3") {
+		t.Errorf("web outputs: %+v", out)
+	}
+	if e, _ := board.Get(quiet); e.Flow == nil || e.Flow.Condition.Reason != conditions.ReasonProbingFailed ||
+		!strings.Contains(e.Flow.Condition.Message, "do not report this pipeline yet") {
+		t.Errorf("a pipeline the agents do not report yet: %+v", e.Flow)
+	}
+	if e, _ := board.Get(files); e.Flow != nil {
+		t.Errorf("a sidecar pipeline got a verdict from agent metrics: %+v", e.Flow)
+	}
+	if e, _ := board.Get(broken); e.Flow != nil {
+		t.Errorf("a pipeline out of the configuration got a flow verdict: %+v", e.Flow)
+	}
+	if got := testutil.ToFloat64(m.Metrics.rates["records"].WithLabelValues(alias.LogPipeline, "team-a", "web")); got != 140 {
+		t.Errorf("records gauge %v, want 140 (S3 included: the gauge is what Fluent Bit reports)", got)
+	}
+
+	step() // one window with drops: debounced
+	if e, _ := board.Get(web); e.Flow.Condition.Reason != conditions.ReasonFlowHealthy || e.Flow.Throughput.DroppedRecordsPerSecond != 10 {
+		t.Errorf("after one dropping window: %s, dropped %d/s", e.Flow.Condition.Reason, e.Flow.Throughput.DroppedRecordsPerSecond)
+	}
+	step()
+	if e, _ := board.Get(web); e.Flow.Condition.Reason != conditions.ReasonSomeDataDropped {
+		t.Errorf("after two dropping windows: %s", e.Flow.Condition.Reason)
+	}
+	step()
+	step() // two failed probes in a row
+	if e, _ := board.Get(web); e.Flow.Condition.Reason != conditions.ReasonProbingFailed || !strings.Contains(e.Flow.Condition.Message, "connection refused") {
+		t.Errorf("after failed probes: %+v", e.Flow.Condition)
+	}
+	if got := testutil.ToFloat64(m.Metrics.cycles.WithLabelValues("failed")); got != 2 {
+		t.Errorf("failed cycles %v, want 2", got)
+	}
+}
