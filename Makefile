@@ -35,6 +35,10 @@ bundle: ## Write the OLM bundle (bundle/, bundle.Dockerfile) from config/ and th
 	$(GO) run ./hack/bundle -version "$(VERSION)" -image "$(IMG)" -channels "$(CHANNELS)" \
 		-default-channel "$(DEFAULT_CHANNEL)" -created-at "$(CREATED_AT)"
 
+.PHONY: argocd
+argocd: ## Write config/argocd/argocd-cm.yaml from the Lua health checks in config/argocd/health.
+	$(GO) run ./hack/argocd
+
 .PHONY: bundle-build
 bundle-build: ## Build the bundle image (needs Docker; not available in CI here).
 	docker build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
