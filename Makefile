@@ -39,6 +39,11 @@ bundle: ## Write the OLM bundle (bundle/, bundle.Dockerfile) from config/ and th
 argocd: ## Write config/argocd/argocd-cm.yaml from the Lua health checks in config/argocd/health.
 	$(GO) run ./hack/argocd
 
+.PHONY: docs
+docs: ## Write docs/reference/api.md from the Go types (crd-ref-docs via go tool).
+	$(GO) tool crd-ref-docs --log-level=ERROR --config hack/crd-ref-docs.yaml --source-path ./api/v1alpha1 \
+		--renderer markdown --output-path docs/reference/api.md
+
 .PHONY: bundle-build
 bundle-build: ## Build the bundle image (needs Docker; not available in CI here).
 	docker build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
