@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/logplane/logplane/internal/conditions"
@@ -190,5 +192,40 @@ func TestSnippetRefusesTrailingWhitespace(t *testing.T) {
 	}
 	if err := checkLiteral("x.lua", "\tlocal a = 1\n"); err == nil {
 		t.Error("tab indentation accepted")
+	}
+}
+
+// `kubectl apply -k config/argocd` applies exactly the generated argocd-cm.
+func TestKustomizationAppliesTheSnippet(t *testing.T) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resmap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, "config", "argocd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := resmap.Size(); n != 1 {
+		t.Fatalf("%d objects, want the one ConfigMap", n)
+	}
+	r := resmap.Resources()[0]
+	if r.GetKind() != "ConfigMap" || r.GetName() != "argocd-cm" || r.GetNamespace() != "" {
+		t.Errorf("%s %s/%s, want ConfigMap argocd-cm without a namespace (given with -n)", r.GetKind(), r.GetNamespace(), r.GetName())
+	}
+	snippet, err := Snippet(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := yaml.Unmarshal(snippet, &want); err != nil {
+		t.Fatal(err)
+	}
+	got := r.GetDataMap()
+	if len(got) != len(want.Data) {
+		t.Fatalf("%d keys, want %d", len(got), len(want.Data))
+	}
+	for k, v := range want.Data {
+		if got[k] != v {
+			t.Errorf("key %s differs from the snippet", k)
+		}
 	}
 }

@@ -124,6 +124,16 @@ func Generate(opts Options) (Files, []string, error) {
 	if opts.CreatedAt != "" {
 		csv.Annotations["createdAt"] = opts.CreatedAt
 	}
+	if len(inst.namespaces) == 1 {
+		// The console creates this namespace when the user installs through it, with the
+		// labels the install needs (the agents' hostPath requires Pod Security
+		// "privileged").
+		template, err := namespaceTemplate(inst.namespaces[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		csv.Annotations["operatorframework.io/suggested-namespace-template"] = template
+	}
 	csv.Spec.Icon = []operatorsv1alpha1.Icon{{Data: base64.StdEncoding.EncodeToString(icon), MediaType: "image/svg+xml"}}
 	csv.Spec.InstallStrategy = operatorsv1alpha1.NamedInstallStrategy{
 		StrategyName: operatorsv1alpha1.InstallStrategyNameDeployment,
@@ -257,6 +267,19 @@ func almExamples(samples []*unstructured.Unstructured) (string, error) {
 		return "", err
 	}
 	return string(data), nil
+}
+
+// namespaceTemplate is the install's Namespace reduced to name, labels and annotations.
+func namespaceTemplate(ns *unstructured.Unstructured) (string, error) {
+	meta := map[string]any{"name": ns.GetName()}
+	if l := ns.GetLabels(); len(l) > 0 {
+		meta["labels"] = l
+	}
+	if a := ns.GetAnnotations(); len(a) > 0 {
+		meta["annotations"] = a
+	}
+	data, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+	return string(data), err
 }
 
 func nestedName(o map[string]any) string {

@@ -110,6 +110,17 @@ func TestDefaultInstall(t *testing.T) {
 	if len(csv.Spec.WebhookDefinitions) != 0 {
 		t.Error("webhook definitions without a webhook in the install")
 	}
+	var ns struct {
+		Kind     string
+		Metadata struct {
+			Name   string
+			Labels map[string]string
+		}
+	}
+	if err := yaml.Unmarshal([]byte(csv.Annotations["operatorframework.io/suggested-namespace-template"]), &ns); err != nil ||
+		ns.Kind != "Namespace" || ns.Metadata.Name != "logplane-system" || ns.Metadata.Labels["pod-security.kubernetes.io/enforce"] != "privileged" {
+		t.Errorf("suggested namespace template %+v (%v), want logplane-system with Pod Security privileged", ns, err)
+	}
 	args := csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Spec.Template.Spec.Containers[0].Args
 	if count(args, "--webhook-cert-mode=external") != 0 {
 		t.Errorf("cert mode flag %v set without a webhook (the manager would not know it)", args)

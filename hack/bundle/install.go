@@ -31,6 +31,7 @@ const operatorImageEnv = "OPERATOR_IMAGE"
 // replaces, and what ships beside the CSV as plain objects.
 type installParts struct {
 	crds                []*unstructured.Unstructured
+	namespaces          []*unstructured.Unstructured
 	deployments         []appsv1.Deployment
 	serviceAccounts     []corev1.ServiceAccount
 	clusterRoles        map[string]rbacv1.ClusterRole
@@ -59,7 +60,9 @@ func partition(objs []*unstructured.Unstructured) (*installParts, error) {
 		case "CustomResourceDefinition":
 			p.crds = append(p.crds, o)
 		case "Namespace":
-			// OLM installs into the namespace of the OperatorGroup.
+			// OLM installs into the namespace of the OperatorGroup; the install's own
+			// becomes the suggested one.
+			p.namespaces = append(p.namespaces, o)
 		case "Certificate", "Issuer":
 			// cert-manager objects: OLM provides the webhook certificate.
 		case "Deployment":
