@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
@@ -382,5 +384,42 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the generated output; review and run go test ./hack/bundle -update", path)
+	}
+}
+
+// The webhook OLM creates from the definition is the one the kustomize install has, but
+// for what OLM owns: the Service it points at, the CA bundle and the namespace selector.
+func TestWebhookRoundTripsThroughOLM(t *testing.T) {
+	files, _, err := Generate(webhookFixtureOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := readCSV(t, files).Spec.WebhookDefinitions[0]
+	got := def.GetMutatingWebhook("logplane-system", nil, nil)
+
+	objs, err := kustomize(filepath.Join(repoRoot, "hack", "bundle", "testdata", "webhook"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := partition(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.mutatingWebhooks[0].Webhooks[0]
+
+	wantPort := int32(443) // the API server's default when the install leaves it out
+	if want.ClientConfig.Service.Port != nil {
+		wantPort = *want.ClientConfig.Service.Port
+	}
+	if s := got.ClientConfig.Service; s == nil || s.Namespace != "logplane-system" || s.Port == nil || *s.Port != wantPort ||
+		s.Path == nil || *s.Path != *want.ClientConfig.Service.Path {
+		t.Errorf("OLM's clientConfig %+v, want port %d path %s in logplane-system", s, wantPort, *want.ClientConfig.Service.Path)
+	}
+	got.ClientConfig, want.ClientConfig = admissionregistrationv1.WebhookClientConfig{}, admissionregistrationv1.WebhookClientConfig{}
+	got.NamespaceSelector, want.NamespaceSelector = nil, nil
+	if !equality.Semantic.DeepEqual(got, want) {
+		gy, _ := yaml.Marshal(got)
+		wy, _ := yaml.Marshal(want)
+		t.Errorf("OLM would create\n%s\nthe install has\n%s", gy, wy)
 	}
 }
