@@ -7,6 +7,15 @@ GO            ?= go
 CONTROLLER_GEN = $(GO) tool controller-gen
 LOCAL_DIR     ?= $(CURDIR)/.local
 
+# Release version (semver, no leading v) and images; `make bundle` writes them into the CSV.
+VERSION       ?= 0.1.0
+IMG           ?= ghcr.io/logplane/logplane:v$(VERSION)
+BUNDLE_IMG    ?= ghcr.io/logplane/logplane-bundle:v$(VERSION)
+CHANNELS      ?= candidate
+DEFAULT_CHANNEL ?= candidate
+# The CSV's createdAt annotation, pinned so that the bundle is reproducible; empty omits it.
+CREATED_AT    ?=
+
 .PHONY: all
 all: build
 
@@ -20,6 +29,24 @@ generate: ## Write deepcopy code for the API types.
 manifests: ## Write CRDs and RBAC from the Go types and markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=logplane-manager paths=./internal/... paths=./controllers/... output:rbac:artifacts:config=config/rbac
+
+.PHONY: bundle
+bundle: ## Write the OLM bundle (bundle/, bundle.Dockerfile) from config/ and the Go types.
+	$(GO) run ./hack/bundle -version "$(VERSION)" -image "$(IMG)" -channels "$(CHANNELS)" \
+		-default-channel "$(DEFAULT_CHANNEL)" -created-at "$(CREATED_AT)"
+
+.PHONY: argocd
+argocd: ## Write config/argocd/argocd-cm.yaml from the Lua health checks in config/argocd/health.
+	$(GO) run ./hack/argocd
+
+.PHONY: docs
+docs: ## Write docs/reference/api.md from the Go types (crd-ref-docs via go tool).
+	$(GO) tool crd-ref-docs --log-level=ERROR --config hack/crd-ref-docs.yaml --source-path ./api/v1alpha1 \
+		--renderer markdown --output-path docs/reference/api.md
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image (needs Docker; not available in CI here).
+	docker build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
 
 .PHONY: verify-generated
 verify-generated: ## Fail when generated files differ from what the Go sources produce.

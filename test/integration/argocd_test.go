@@ -1,64 +1,26 @@
 package integration
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	lua "github.com/yuin/gopher-lua"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/test/argocdhealth"
 	"github.com/logplane/logplane/test/testenv"
 )
 
-// argoHealth runs config/argocd/health.lua as Argo CD does: the object as the global
-// obj, the returned table's status and message.
+// argoHealth runs the kind's health check from config/argocd/health as Argo CD does.
 func argoHealth(t *testing.T, obj map[string]any) (status, message string) {
 	t.Helper()
-	script, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "argocd", "health.lua"))
+	kind, _ := obj["kind"].(string)
+	status, message, err := argocdhealth.Run(argocdhealth.Script(testenv.RepoRoot(), kind), obj)
 	if err != nil {
 		t.Fatal(err)
 	}
-	L := lua.NewState()
-	defer L.Close()
-	L.SetGlobal("obj", toLua(L, obj))
-	if err := L.DoString(string(script)); err != nil {
-		t.Fatalf("health.lua: %v", err)
-	}
-	hs, ok := L.Get(-1).(*lua.LTable)
-	if !ok {
-		t.Fatalf("health.lua returned %v, want a table", L.Get(-1))
-	}
-	return hs.RawGetString("status").String(), hs.RawGetString("message").String()
-}
-
-func toLua(L *lua.LState, v any) lua.LValue {
-	switch x := v.(type) {
-	case map[string]any:
-		t := L.NewTable()
-		for k, val := range x {
-			t.RawSetString(k, toLua(L, val))
-		}
-		return t
-	case []any:
-		t := L.NewTable()
-		for _, val := range x {
-			t.Append(toLua(L, val))
-		}
-		return t
-	case string:
-		return lua.LString(x)
-	case bool:
-		return lua.LBool(x)
-	case int64:
-		return lua.LNumber(x)
-	case float64:
-		return lua.LNumber(x)
-	}
-	return lua.LNil
+	return status, message
 }
 
 func TestArgoCDHealth(t *testing.T) {
@@ -101,7 +63,7 @@ func TestArgoCDHealth(t *testing.T) {
 	if s, _ := argoHealth(t, stale); s != "Progressing" {
 		t.Errorf("stale status judged %s, want Progressing", s)
 	}
-	fresh := map[string]any{"metadata": map[string]any{"name": "new", "generation": int64(1)}}
+	fresh := map[string]any{"kind": "LogPipeline", "metadata": map[string]any{"name": "new", "generation": int64(1)}}
 	if s, _ := argoHealth(t, fresh); s != "Progressing" {
 		t.Errorf("object without status judged %s, want Progressing", s)
 	}
