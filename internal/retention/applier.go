@@ -53,3 +53,20 @@ func NewApplier(ctx context.Context, t Target, secret SecretValue) (Applier, err
 	}
 	return nil, fmt.Errorf("no applier for %s", t.Spec.Type)
 }
+
+// Enforce reads what the destination keeps, decides and, when the decision says so,
+// applies effective. On error the decision's State is Failed.
+func Enforce(ctx context.Context, a Applier, effective Days, allowShortening bool) (Decision, error) {
+	now, err := a.Current(ctx)
+	if err != nil {
+		return Decision{State: v1.RetentionFailed, Effective: effective}, err
+	}
+	d := Decide(now, effective, allowShortening)
+	if d.Apply {
+		if err := a.Apply(ctx, d.Effective); err != nil {
+			d.State = v1.RetentionFailed
+			return d, err
+		}
+	}
+	return d, nil
+}

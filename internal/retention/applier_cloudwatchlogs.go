@@ -19,7 +19,7 @@ type cloudWatchLogs struct {
 
 func newCloudWatchLogs(ctx context.Context, t Target, secret SecretValue) (Applier, error) {
 	c := t.Spec.CloudWatchLogs
-	httpClient, err := newHTTPClient(ctx, t.Spec.TLS, secret)
+	httpClient, err := newAWSHTTPClient(ctx, t.Spec.TLS, secret)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,11 @@ func newOpenSearch(ctx context.Context, t Target, secret SecretValue) (Applier, 
 	rest := &restClient{http: httpClient, base: baseURL(scheme, string(o.Host), int(o.Port), o.Path), authorize: noAuth}
 	switch {
 	case o.AWS != nil:
-		cfg, err := awsConfig(ctx, o.AWS, secret, httpClient)
+		awsClient, err := newAWSHTTPClient(ctx, t.Spec.TLS, secret)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := awsConfig(ctx, o.AWS, secret, awsClient)
 		if err != nil {
 			return nil, err
 		}

@@ -21,7 +21,7 @@ type s3Lifecycle struct {
 
 func newS3(ctx context.Context, t Target, secret SecretValue) (Applier, error) {
 	o := t.Spec.S3
-	httpClient, err := newHTTPClient(ctx, t.Spec.TLS, secret)
+	httpClient, err := newAWSHTTPClient(ctx, t.Spec.TLS, secret)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -22,7 +21,7 @@ const roleSessionName = "logplane-retention"
 // awsConfig resolves an output's AWS identity the way its agent does: static keys from
 // the output's Secrets, else the default chain (IRSA, EKS Pod Identity, instance
 // profile), then roleArn assumed with externalId through stsEndpoint when set.
-func awsConfig(ctx context.Context, a *v1.AWSAuth, secret SecretValue, httpClient *http.Client) (aws.Config, error) {
+func awsConfig(ctx context.Context, a *v1.AWSAuth, secret SecretValue, httpClient aws.HTTPClient) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{config.WithRegion(a.Region), config.WithHTTPClient(httpClient)}
 	if a.Credentials != nil {
 		id, err := secret(ctx, a.Credentials.AccessKeyID)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 )
@@ -24,43 +25,71 @@ import (
 // output's result, never the reconciler.
 const requestTimeout = 30 * time.Second
 
-// newHTTPClient trusts and presents what the output's tls block says, as its agent does.
+// tlsConfig trusts and presents what the output's tls block says, as its agent does;
+// nil without a tls block (the system's roots).
+func tlsConfig(ctx context.Context, t *v1.TLS, secret SecretValue) (*tls.Config, error) {
+	if t == nil {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // the user's explicit choice, documented as testing only
+	if t.ServerName != nil {
+		cfg.ServerName = string(*t.ServerName)
+	}
+	if t.CA != nil {
+		pem, err := secret(ctx, *t.CA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(pem)) {
+			return nil, fmt.Errorf("tls.ca %s/%s holds no PEM certificate", t.CA.Name, t.CA.Key)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.Cert != nil && t.Key != nil {
+		cert, err := secret(ctx, *t.Cert)
+		if err != nil {
+			return nil, err
+		}
+		key, err := secret(ctx, *t.Key)
+		if err != nil {
+			return nil, err
+		}
+		pair, err := tls.X509KeyPair([]byte(cert), []byte(key))
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert and tls.key do not form a key pair: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// newHTTPClient is the client for REST destinations.
 func newHTTPClient(ctx context.Context, t *v1.TLS, secret SecretValue) (*http.Client, error) {
+	cfg, err := tlsConfig(ctx, t, secret)
+	if err != nil {
+		return nil, err
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	if t != nil {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // the user's explicit choice, documented as testing only
-		if t.ServerName != nil {
-			cfg.ServerName = string(*t.ServerName)
-		}
-		if t.CA != nil {
-			pem, err := secret(ctx, *t.CA)
-			if err != nil {
-				return nil, err
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM([]byte(pem)) {
-				return nil, fmt.Errorf("tls.ca %s/%s holds no PEM certificate", t.CA.Name, t.CA.Key)
-			}
-			cfg.RootCAs = pool
-		}
-		if t.Cert != nil && t.Key != nil {
-			cert, err := secret(ctx, *t.Cert)
-			if err != nil {
-				return nil, err
-			}
-			key, err := secret(ctx, *t.Key)
-			if err != nil {
-				return nil, err
-			}
-			pair, err := tls.X509KeyPair([]byte(cert), []byte(key))
-			if err != nil {
-				return nil, fmt.Errorf("tls.cert and tls.key do not form a key pair: %w", err)
-			}
-			cfg.Certificates = []tls.Certificate{pair}
-		}
+	if cfg != nil {
 		transport.TLSClientConfig = cfg
 	}
 	return &http.Client{Transport: transport, Timeout: requestTimeout}, nil
+}
+
+// newAWSHTTPClient is the client for AWS services: the SDK's own buildable client, which
+// it can still extend (AWS_CA_BUNDLE adds roots to it; a plain http.Client makes the
+// SDK refuse to load).
+func newAWSHTTPClient(ctx context.Context, t *v1.TLS, secret SecretValue) (*awshttp.BuildableClient, error) {
+	cfg, err := tlsConfig(ctx, t, secret)
+	if err != nil {
+		return nil, err
+	}
+	client := awshttp.NewBuildableClient().WithTimeout(requestTimeout)
+	if cfg != nil {
+		client = client.WithTransportOptions(func(tr *http.Transport) { tr.TLSClientConfig = cfg.Clone() })
+	}
+	return client, nil
 }
 
 // restClient calls a search cluster's documented REST API with the output's credentials.
