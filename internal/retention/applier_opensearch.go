@@ -104,7 +104,7 @@ func (o *openSearch) Apply(ctx context.Context, days Days) error {
 	}
 	path := o.policyPath()
 	if o.exists {
-		path += "?if_seq_no=" + strconv.FormatInt(o.seqNo, 10) + "&if_primary_term=" + strconv.FormatInt(o.primaryTm, 10)
+		path += "?" + url.Values{"if_seq_no": {strconv.FormatInt(o.seqNo, 10)}, "if_primary_term": {strconv.FormatInt(o.primaryTm, 10)}}.Encode()
 	}
 	if _, err := o.rest.do(ctx, "PUT", path, doc, false); err != nil {
 		return fmt.Errorf("failed to write ISM policy %s: %w", o.id, err)
