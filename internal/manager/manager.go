@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,7 +30,9 @@ import (
 	"github.com/logplane/logplane/controllers"
 	"github.com/logplane/logplane/internal/agent"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
+	retentionreconciler "github.com/logplane/logplane/internal/reconciler/retention"
 	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/retention"
 )
 
 // Leader election needs a Lease; events explain decisions to users.
@@ -48,6 +51,10 @@ type Options struct {
 	Namespace        string
 	LeaderElectionID string
 	OperatorImage    string
+	// RetentionInterval is how often retention is re-applied to catch drift.
+	RetentionInterval time.Duration
+	// RetentionAppliers reaches the destinations; nil uses the real ones (tests swap it).
+	RetentionAppliers retention.Factory
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -66,6 +73,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Name of the leader election Lease.")
 	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", "ghcr.io/logplane/logplane:latest"),
 		"This operator's image; agents in HotReload mode run its reloader.")
+	fs.DurationVar(&o.RetentionInterval, "retention-interval", retentionreconciler.DefaultInterval,
+		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
@@ -111,6 +120,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer()}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
+	}
+	retentions := &controllers.RetentionController{Reconciler: &retentionreconciler.Reconciler{
+		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
+		Appliers: opts.RetentionAppliers, Interval: opts.RetentionInterval}}
+	if err := retentions.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the retention controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)
