@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 	go func() {
 		managerDone <- manager.Run(ctx, env.Config, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-test",
+			RetentionAppliers: loopbackAppliers.build,
 		}, logr.Discard())
 	}()
 	code := m.Run()
