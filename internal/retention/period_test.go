@@ -146,6 +146,8 @@ func TestParseAge(t *testing.T) {
 		{"30", 0, true},
 		{"-1d", 0, true},
 		{"1.5d", 0, true},
+		{"9223372036854775807s", 0, true}, // would overflow when rounded up
+		{"1073741824d", 1 << 30, false},
 	}
 	for _, c := range cases {
 		got, err := parseAge(c.in)
@@ -153,4 +155,18 @@ func TestParseAge(t *testing.T) {
 			t.Errorf("parseAge(%q) = %v, %v; want %v, error %v", c.in, got, err, c.want, c.wantErr)
 		}
 	}
+}
+
+// FuzzParseAge: ages read from a destination's stored policy (which anyone may have
+// edited) never panic, and a readable one is at least a day.
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"30d", "25h", "0ms", "9223372036854775807s", "-1d", "d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseAge(s)
+		if err == nil && d < 1 {
+			t.Fatalf("parseAge(%q) = %d", s, d)
+		}
+	})
 }

@@ -23,14 +23,10 @@ func parseAge(s string) (Days, error) {
 			continue
 		}
 		n, err := strconv.ParseInt(num, 10, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n/u.per > 1<<30 {
 			break
 		}
-		days := (n + u.per - 1) / u.per
-		if days > 1<<30 {
-			break
-		}
-		return Days(max(days, 1)), nil
+		return Days(max((n+u.per-1)/u.per, 1)), nil
 	}
 	return 0, fmt.Errorf("unreadable age %q", s)
 }
