@@ -22,14 +22,18 @@ const (
 type RetentionPolicySpec struct {
 	// retention is how long the destination keeps the logs, in days (90d) or years of
 	// 365 days (1y). Where the destination offers only fixed values (CloudWatch Logs) the
-	// next longer one is used and reported.
+	// next longer one is used and reported. It is applied to CloudWatch Logs groups, S3
+	// key prefixes, OpenSearch (ISM) and Elasticsearch (ILM) daily indices; other
+	// destinations report Unsupported. A destination with no retention of its own (it
+	// keeps logs forever) gets this one, which deletes what is older.
 	// +required
 	// +kubebuilder:validation:MaxLength=8
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}d$|^[1-9][0-9]?y$')",message="must be a whole number of days or years, such as 30d, 90d or 1y"
 	Retention string `json:"retention"`
 
 	// allowShortening lets the operator lower an existing, longer retention at the
-	// destination. Shortening deletes data, so it is never done without this.
+	// destination. Shortening deletes data, so it is never done without this: the
+	// output's state is ShorteningBlocked, with the current and the requested values.
 	// +optional
 	// +kubebuilder:default=false
 	AllowShortening bool `json:"allowShortening,omitempty"`

@@ -96,7 +96,9 @@ func run(ctx context.Context, argv []string, stdout io.Writer) error {
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probePort))
 	cmd := exec.Command(operator[0], args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// The samples name AWS destinations; off a cloud, the retention reconciler's
+	// default credential chain must not probe the instance metadata address.
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "AWS_EC2_METADATA_DISABLED=true")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	say("starting the operator: %s (log: %s)", cmd.String(), logPath)
 	if err := cmd.Start(); err != nil {

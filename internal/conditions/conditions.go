@@ -70,6 +70,26 @@ const (
 
 	// ReasonReady: every condition is healthy.
 	ReasonReady = "Ready"
+
+	// ReasonRetentionEnforced: the destination keeps logs as the output's policy asks.
+	ReasonRetentionEnforced = "RetentionEnforced"
+	// ReasonShorteningBlocked: the destination keeps logs longer than the policy asks,
+	// and lowering it (which deletes data) is not allowed by the policy.
+	ReasonShorteningBlocked = "ShorteningBlocked"
+	// ReasonRetentionFailed: the destination refused or could not be reached; retried with backoff.
+	ReasonRetentionFailed = "RetentionFailed"
+	// ReasonRetentionUnsupported: the destination has no retention setting logplane can manage.
+	ReasonRetentionUnsupported = "RetentionUnsupported"
+	// ReasonRetentionPending: retention is not applied yet, waiting for something the output needs.
+	ReasonRetentionPending = "RetentionPending"
+	// ReasonInvalidRetention: the policy's retention cannot be read (input that skipped validation).
+	ReasonInvalidRetention = "InvalidRetention"
+	// ReasonAllOutputsEnforced: every output of a policy that can enforce it does.
+	ReasonAllOutputsEnforced = "AllOutputsEnforced"
+	// ReasonNoOutputs: no output references the policy.
+	ReasonNoOutputs = "NoOutputs"
+	// ReasonOutputsNotEnforced: some outputs of a policy do not enforce it; the message lists them.
+	ReasonOutputsNotEnforced = "OutputsNotEnforced"
 )
 
 // messages are format strings; arguments fill in the specifics (names, counts).
@@ -95,6 +115,15 @@ var messages = map[string]string{
 	ReasonBufferFillingUp:         "The buffer for %s grew to %s; the destination does not keep up.",
 	ReasonProbingFailed:           "Agent metrics could not be read: %s",
 	ReasonReady:                   "Ready.",
+	ReasonRetentionEnforced:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s.",
+	ReasonShorteningBlocked:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s. Shortening deletes data, so it is applied only when the policy sets allowShortening: true.",
+	ReasonRetentionFailed:         "Setting retention %s of RetentionPolicy %s at the destination failed (retrying): %s",
+	ReasonRetentionUnsupported:    "RetentionPolicy %s cannot be enforced here: %s",
+	ReasonRetentionPending:        "RetentionPolicy %s is not applied yet: %s",
+	ReasonInvalidRetention:        "spec.retention cannot be read: %s",
+	ReasonAllOutputsEnforced:      "Every output that can enforce the policy does (%d enforced, %d unsupported).",
+	ReasonNoOutputs:               "No output references this policy.",
+	ReasonOutputsNotEnforced:      "%d of %d outputs do not enforce the policy: %s",
 }
 
 // Message renders the user-facing message of reason with its arguments. An unknown

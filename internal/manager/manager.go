@@ -36,7 +36,9 @@ import (
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 	flowreconciler "github.com/logplane/logplane/internal/reconciler/flow"
 	"github.com/logplane/logplane/internal/reconciler/pipeline"
+	retentionreconciler "github.com/logplane/logplane/internal/reconciler/retention"
 	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/retention"
 	"github.com/logplane/logplane/internal/status"
 )
 
@@ -63,6 +65,10 @@ type Options struct {
 	FlowSource       string
 	PrometheusURL    string
 	PrometheusWindow time.Duration
+	// RetentionInterval is how often retention is re-applied to catch drift.
+	RetentionInterval time.Duration
+	// RetentionAppliers reaches the destinations; nil uses the real ones (tests swap it).
+	RetentionAppliers retention.Factory
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -89,6 +95,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Range of rate() with --flow-source=prometheus; at least four of Prometheus's scrape intervals.")
 	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", "ghcr.io/logplane/logplane:latest"),
 		"This operator's image; agents in HotReload mode run its reloader.")
+	fs.DurationVar(&o.RetentionInterval, "retention-interval", retentionreconciler.DefaultInterval,
+		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
@@ -150,6 +158,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	if err := mgr.Add(monitor); err != nil {
 		return fmt.Errorf("failed to add the flow monitor: %w", err)
+	}
+	retentions := &controllers.RetentionController{Reconciler: &retentionreconciler.Reconciler{
+		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
+		Appliers: opts.RetentionAppliers, Interval: opts.RetentionInterval}}
+	if err := retentions.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the retention controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)

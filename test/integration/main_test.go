@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 	go func() {
 		managerDone <- manager.Run(ctx, env.Config, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-test",
-			FlowInterval: time.Second,
+			FlowInterval:      time.Second,
+			RetentionAppliers: loopbackAppliers.build,
 		}, logr.Discard())
 	}()
 	code := m.Run()

@@ -1,0 +1,138 @@
+package retention
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// elasticsearch owns one ILM policy and one index template per output. Plain net/http
+// on the documented REST API, for the same reason as openSearch.
+type elasticsearch struct {
+	rest    *restClient
+	target  Target
+	name    string
+	pattern string
+}
+
+func newElasticsearch(ctx context.Context, t Target, secret SecretValue) (Applier, error) {
+	es := t.Spec.Elasticsearch
+	httpClient, err := newHTTPClient(ctx, t.Spec.TLS, secret)
+	if err != nil {
+		return nil, err
+	}
+	var base string
+	if es.CloudID != nil {
+		host, err := cloudHost(string(*es.CloudID))
+		if err != nil {
+			return nil, err
+		}
+		base = baseURL("https", host, 0, es.Path)
+	} else {
+		scheme := "http"
+		if t.Spec.TLS != nil {
+			scheme = "https"
+		}
+		base = baseURL(scheme, string(es.Host), int(es.Port), es.Path)
+	}
+	rest := &restClient{http: httpClient, base: base, authorize: noAuth}
+	switch {
+	case es.BasicAuth != nil:
+		password, err := secret(ctx, es.BasicAuth.Password)
+		if err != nil {
+			return nil, err
+		}
+		rest.authorize = basicAuth(string(es.BasicAuth.User), password)
+	case es.APIKey != nil:
+		key, err := secret(ctx, *es.APIKey)
+		if err != nil {
+			return nil, err
+		}
+		rest.authorize = headerAuth("Authorization", "ApiKey "+key)
+	case es.CloudAuth != nil:
+		userPassword, err := secret(ctx, *es.CloudAuth)
+		if err != nil {
+			return nil, err
+		}
+		user, password, _ := strings.Cut(userPassword, ":")
+		rest.authorize = basicAuth(user, password)
+	}
+	return &elasticsearch{rest: rest, target: t, name: t.OwnedName(), pattern: IndexPattern(es.SearchIndex)}, nil
+}
+
+// cloudHost decodes an Elastic Cloud ID (name:base64(domain$es-uuid$kibana-uuid)) to
+// the Elasticsearch host, with the port when the domain carries one.
+func cloudHost(id string) (string, error) {
+	_, encoded, ok := strings.Cut(id, ":")
+	if !ok {
+		encoded = id
+	}
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return "", fmt.Errorf("cloudId is not an Elastic Cloud ID: %w", err)
+	}
+	parts := strings.Split(string(raw), "$")
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return "", errors.New("cloudId is not an Elastic Cloud ID: it names no Elasticsearch host")
+	}
+	domain, port, hasPort := strings.Cut(parts[0], ":")
+	if hasPort {
+		return parts[1] + "." + domain + ":" + port, nil
+	}
+	return parts[1] + "." + domain, nil
+}
+
+func (e *elasticsearch) policyPath() string   { return "/_ilm/policy/" + url.PathEscape(e.name) }
+func (e *elasticsearch) templatePath() string { return "/_index_template/" + url.PathEscape(e.name) }
+
+func (e *elasticsearch) Current(ctx context.Context) (Observed, error) {
+	body, err := e.rest.do(ctx, "GET", e.policyPath(), nil, true)
+	if err != nil {
+		return Observed{}, fmt.Errorf("failed to read ILM policy %s: %w", e.name, err)
+	}
+	obs := Observed{Days: Forever, Stale: true}
+	if body != nil {
+		if obs.Days, err = ILMCurrent(body, e.name); err != nil {
+			return Observed{}, err
+		}
+	}
+	tpl, err := e.rest.do(ctx, "GET", e.templatePath(), nil, true)
+	if err != nil {
+		return Observed{}, fmt.Errorf("failed to read index template %s: %w", e.name, err)
+	}
+	if tpl != nil {
+		attached, err := IndexTemplateCurrent(tpl, e.pattern, e.name)
+		if err != nil {
+			return Observed{}, err
+		}
+		obs.Stale = !attached
+	}
+	return obs, nil
+}
+
+// Apply writes the policy, then the template that names it on new indices, then the
+// same setting on the indices that exist already (a template applies only at creation).
+func (e *elasticsearch) Apply(ctx context.Context, days Days) error {
+	policy, err := ILMPolicy(e.target, days)
+	if err != nil {
+		return err
+	}
+	if _, err := e.rest.do(ctx, "PUT", e.policyPath(), policy, false); err != nil {
+		return fmt.Errorf("failed to write ILM policy %s: %w", e.name, err)
+	}
+	tpl, err := IndexTemplate(e.target, e.pattern, e.name)
+	if err != nil {
+		return err
+	}
+	if _, err := e.rest.do(ctx, "PUT", e.templatePath(), tpl, false); err != nil {
+		return fmt.Errorf("failed to write index template %s: %w", e.name, err)
+	}
+	settings := map[string]string{"index.lifecycle.name": e.name}
+	if _, err := e.rest.do(ctx, "PUT", "/"+url.PathEscape(e.pattern)+"/_settings?allow_no_indices=true&expand_wildcards=open", settings, false); err != nil {
+		return fmt.Errorf("failed to attach ILM policy %s to the indices %s: %w", e.name, e.pattern, err)
+	}
+	return nil
+}

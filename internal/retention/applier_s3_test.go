@@ -1,0 +1,141 @@
+package retention
+
+import (
+	"strings"
+	"testing"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+)
+
+// Answers as S3 sends them (REST-XML).
+const (
+	s3Foreign = `<?xml version="1.0" encoding="UTF-8"?>
+<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>archive-to-glacier</ID><Filter><Prefix>billing/</Prefix></Filter><Status>Enabled</Status><Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition></Rule><Rule><ID>tmp</ID><Filter><Tag><Key>tmp</Key><Value>yes</Value></Tag></Filter><Status>Disabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>`
+	s3WithOwn400 = `<?xml version="1.0" encoding="UTF-8"?>
+<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>archive-to-glacier</ID><Filter><Prefix>billing/</Prefix></Filter><Status>Enabled</Status><Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition></Rule><Rule><ID>logplane-lo.team-a.archive</ID><Filter><Prefix>logs/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>400</Days></Expiration><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>`
+	s3OwnOnly = `<?xml version="1.0" encoding="UTF-8"?>
+<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>logplane-lo.team-a.archive</ID><Filter><Prefix>old/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>30</Days></Expiration></Rule></LifecycleConfiguration>`
+	s3NoConfig = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchLifecycleConfiguration</Code><Message>The lifecycle configuration does not exist</Message><BucketName>team-a-logs</BucketName><RequestId>8WA0Z4B1XQMNK2RR</RequestId><HostId>Zm9vYmFy</HostId></Error>`
+	s3Denied = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/fluent is not authorized to perform: s3:PutLifecycleConfiguration on resource: "arn:aws:s3:::team-a-logs" because no identity-based policy allows the s3:PutLifecycleConfiguration action</Message><RequestId>8WA0Z4B1XQMNK2RS</RequestId><HostId>Zm9vYmFy</HostId></Error>`
+	s3NoBucket = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>team-a-logs</BucketName><RequestId>8WA0Z4B1XQMNK2RT</RequestId><HostId>Zm9vYmFy</HostId></Error>`
+	getLifecycle    = "GET /team-a-logs?lifecycle="
+	putLifecycle    = "PUT /team-a-logs?lifecycle="
+	deleteLifecycle = "DELETE /team-a-logs?lifecycle="
+)
+
+var (
+	xmlHeader = map[string]string{"Content-Type": "application/xml"}
+	// S3 reports the bucket's default for transitions; a write must carry it back.
+	minSizeHeader = map[string]string{"Content-Type": "application/xml", "X-Amz-Transition-Default-Minimum-Object-Size": "varies_by_storage_class"}
+)
+
+func s3Target(endpoint string) Target {
+	return target("LogOutput", "team-a", "archive", v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{
+		AWS: staticAWS(endpoint), Bucket: "team-a-logs", KeyFormat: "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID"}})
+}
+
+func TestS3Applier(t *testing.T) {
+	cases := []struct {
+		name      string
+		requested Days
+		allow     bool
+		script    []exchange
+		wantState v1.RetentionState
+		wantErr   string
+		// wantPut names the golden file of the lifecycle configuration written.
+		wantPut string
+	}{
+		{name: "foreign rules are kept", requested: 90, script: []exchange{
+			{call: getLifecycle, status: 200, header: minSizeHeader, body: s3Foreign},
+			{call: putLifecycle, status: 200, header: minSizeHeader},
+		}, wantState: v1.RetentionEnforced, wantPut: "s3-put-foreign-kept.xml"},
+		{name: "first rule in a bucket without configuration", requested: 30, script: []exchange{
+			{call: getLifecycle, status: 404, header: xmlHeader, body: s3NoConfig},
+			{call: putLifecycle, status: 200, header: xmlHeader},
+		}, wantState: v1.RetentionEnforced, wantPut: "s3-put-first.xml"},
+		{name: "own rule lengthened in place", requested: 1827, script: []exchange{
+			{call: getLifecycle, status: 200, header: xmlHeader, body: s3WithOwn400},
+			{call: putLifecycle, status: 200, header: xmlHeader},
+		}, wantState: v1.RetentionEnforced, wantPut: "s3-put-lengthened.xml"},
+		{name: "enforced rule is not rewritten", requested: 400, script: []exchange{
+			{call: getLifecycle, status: 200, header: xmlHeader, body: s3WithOwn400},
+		}, wantState: v1.RetentionEnforced},
+		{name: "shortening is never applied without allowShortening", requested: 30, script: []exchange{
+			{call: getLifecycle, status: 200, header: xmlHeader, body: s3WithOwn400},
+		}, wantState: v1.RetentionShorteningBlocked},
+		{name: "rule follows a changed key prefix", requested: 30, script: []exchange{
+			{call: getLifecycle, status: 200, header: xmlHeader, body: s3OwnOnly},
+			{call: putLifecycle, status: 200, header: xmlHeader},
+		}, wantState: v1.RetentionEnforced, wantPut: "s3-put-prefix-moved.xml"},
+		{name: "access denied", requested: 90, script: []exchange{
+			{call: getLifecycle, status: 200, header: xmlHeader, body: s3Foreign},
+			{call: putLifecycle, status: 403, header: xmlHeader, body: s3Denied},
+		}, wantState: v1.RetentionFailed, wantErr: "failed to write the lifecycle configuration of bucket team-a-logs: AccessDenied: User: arn:aws:iam::123456789012:user/fluent is not authorized"},
+		{name: "bucket missing", requested: 90, script: []exchange{
+			{call: getLifecycle, status: 404, header: xmlHeader, body: s3NoBucket},
+		}, wantState: v1.RetentionFailed, wantErr: "NoSuchBucket: The specified bucket does not exist"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newFake(t, false, c.script...)
+			a, err := NewApplier(t.Context(), s3Target(fake.server.URL), secrets(awsKeys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Enforce(t.Context(), a, c.requested, c.allow)
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("error %v, want %q", err, c.wantErr)
+			}
+			if d.State != c.wantState {
+				t.Errorf("state %s, want %s", d.State, c.wantState)
+			}
+			fake.done()
+			assertSigV4(t, fake.request(getLifecycle).header, "AKIDEXAMPLE", "s3")
+			if c.wantPut == "" {
+				return
+			}
+			put := fake.request(putLifecycle)
+			assertSigV4(t, put.header, "AKIDEXAMPLE", "s3")
+			golden(t, c.wantPut, []byte(put.body+"\n"))
+			// S3 rejects a lifecycle write without an integrity checksum.
+			if put.header.Get("Content-Md5") == "" && !hasChecksumHeader(put.header) {
+				t.Errorf("PUT lifecycle without Content-MD5 or x-amz-checksum-*: %v", put.header)
+			}
+			if c.script[0].header["X-Amz-Transition-Default-Minimum-Object-Size"] != "" &&
+				put.header.Get("X-Amz-Transition-Default-Minimum-Object-Size") != "varies_by_storage_class" {
+				t.Errorf("the bucket's transition default was not written back: %v", put.header)
+			}
+		})
+	}
+}
+
+func hasChecksumHeader(h map[string][]string) bool {
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestS3ForeverRemovesOnlyOwnRule: when logplane's rule was the bucket's only one,
+// removing it deletes the configuration (S3 refuses an empty one).
+func TestS3ForeverRemovesOnlyOwnRule(t *testing.T) {
+	fake := newFake(t, false,
+		exchange{call: getLifecycle, status: 200, header: xmlHeader, body: s3OwnOnly},
+		exchange{call: deleteLifecycle, status: 204})
+	a, err := NewApplier(t.Context(), s3Target(fake.server.URL), secrets(awsKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Current(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(t.Context(), Forever); err != nil {
+		t.Fatal(err)
+	}
+	fake.done()
+}
