@@ -41,10 +41,16 @@ func SidecarMain(fragments []string) ([]byte, error) {
 
 // Downward-API variables the webhook sets on the sidecar, so records say where they
 // come from as the kubernetes filter would on a node.
+const (
+	SidecarEnvPodNamespace = "LP_POD_NAMESPACE"
+	SidecarEnvPodName      = "LP_POD_NAME"
+	SidecarEnvNodeName     = "LP_NODE_NAME"
+)
+
 var sidecarMetadata = []struct{ key, env string }{
-	{"namespace_name", "LP_POD_NAMESPACE"},
-	{"pod_name", "LP_POD_NAME"},
-	{"host", "LP_NODE_NAME"},
+	{"namespace_name", SidecarEnvPodNamespace},
+	{"pod_name", SidecarEnvPodName},
+	{"host", SidecarEnvNodeName},
 }
 
 func renderSidecar(p *pipeline) (*Config, []Problem) {
