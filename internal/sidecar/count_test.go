@@ -16,7 +16,7 @@ func TestCount(t *testing.T) {
 		{Labels: app, Annotations: map[string]string{AnnotationHashes: "audit=new"}},
 		{Labels: app, Annotations: map[string]string{AnnotationHashes: "audit=old"}},
 		{Labels: app, Annotations: map[string]string{AnnotationHashes: "other=x"}}, // sidecar without this pipeline
-		{Labels: app},                        // created before injection
+		{Labels: app}, // created before injection
 		{Labels: app, Annotations: map[string]string{AnnotationHashes: "garbage"}},
 		{Labels: map[string]string{"app": "web"}, Annotations: map[string]string{AnnotationHashes: "audit=old"}}, // not selected
 		{Labels: app, Terminating: true},

@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func appPod(mods ...func(*corev1.Pod)) *corev1.Pod {
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "app-0", Labels: map[string]string{"app": "billing"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "billing:1"}}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "billing:1"}}},
 	}
 	for _, m := range mods {
 		m(p)
