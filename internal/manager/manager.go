@@ -48,6 +48,8 @@ type Options struct {
 	Namespace        string
 	LeaderElectionID string
 	OperatorImage    string
+	// Webhook: see webhook.go.
+	Webhook WebhookOptions
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -66,6 +68,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Name of the leader election Lease.")
 	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", "ghcr.io/logplane/logplane:latest"),
 		"This operator's image; agents in HotReload mode run its reloader.")
+	o.Webhook.BindFlags(fs)
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
@@ -92,6 +95,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 				Label: labels.SelectorFromSet(labels.Set{agent.LabelManagedBy: "logplane"})},
 			secretMetadata(): {Transform: keepIdentityOnly},
 		}},
+		WebhookServer:           webhookServer(opts.Webhook),
 		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Logger:                  log,
 		Metrics:                 metrics,
@@ -111,6 +115,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer()}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
+	}
+	if err := setupSidecars(ctx, mgr, cfg, opts, log); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)
@@ -142,6 +149,7 @@ func keepIdentityOnly(obj any) (any, error) {
 		if a, ok := m.Labels[agent.LabelAgent]; ok && m.Labels[agent.LabelManagedBy] == "logplane" {
 			kept.Labels = map[string]string{agent.LabelAgent: a, agent.LabelManagedBy: "logplane"}
 		}
+		keepSidecarSecret(m, &kept)
 		m.ObjectMeta = kept
 	}
 	return obj, nil

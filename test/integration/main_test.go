@@ -22,7 +22,7 @@ var k8s client.Client
 const operatorNamespace = "logplane-system"
 
 func TestMain(m *testing.M) {
-	env, err := testenv.Start()
+	env, err := testenv.Start(testenv.WithWebhooks())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -38,6 +38,11 @@ func TestMain(m *testing.M) {
 	go func() {
 		managerDone <- manager.Run(ctx, env.Config, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-test",
+			// The API server calls the in-process webhook at the address envtest chose,
+			// trusting the certificate envtest wrote.
+			Webhook: manager.WebhookOptions{Port: env.WebhookInstallOptions.LocalServingPort,
+				Host: env.WebhookInstallOptions.LocalServingHost, CertDir: env.WebhookInstallOptions.LocalServingCertDir,
+				CertMode: manager.CertModeExternal},
 		}, logr.Discard())
 	}()
 	code := m.Run()
