@@ -173,4 +173,3 @@ func keepSidecarSecret(m *metav1.PartialObjectMetadata, kept *metav1.ObjectMeta)
 	kept.Annotations = map[string]string{sidecar.AnnotationManifest: m.Annotations[sidecar.AnnotationManifest]}
 	kept.OwnerReferences = m.OwnerReferences
 }
-
