@@ -93,13 +93,9 @@ func (h *PodInjector) Handle(ctx context.Context, req admission.Request) (resp a
 	if res.Unchanged != "" {
 		return h.unchanged(res.Unchanged)
 	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		return h.failed(req, fmt.Errorf("failed to encode pod: %w", err))
-	}
 	Admissions.WithLabelValues(OutcomeInjected).Inc()
 	h.Log.V(1).Info("injected sidecar", "namespace", req.Namespace, "pod", podName(&pod), "pipelines", res.Injected)
-	return admission.PatchResponseFromRaw(req.Object.Raw, data)
+	return admission.Patched("sidecar injected", sidecar.Patch(&pod, out)...)
 }
 
 // selecting returns the file-input pipelines of the namespace that select pod, each
