@@ -18,7 +18,7 @@ func TestPatchReproducesMutation(t *testing.T) {
 		"pod with annotations, volumes, mounts and init containers": `{"metadata":{"name":"a","labels":{"app":"billing"},"annotations":{"x/y":"1"}},
 			"spec":{"initContainers":[{"name":"init","image":"i"}],"volumes":[{"name":"v","emptyDir":{}}],
 			"containers":[{"name":"app","image":"x","volumeMounts":[{"name":"v","mountPath":"/data"}]},{"name":"second","image":"y"}]}}`,
-		"null lists": `{"metadata":{"name":"a","labels":{"app":"billing"},"annotations":null},"spec":{"volumes":null,"containers":[{"name":"app","image":"x","volumeMounts":null}]}}`,
+		"null lists":     `{"metadata":{"name":"a","labels":{"app":"billing"},"annotations":null},"spec":{"volumes":null,"containers":[{"name":"app","image":"x","volumeMounts":null}]}}`,
 		"unknown fields": `{"metadata":{"name":"a","labels":{"app":"billing"}},"spec":{"futureField":{"k":1},"containers":[{"name":"app","image":"x","futureContainerField":true}]}}`,
 	}
 	for name, raw := range cases {
