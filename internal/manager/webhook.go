@@ -125,7 +125,9 @@ func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts
 	if err := metrics.Registry.Register(webhook.Admissions); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 		return err
 	}
-	injector := &webhook.PodInjector{Reader: mgr.GetClient(), Events: mgr.GetEventRecorder("logplane-webhook"), Log: log.WithName("webhook"),
+	// The cache itself, not the client: the client reads Secrets (even their
+	// metadata) from the API server, and an admission must not wait for that.
+	injector := &webhook.PodInjector{Reader: mgr.GetCache(), Events: mgr.GetEventRecorder("logplane-webhook"), Log: log.WithName("webhook"),
 		Options: sidecar.Options{Image: opts.Webhook.SidecarImage, Native: native, OperatorNamespace: opts.Namespace}}
 	mgr.GetWebhookServer().Register(webhook.Path, &admission.Webhook{Handler: injector})
 	log.Info("sidecar injection webhook enabled", "nativeSidecars", native, "certMode", opts.Webhook.CertMode)
