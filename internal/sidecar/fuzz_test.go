@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -14,7 +15,7 @@ import (
 // changes its input, injects at most one sidecar, and a second admission of its
 // output changes nothing.
 func FuzzMutate(f *testing.F) {
-	f.Add([]byte(`{"spec":{"containers":[{"name":"app"}]}}`), "", "/var/log/app/a.log", true)
+	f.Add([]byte(`{"metadata":{"name":"p"},"spec":{"containers":[{"name":"app"}]}}`), "", "/var/log/app/a.log", true)
 	f.Add([]byte(`{"metadata":{"labels":{"app":"billing"}},"spec":{"containers":[{"name":"app","volumeMounts":[{"name":"v","mountPath":"/var/log/app"}]}],"volumes":[{"name":"v","emptyDir":{}}]}}`), "app", "/var/log/app/*.log", false)
 	f.Add([]byte(`{"spec":{"initContainers":[{"name":"logplane-sidecar"}],"containers":[{"name":"a"},{"name":"b","ports":[{"containerPort":2021}]}]}}`), "b", "/x/y.log", true)
 	f.Add([]byte(`{"spec":{"containers":[{"name":"a","volumeMounts":[{"name":"v","mountPath":"/logs/sub"}]}]}}`), "a", "/logs/z.log", true)
@@ -52,6 +53,28 @@ func FuzzMutate(f *testing.F) {
 		}
 		if n != 1 {
 			t.Fatalf("%d sidecars injected", n)
+		}
+		// The add-only patch, applied to the pod as sent, gives the mutated pod.
+		if pod.Name != "" || pod.GenerateName != "" { // the API server always sends metadata
+			ops, err := json.Marshal(Patch(&pod, out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := jsonpatch.DecodePatch(ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			patched, err := p.Apply(podJSON)
+			if err != nil {
+				t.Fatalf("patch does not apply: %v\n%s", err, ops)
+			}
+			var got corev1.Pod
+			if err := json.Unmarshal(patched, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !equalJSON(t, &got, out) {
+				t.Fatalf("patched pod differs from the mutated one\npatch: %s", ops)
+			}
 		}
 		again, res2 := Mutate(out, "tenant", ps, opts)
 		if again != out || res2.Unchanged == "" {
