@@ -64,8 +64,20 @@ func (r *Rotator) Start(ctx context.Context) error {
 func (r *Rotator) NeedLeaderElection() bool { return false }
 
 // Sync makes one pass: read the Secret, carry out the plan, write the serving files,
-// patch the caBundle. Run it once before the webhook server starts, which needs the files.
+// patch the caBundle. Run it once before the webhook server starts, which needs the
+// files. When another replica wrote the Secret or the configuration in between, the
+// pass starts again from what that replica wrote.
 func (r *Rotator) Sync(ctx context.Context) error {
+	var err error
+	for range 3 {
+		if err = r.sync(ctx); !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *Rotator) sync(ctx context.Context) error {
 	var s corev1.Secret
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.SecretName}, &s)
 	exists := err == nil
