@@ -90,7 +90,7 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 	if len(in.Config.SecretFiles) > 0 {
 		var items []corev1.KeyToPath
 		for _, f := range in.Config.SecretFiles {
-			items = append(items, corev1.KeyToPath{Key: fileKey(f.Path), Path: fileKey(f.Path)})
+			items = append(items, corev1.KeyToPath{Key: FileKey(f.Path), Path: FileKey(f.Path)})
 		}
 		volumes = append(volumes, corev1.Volume{Name: "secret-files", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: o.CredentialsSecret.Name, Items: items}}})
@@ -98,7 +98,7 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 	}
 	if len(in.Config.AWSProfiles) > 0 {
 		volumes = append(volumes, corev1.Volume{Name: "aws", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: o.CredentialsSecret.Name, Items: []corev1.KeyToPath{{Key: awsCredentialsKey, Path: path.Base(render.AWSCredentialsFile)}}}}})
+			SecretName: o.CredentialsSecret.Name, Items: []corev1.KeyToPath{{Key: AWSCredentialsKey, Path: path.Base(render.AWSCredentialsFile)}}}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "aws", MountPath: path.Dir(render.AWSCredentialsFile), ReadOnly: true})
 		env = append(env, corev1.EnvVar{Name: "AWS_SHARED_CREDENTIALS_FILE", Value: render.AWSCredentialsFile})
 	}

@@ -32,8 +32,9 @@ const (
 	managedBy          = "logplane"
 	componentAgent     = "agent"
 	configDir          = "/fluent-bit/etc"
-	awsCredentialsKey  = "credentials"
 	maxSecretDataBytes = 1000 * 1024
+	// AWSCredentialsKey holds the AWS shared credentials file in a credentials Secret.
+	AWSCredentialsKey = "credentials"
 )
 
 // Input is everything the objects of one agent are built from.
@@ -142,36 +143,44 @@ func configSecrets(files []render.File, name string, meta func(string) metav1.Ob
 	return out
 }
 
-// credentialsSecret gathers every secret value the configuration refers to: env vars
-// by name, mounted files by their base name, and the AWS shared credentials file.
+// credentialsSecret gathers every secret value the configuration refers to into one
+// Secret (see CredentialsData).
 func credentialsSecret(in Input, meta metav1.ObjectMeta) (*corev1.Secret, []render.SecretSource) {
-	data := map[string][]byte{}
-	var missing []render.SecretSource
+	data, missing := CredentialsData(in.Config, in.SecretValues)
+	return &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}, missing
+}
+
+// CredentialsData lays out the secret values a configuration refers to as Secret
+// data: env vars by name, mounted files by FileKey, and the AWS shared credentials
+// file under AWSCredentialsKey. Missing lists the keys values has no value for.
+func CredentialsData(cfg render.Config, values map[render.SecretSource][]byte) (data map[string][]byte, missing []render.SecretSource) {
+	data = map[string][]byte{}
 	value := func(src render.SecretSource) []byte {
-		v, ok := in.SecretValues[src]
+		v, ok := values[src]
 		if !ok {
 			missing = append(missing, src)
 		}
 		return v
 	}
-	for _, e := range in.Config.Env {
+	for _, e := range cfg.Env {
 		data[e.Name] = value(e.Source)
 	}
-	for _, f := range in.Config.SecretFiles {
-		data[fileKey(f.Path)] = value(f.Source)
+	for _, f := range cfg.SecretFiles {
+		data[FileKey(f.Path)] = value(f.Source)
 	}
-	if len(in.Config.AWSProfiles) > 0 {
+	if len(cfg.AWSProfiles) > 0 {
 		var b []byte
-		for _, p := range in.Config.AWSProfiles {
+		for _, p := range cfg.AWSProfiles {
 			b = fmt.Appendf(b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n",
 				p.Name, value(p.AccessKeyID), value(p.SecretAccessKey))
 		}
-		data[awsCredentialsKey] = b
+		data[AWSCredentialsKey] = b
 	}
-	return &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}, missing
+	return data, missing
 }
 
-func fileKey(path string) string { return path[len(render.SecretFilesDir)+1:] }
+// FileKey is the Secret key of a secret file mounted at path under render.SecretFilesDir.
+func FileKey(path string) string { return path[len(render.SecretFilesDir)+1:] }
 
 func metricsPort(spec v1.LogAgentSpec) int32 {
 	if spec.MetricsPort == 0 {

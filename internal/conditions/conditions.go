@@ -19,6 +19,9 @@ const (
 	TypeAgentHealthy = "AgentHealthy"
 	// TypeFlowHealthy says whether records flow without loss, from the agents' metrics.
 	TypeFlowHealthy = "FlowHealthy"
+	// TypeSidecarsCurrent says whether every pod a file-input pipeline selects runs
+	// its sidecar with the current configuration.
+	TypeSidecarsCurrent = "SidecarsCurrent"
 	// TypeRetentionEnforced says whether an output's retention policy holds at the destination.
 	TypeRetentionEnforced = "RetentionEnforced"
 )
@@ -68,6 +71,15 @@ const (
 	// ReasonProbingFailed: the agents' metrics could not be read.
 	ReasonProbingFailed = "ProbingFailed"
 
+	// ReasonSidecarsCurrent: every selected pod runs the current sidecar configuration.
+	ReasonSidecarsCurrent = "SidecarsCurrent"
+	// ReasonSidecarsOutdated: some selected pods run an older configuration, or none.
+	ReasonSidecarsOutdated = "SidecarsOutdated"
+	// ReasonSidecarNotConfigured: the sidecar configuration could not be generated.
+	ReasonSidecarNotConfigured = "SidecarNotConfigured"
+	// ReasonSidecarNotInjected: the webhook left a selected pod without this pipeline (event).
+	ReasonSidecarNotInjected = "SidecarNotInjected"
+
 	// ReasonReady: every condition is healthy.
 	ReasonReady = "Ready"
 
@@ -114,6 +126,10 @@ var messages = map[string]string{
 	ReasonNoRecords:               "No records reached the pipeline's outputs in the last measurement window; nothing was dropped.",
 	ReasonBufferFillingUp:         "The buffer for %s grew to %s; the destination does not keep up.",
 	ReasonProbingFailed:           "Agent metrics could not be read: %s",
+	ReasonSidecarsCurrent:         "%d selected pods run the sidecar with the current configuration.",
+	ReasonSidecarsOutdated:        "Of %d selected pods, %d run an older sidecar configuration and %d have no sidecar; restart their workloads (kubectl rollout restart) to apply the current one.",
+	ReasonSidecarNotConfigured:    "The sidecar configuration could not be generated (see ConfigGenerated); new pods are not injected.",
+	ReasonSidecarNotInjected:      "Pod %s was admitted without this pipeline's sidecar: %s.",
 	ReasonReady:                   "Ready.",
 	ReasonRetentionEnforced:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s.",
 	ReasonShorteningBlocked:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s. Shortening deletes data, so it is applied only when the policy sets allowShortening: true.",

@@ -69,6 +69,8 @@ type Options struct {
 	RetentionInterval time.Duration
 	// RetentionAppliers reaches the destinations; nil uses the real ones (tests swap it).
 	RetentionAppliers retention.Factory
+	// Webhook: see webhook.go.
+	Webhook WebhookOptions
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -97,6 +99,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"This operator's image; agents in HotReload mode run its reloader.")
 	fs.DurationVar(&o.RetentionInterval, "retention-interval", retentionreconciler.DefaultInterval,
 		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
+	o.Webhook.BindFlags(fs)
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
@@ -123,6 +126,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 				Label: labels.SelectorFromSet(labels.Set{agent.LabelManagedBy: "logplane"})},
 			secretMetadata(): {Transform: keepIdentityOnly},
 		}},
+		WebhookServer:           webhookServer(opts.Webhook),
 		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Logger:                  log,
 		Metrics:                 metrics,
@@ -164,6 +168,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		Appliers: opts.RetentionAppliers, Interval: opts.RetentionInterval}}
 	if err := retentions.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the retention controller: %w", err)
+	}
+	if err := setupSidecars(ctx, mgr, cfg, opts, log); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("failed to add health check: %w", err)
@@ -218,6 +225,7 @@ func keepIdentityOnly(obj any) (any, error) {
 		if a, ok := m.Labels[agent.LabelAgent]; ok && m.Labels[agent.LabelManagedBy] == "logplane" {
 			kept.Labels = map[string]string{agent.LabelAgent: a, agent.LabelManagedBy: "logplane"}
 		}
+		keepSidecarSecret(m, &kept)
 		m.ObjectMeta = kept
 	}
 	return obj, nil

@@ -10,34 +10,53 @@ import (
 	"github.com/logplane/logplane/internal/snapshot"
 )
 
-// The sidecar tails files the application writes into a volume shared with it. Its
-// configuration holds one pipeline and lives in the pipeline's namespace, so it may
-// only carry that namespace's credentials.
+// The sidecar tails files the application writes into a volume shared with it. Each
+// pipeline's configuration is a fragment (inputs, outputs, parsers; no service
+// section) that lives in the pipeline's namespace, so it may only carry that
+// namespace's credentials. One sidecar runs every pipeline that selects its pod: its
+// main file (SidecarMain) holds the one service section Fluent Bit allows and includes
+// each pipeline's fragment. Tags, input aliases and tail databases are named after the
+// pipeline, so fragments of one namespace never collide.
 const (
 	SidecarDataDir     = "/var/fluent-bit"
 	SidecarMetricsPort = 2021
 	sidecarTagPrefix   = "file."
-	sidecarInputAlias  = "lp_in_files"
+	sidecarInputAlias  = "lp_in_files_"
+	// One pod's files, not a node's: a sidecar buffers far less than an agent, and
+	// its memory limit (set by the webhook per pipeline) must stay above this.
+	sidecarMemBufLimit = "32MB"
 )
+
+// SidecarMain is the sidecar's main configuration: the service section and the
+// fragments of the given files, relative to the main file, in the order given.
+func SidecarMain(fragments []string) ([]byte, error) {
+	svc := serviceParams(v1.LogAgentSpec{MetricsPort: SidecarMetricsPort}, false)
+	// Always set: a fragment that buffers on the filesystem needs it, and it costs
+	// nothing to the others.
+	svc = append(svc,
+		fluentbit.Param{Key: "storage.path", Value: fluentbit.String(SidecarDataDir + "/buffer")},
+		fluentbit.Param{Key: "storage.sync", Value: fluentbit.String("normal")})
+	return fluentbit.Config{Service: svc, Includes: fragments}.Marshal()
+}
 
 // Downward-API variables the webhook sets on the sidecar, so records say where they
 // come from as the kubernetes filter would on a node.
+const (
+	SidecarEnvPodNamespace = "LP_POD_NAMESPACE"
+	SidecarEnvPodName      = "LP_POD_NAME"
+	SidecarEnvNodeName     = "LP_NODE_NAME"
+)
+
 var sidecarMetadata = []struct{ key, env string }{
-	{"namespace_name", "LP_POD_NAMESPACE"},
-	{"pod_name", "LP_POD_NAME"},
-	{"host", "LP_NODE_NAME"},
+	{"namespace_name", SidecarEnvPodNamespace},
+	{"pod_name", SidecarEnvPodName},
+	{"host", SidecarEnvNodeName},
 }
 
 func renderSidecar(p *pipeline) (*Config, []Problem) {
 	b := newBuilder(nil)
 	filesystem := needsFilesystem([]*pipeline{p})
-	svc := serviceParams(v1.LogAgentSpec{MetricsPort: SidecarMetricsPort}, false)
-	if filesystem {
-		svc = append(svc,
-			fluentbit.Param{Key: "storage.path", Value: fluentbit.String(SidecarDataDir + "/buffer")},
-			fluentbit.Param{Key: "storage.sync", Value: fluentbit.String("normal")})
-	}
-	main := fluentbit.Config{Service: svc}
+	main := fluentbit.Config{}
 
 	paths := make([]string, len(p.Files.Paths))
 	for i, f := range p.Files.Paths {
@@ -45,13 +64,13 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 	}
 	slices.Sort(paths)
 	tag := sidecarTagPrefix + p.Ref.Name
-	in := fluentbit.Section{Name: "tail", Alias: sidecarInputAlias}
+	in := fluentbit.Section{Name: "tail", Alias: sidecarInputAlias + p.Ref.Name}
 	in.Set("path", fluentbit.String(strings.Join(paths, ",")))
 	in.Set("tag", fluentbit.String(tag))
 	in.Set("path_key", fluentbit.String("file"))
 	in.Set("db", fluentbit.String(SidecarDataDir+"/state/"+p.Ref.Name+".db"))
 	in.Set("skip_long_lines", fluentbit.Bool(true))
-	in.Set("mem_buf_limit", fluentbit.String(tailMemBufLimit))
+	in.Set("mem_buf_limit", fluentbit.String(sidecarMemBufLimit))
 	setInputStorage(&in, filesystem)
 	for _, m := range sidecarMetadata {
 		s := fluentbit.Section{Name: "content_modifier"}

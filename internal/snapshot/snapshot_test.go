@@ -62,7 +62,7 @@ func TestLoadFilesReadsTheSamples(t *testing.T) {
 	if !ix.HasSecretKey("billing", "loki-credentials", "password") || ix.HasSecretKey("billing", "loki-credentials", "user") {
 		t.Error("secret keys not indexed from stringData")
 	}
-	if l, ok := ix.NamespaceLabels("billing"); !ok || l["logging.logplane.dev/injection"] != "enabled" {
+	if l, ok := ix.NamespaceLabels("billing"); !ok || l["logging.logplane.dev/sidecar-injection"] != "enabled" {
 		t.Errorf("billing labels = %v, %v", l, ok)
 	}
 	if _, ok := ix.NamespaceLabels("shop"); !ok {

@@ -23,7 +23,7 @@ var k8s client.Client
 const operatorNamespace = "logplane-system"
 
 func TestMain(m *testing.M) {
-	env, err := testenv.Start()
+	env, err := testenv.Start(testenv.WithWebhooks())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -41,6 +41,11 @@ func TestMain(m *testing.M) {
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-test",
 			FlowInterval:      time.Second,
 			RetentionAppliers: loopbackAppliers.build,
+			// The API server calls the in-process webhook at the address envtest chose,
+			// trusting the certificate envtest wrote.
+			Webhook: manager.WebhookOptions{Port: env.WebhookInstallOptions.LocalServingPort,
+				Host: env.WebhookInstallOptions.LocalServingHost, CertDir: env.WebhookInstallOptions.LocalServingCertDir,
+				CertMode: manager.CertModeExternal},
 		}, logr.Discard())
 	}()
 	code := m.Run()
