@@ -48,6 +48,7 @@ type Options struct {
 	Namespace        string
 	LeaderElectionID string
 	OperatorImage    string
+	PprofAddr        string
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -66,6 +67,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Name of the leader election Lease.")
 	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", "ghcr.io/logplane/logplane:latest"),
 		"This operator's image; agents in HotReload mode run its reloader.")
+	fs.StringVar(&o.PprofAddr, "pprof-address", "",
+		"Address of the Go pprof endpoints (/debug/pprof), for profiling; empty turns them off.")
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
@@ -96,6 +99,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		Logger:                  log,
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  opts.ProbeAddr,
+		PprofBindAddress:        opts.PprofAddr,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        opts.LeaderElectionID,
 		LeaderElectionNamespace: opts.Namespace,

@@ -31,9 +31,18 @@ type Env struct {
 	Client client.Client
 }
 
+// Option adjusts the control plane before it starts.
+type Option func(*envtest.Environment)
+
+// WithAPIServerFlag sets a kube-apiserver flag, such as the audit log the benchmark
+// counts writes with.
+func WithAPIServerFlag(name, value string) Option {
+	return func(e *envtest.Environment) { e.ControlPlane.GetAPIServer().Configure().Set(name, value) }
+}
+
 // Start launches the control plane and installs the CRDs from config/crd/bases. It needs
 // KUBEBUILDER_ASSETS, which `make test` sets from hack/setup-envtest.sh.
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run `make test`, or " +
 			"`export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)` before `go test`")
@@ -41,6 +50,9 @@ func Start() (*Env, error) {
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+	}
+	for _, o := range opts {
+		o(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -58,10 +70,14 @@ func Start() (*Env, error) {
 
 // WriteKubeconfig writes an admin kubeconfig for the control plane to path, for kubectl
 // and for the operator run as its own process.
-func (e *Env) WriteKubeconfig(path string) error {
-	user, err := e.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+func (e *Env) WriteKubeconfig(path string) error { return e.WriteKubeconfigFor(path, "admin") }
+
+// WriteKubeconfigFor writes a kubeconfig of a cluster admin named userName, so that the
+// API server's audit log can tell that client's requests from everyone else's.
+func (e *Env) WriteKubeconfigFor(path, userName string) error {
+	user, err := e.AddUser(envtest.User{Name: userName, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return fmt.Errorf("failed to add admin user: %w", err)
+		return fmt.Errorf("failed to add user %s: %w", userName, err)
 	}
 	data, err := user.KubeConfig()
 	if err != nil {
