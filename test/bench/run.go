@@ -356,6 +356,11 @@ func slicesFrom(ch chan error) []error {
 func (b *bench) edits(ctx context.Context, obs *observer, pipelines []string) error {
 	run := b.run
 	run.Latency.Edits = b.cfg.Edits
+	// One profile at a time: the convergence profile must have ended.
+	b.profiles.Wait()
+	b.profile("edits", b.cfg.ProfileSeconds)
+	m0, _ := b.agentMetrics()
+	start0 := time.Now()
 	for k := range b.cfg.Edits {
 		key := pipelines[k*len(pipelines)/b.cfg.Edits%len(pipelines)]
 		ns, name, _ := strings.Cut(key, "/")
@@ -382,6 +387,12 @@ func (b *bench) edits(ctx context.Context, obs *observer, pipelines []string) er
 		}
 		sleep(ctx, 200*time.Millisecond) // let the edit's status write land before the next
 	}
+	if m, err := b.agentMetrics(); err == nil && m.reconciles > m0.reconciles {
+		run.Latency.AgentReconciles = int(m.reconciles - m0.reconciles)
+		run.Latency.MeanReconcileMs = ms(time.Duration((m.seconds - m0.seconds) / (m.reconciles - m0.reconciles) * float64(time.Second)))
+	}
+	samples, _ := b.sampler.snapshot()
+	run.Latency.CPUSeconds = seconds(cpuAt(samples, time.Now()) - cpuAt(samples, start0))
 	run.Latency.P50Ms = percentile(run.Latency.SamplesMs, 50)
 	run.Latency.P99Ms = percentile(run.Latency.SamplesMs, 99)
 	run.Latency.MaxMs = percentile(run.Latency.SamplesMs, 100)
@@ -421,33 +432,54 @@ func (b *bench) touchNamespaces(ctx context.Context, n int) error {
 
 // reconciles reads the agent controller's reconcile count from the operator's metrics.
 func (b *bench) reconciles() (int, error) {
-	resp, err := http.Get(b.metrics)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	return parseReconciles(resp.Body)
+	m, err := b.agentMetrics()
+	return int(m.reconciles), err
 }
 
-// parseReconciles sums controller_runtime_reconcile_total over results for the agent
-// controller from Prometheus text.
-func parseReconciles(r io.Reader) (int, error) {
-	total := 0.0
+// agentMetrics reads the agent controller's reconcile figures from the operator.
+func (b *bench) agentMetrics() (agentMetrics, error) {
+	resp, err := http.Get(b.metrics)
+	if err != nil {
+		return agentMetrics{}, err
+	}
+	defer resp.Body.Close()
+	return parseAgentMetrics(resp.Body)
+}
+
+// agentMetrics are controller-runtime's counters for the agent controller: reconciles
+// (all results) and the total time spent in them.
+type agentMetrics struct {
+	reconciles, seconds float64
+}
+
+// parseAgentMetrics reads controller_runtime_reconcile_total (summed over results)
+// and controller_runtime_reconcile_time_seconds_sum for the agent controller from
+// Prometheus text.
+func parseAgentMetrics(r io.Reader) (agentMetrics, error) {
+	var m agentMetrics
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "controller_runtime_reconcile_total{") || !strings.Contains(line, `controller="agent"`) {
+		var into *float64
+		switch {
+		case !strings.Contains(line, `controller="agent"`):
+			continue
+		case strings.HasPrefix(line, "controller_runtime_reconcile_total{"):
+			into = &m.reconciles
+		case strings.HasPrefix(line, "controller_runtime_reconcile_time_seconds_sum{"):
+			into = &m.seconds
+		default:
 			continue
 		}
 		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
 		if err != nil {
-			return 0, fmt.Errorf("bad metric line %q: %w", line, err)
+			return m, fmt.Errorf("bad metric line %q: %w", line, err)
 		}
-		total += v
+		*into += v
 	}
-	return int(total), sc.Err()
+	return m, sc.Err()
 }
 
 // waitReconciles waits until the agent controller has reconciled at least n times.
