@@ -80,6 +80,10 @@ build: ## Build bin/logplane.
 run: build envtest ## Start a local control plane, install the CRDs, run the operator against it and apply the samples.
 	assets="$$(hack/setup-envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) run ./hack/localcluster -dir "$(LOCAL_DIR)" -- bin/logplane manager
 
+.PHONY: bench
+bench: build envtest ## Scale benchmark (not part of test): BENCH_FLAGS="-n 100,500,2000 -pprof"; writes $(LOCAL_DIR)/bench/bench.{json,md}.
+	assets="$$(hack/setup-envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) run ./test/bench -operator bin/logplane -out "$(LOCAL_DIR)/bench" $(BENCH_FLAGS)
+
 .PHONY: help
 help: ## Show the targets.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

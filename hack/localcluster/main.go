@@ -11,13 +11,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,42 +78,14 @@ func run(ctx context.Context, argv []string, stdout io.Writer) error {
 		return fmt.Errorf("failed to create namespace %s: %w", *namespace, err)
 	}
 
-	probePort, err := freePort()
-	if err != nil {
-		return err
-	}
 	logPath := filepath.Join(*dir, "operator.log")
-	logFile, err := os.Create(logPath)
+	say("starting the operator: %s (log: %s)", strings.Join(operator, " "), logPath)
+	op, err := testenv.StartOperator(ctx, testenv.OperatorOptions{Command: operator, Kubeconfig: kubeconfig,
+		Namespace: *namespace, LogPath: logPath, Args: []string{"--metrics-bind-address=0"}})
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	args := append(operator[1:],
-		"--namespace="+*namespace,
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probePort))
-	cmd := exec.Command(operator[0], args...)
-	// The samples name AWS destinations; off a cloud, the retention reconciler's
-	// default credential chain must not probe the instance metadata address.
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "AWS_EC2_METADATA_DISABLED=true")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	say("starting the operator: %s (log: %s)", cmd.String(), logPath)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("failed to start the operator: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}()
-	if err := waitReady(ctx, probePort, exited); err != nil {
-		return fmt.Errorf("%w (see %s)", err, logPath)
-	}
+	defer op.Stop()
 	say("operator ready")
 
 	objs, err := testenv.LoadManifests(*samples)
@@ -152,8 +121,8 @@ Stop with Ctrl-C.
 		return nil
 	case <-timeUp:
 		return nil
-	case err := <-exited:
-		return fmt.Errorf("the operator exited: %v (see %s)", err, logPath)
+	case <-op.Exited():
+		return fmt.Errorf("the operator exited: %v (see %s)", op.Err(), logPath)
 	}
 }
 
@@ -208,29 +177,6 @@ func allReported(ps []v1.LogPipeline) bool {
 	return true
 }
 
-// waitReady polls the operator's readiness endpoint until it answers 200.
-func waitReady(ctx context.Context, port int, exited <-chan error) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
-	deadline := time.After(60 * time.Second)
-	for {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("the operator exited before it was ready: %v", err)
-		case <-deadline:
-			return errors.New("the operator was not ready within 60s")
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func showKubectl(stdout io.Writer, kubeconfig string, args ...string) {
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		say("kubectl is not installed; skipping `kubectl %v`", args)
@@ -240,15 +186,6 @@ func showKubectl(stdout io.Writer, kubeconfig string, args ...string) {
 	cmd.Stdout, cmd.Stderr = stdout, stdout
 	fmt.Fprintf(stdout, "\n$ kubectl %s\n", strings.Join(args, " "))
 	_ = cmd.Run()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func say(format string, args ...any) {

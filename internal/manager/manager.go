@@ -70,7 +70,8 @@ type Options struct {
 	// RetentionAppliers reaches the destinations; nil uses the real ones (tests swap it).
 	RetentionAppliers retention.Factory
 	// Webhook: see webhook.go.
-	Webhook WebhookOptions
+	Webhook   WebhookOptions
+	PprofAddr string
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -100,6 +101,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RetentionInterval, "retention-interval", retentionreconciler.DefaultInterval,
 		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
 	o.Webhook.BindFlags(fs)
+	fs.StringVar(&o.PprofAddr, "pprof-address", "",
+		"Address of the Go pprof endpoints (/debug/pprof), for profiling; empty turns them off.")
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and the logplane API.
@@ -131,6 +134,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		Logger:                  log,
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  opts.ProbeAddr,
+		PprofBindAddress:        opts.PprofAddr,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        opts.LeaderElectionID,
 		LeaderElectionNamespace: opts.Namespace,

@@ -61,6 +61,15 @@ func WithWebhooks() Option {
 	}
 }
 
+// WithAPIServerFlag sets a kube-apiserver flag, such as the audit log the benchmark
+// counts writes with.
+func WithAPIServerFlag(name, value string) Option {
+	return func(e *envtest.Environment) error {
+		e.ControlPlane.GetAPIServer().Configure().Set(name, value)
+		return nil
+	}
+}
+
 // Start launches the control plane and installs the CRDs from config/crd/bases. It needs
 // KUBEBUILDER_ASSETS, which `make test` sets from hack/setup-envtest.sh.
 func Start(opts ...Option) (*Env, error) {
@@ -93,10 +102,14 @@ func Start(opts ...Option) (*Env, error) {
 
 // WriteKubeconfig writes an admin kubeconfig for the control plane to path, for kubectl
 // and for the operator run as its own process.
-func (e *Env) WriteKubeconfig(path string) error {
-	user, err := e.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+func (e *Env) WriteKubeconfig(path string) error { return e.WriteKubeconfigFor(path, "admin") }
+
+// WriteKubeconfigFor writes a kubeconfig of a cluster admin named userName, so that the
+// API server's audit log can tell that client's requests from everyone else's.
+func (e *Env) WriteKubeconfigFor(path, userName string) error {
+	user, err := e.AddUser(envtest.User{Name: userName, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return fmt.Errorf("failed to add admin user: %w", err)
+		return fmt.Errorf("failed to add user %s: %w", userName, err)
 	}
 	data, err := user.KubeConfig()
 	if err != nil {
