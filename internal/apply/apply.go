@@ -19,16 +19,23 @@ const FieldOwner = "logplane"
 // Apply server-side applies obj, which must carry its TypeMeta. Status and server-set
 // metadata are left out, so that applying never claims fields logplane does not mean.
 func Apply(ctx context.Context, c client.Client, obj client.Object) error {
+	_, err := apply(ctx, c, obj)
+	return err
+}
+
+// apply applies obj and returns the resourceVersion the API server answered with.
+func apply(ctx context.Context, c client.Client, obj client.Object) (string, error) {
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
-		return fmt.Errorf("failed to convert %T: %w", obj, err)
+		return "", fmt.Errorf("failed to convert %T: %w", obj, err)
 	}
 	delete(u, "status")
 	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
 	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
-	ac := client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u})
+	applied := &unstructured.Unstructured{Object: u}
+	ac := client.ApplyConfigurationFromUnstructured(applied)
 	if err := c.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to apply %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
+		return "", fmt.Errorf("failed to apply %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
 	}
-	return nil
+	return applied.GetResourceVersion(), nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/logplane/logplane/controllers"
 	"github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/apply"
 	"github.com/logplane/logplane/internal/flow"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 	flowreconciler "github.com/logplane/logplane/internal/reconciler/flow"
@@ -149,7 +150,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
 		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
 		SecretIndex: agentreconciler.NewSecretIndex(), Events: events,
-		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer(), Board: board}}
+		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer(), Board: board,
+		// Objects no watch covers (ServiceAccount, RBAC, Service) are re-applied at
+		// least this often, undoing edits made by hand.
+		Applied: apply.NewMemo(10 * time.Minute)}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}

@@ -43,8 +43,14 @@ type Reconciler struct {
 	OperatorImage string
 	// Renderer remembers unchanged pipelines between renders; nil renders from scratch.
 	Renderer *render.Renderer
+	// Applied skips applies that would change nothing; nil applies every time.
+	Applied *apply.Memo
 	// Board receives the render's verdicts on pipelines, for their status reconciler.
 	Board *status.Board
+
+	// eventsAbsent remembers that the events collector was removed. Only the default
+	// agent's reconcile touches it, and one reconcile per agent runs at a time.
+	eventsAbsent bool
 }
 
 // EventRecorder is the part of client-go's events.k8s.io recorder the reconciler uses.
@@ -99,13 +105,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		in.Spec = owner.Spec
 	}
 	objs := agentobjects.Build(in)
+	if err := r.confirmApplied(ctx, req.Name, objs); err != nil {
+		return reconcile.Result{}, err
+	}
 	for _, obj := range objs.All() {
 		if owner != nil {
 			if err := controllerutil.SetOwnerReference(owner, obj, r.Client.Scheme()); err != nil {
 				return reconcile.Result{}, err
 			}
 		}
-		if err := apply.Apply(ctx, r.Client, obj); err != nil {
+		if err := r.apply(ctx, obj); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -196,21 +205,74 @@ func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
 // and removes it when none does.
 func (r *Reconciler) reconcileEvents(ctx context.Context, cfg *render.Config, secrets map[[2]string]*corev1.Secret) error {
 	if cfg == nil {
+		if r.eventsAbsent {
+			return nil // deleted before; a delete of what is gone is still a request
+		}
 		for _, obj := range agentobjects.BuildEvents(agentobjects.Input{Namespace: r.Namespace}).All() {
 			if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("failed to delete %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 			}
+			if r.Applied != nil {
+				r.Applied.Forget(obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName())
+			}
 		}
+		r.eventsAbsent = true
 		return nil
 	}
 	objs := agentobjects.BuildEvents(agentobjects.Input{Namespace: r.Namespace, Config: *cfg,
 		SecretValues: secretValues(*cfg, secrets)})
+	r.eventsAbsent = false
 	for _, obj := range objs.All() {
-		if err := apply.Apply(ctx, r.Client, obj); err != nil {
+		if err := r.apply(ctx, obj); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (r *Reconciler) apply(ctx context.Context, obj client.Object) error {
+	if r.Applied == nil {
+		return apply.Apply(ctx, r.Client, obj)
+	}
+	return r.Applied.Apply(ctx, r.Client, obj)
+}
+
+// confirmApplied tells the apply memo what the agent's DaemonSet and Secrets look like
+// now, so that an object edited or deleted by someone else is applied again.
+func (r *Reconciler) confirmApplied(ctx context.Context, agent string, objs *agentobjects.Objects) error {
+	if r.Applied == nil {
+		return nil
+	}
+	var ds appsv1.DaemonSet
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(objs.DaemonSet), &ds)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to get DaemonSet: %w", err)
+	}
+	r.Applied.Confirm("DaemonSet", objs.DaemonSet.Namespace, objs.DaemonSet.Name, ds.ResourceVersion, err == nil)
+	secrets, err := r.agentSecrets(ctx, agent)
+	if err != nil {
+		return err
+	}
+	rvs := make(map[string]string, len(secrets))
+	for _, s := range secrets {
+		rvs[s.Name] = s.ResourceVersion
+	}
+	for _, s := range append([]*corev1.Secret{objs.CredentialsSecret}, objs.ConfigSecrets...) {
+		rv, ok := rvs[s.Name]
+		r.Applied.Confirm("Secret", s.Namespace, s.Name, rv, ok)
+	}
+	return nil
+}
+
+// agentSecrets lists the metadata of the Secrets logplane labelled as the agent's.
+func (r *Reconciler) agentSecrets(ctx context.Context, agent string) ([]metav1.PartialObjectMetadata, error) {
+	var secrets metav1.PartialObjectMetadataList
+	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	if err := r.Client.List(ctx, &secrets, client.InNamespace(r.Namespace),
+		client.MatchingLabels{agentobjects.LabelAgent: agent, agentobjects.LabelManagedBy: "logplane"}); err != nil {
+		return nil, fmt.Errorf("failed to list the agent's Secrets: %w", err)
+	}
+	return secrets.Items, nil
 }
 
 // pruneConfigSecrets deletes configuration Secrets of the agent that the current
@@ -221,15 +283,13 @@ func (r *Reconciler) pruneConfigSecrets(ctx context.Context, agent string, objs 
 	for _, s := range objs.ConfigSecrets {
 		keep[s.Name] = true
 	}
-	var secrets metav1.PartialObjectMetadataList
-	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
-	if err := r.Client.List(ctx, &secrets, client.InNamespace(r.Namespace),
-		client.MatchingLabels{agentobjects.LabelAgent: agent, agentobjects.LabelManagedBy: "logplane"}); err != nil {
-		return fmt.Errorf("failed to list the agent's Secrets: %w", err)
+	secrets, err := r.agentSecrets(ctx, agent)
+	if err != nil {
+		return err
 	}
 	prefix := agentobjects.ResourceName(agent) + "-config-"
-	for i := range secrets.Items {
-		s := &secrets.Items[i]
+	for i := range secrets {
+		s := &secrets[i]
 		if keep[s.Name] || !strings.HasPrefix(s.Name, prefix) {
 			continue
 		}
