@@ -27,7 +27,7 @@ import (
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=create;patch;update;delete,namespace=logplane-system
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;patch;update;delete,namespace=logplane-system
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=create;patch;update;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;create;patch;update;delete,namespace=logplane-system
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=create;patch;update;delete
 
 // AgentController wires the agent reconciler: any change to a logplane resource, a

@@ -27,6 +27,10 @@ func Apply(st *v1.PipelineStatus, e Entry) bool {
 	}
 	if e.Flow != nil {
 		conds = append(conds, at(e.Flow.Condition, gen))
+	} else if old := meta.FindStatusCondition(st.Conditions, conditions.TypeFlowHealthy); old != nil {
+		// Not measured since the operator started: the last verdict stands, so a
+		// restart rewrites no status.
+		conds = append(conds, at(*old, gen))
 	}
 	conds = append(conds, Ready(gen, conds...))
 

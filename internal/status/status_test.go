@@ -156,6 +156,24 @@ func TestApply(t *testing.T) {
 	}
 }
 
+func TestApplyKeepsTheLastFlowVerdictUntilMeasured(t *testing.T) {
+	h := healthy(2, 2)
+	dropping := conditions.New(conditions.TypeFlowHealthy, metav1.ConditionFalse, conditions.ReasonSomeDataDropped, 0, "1.2%")
+	measured := Entry{Verdict: Verdict{Agent: "default", Config: configured(4)}, Health: &h,
+		Flow: &Flow{Condition: dropping, Throughput: &v1.Throughput{Figures: v1.Figures{RecordsPerSecond: 90, DroppedRecordsPerSecond: 1}}}}
+	var st v1.PipelineStatus
+	Apply(&st, measured)
+	// After a restart the board knows the render and the agent, not the flow yet.
+	restarted := measured
+	restarted.Flow = nil
+	if Apply(&st, restarted) {
+		t.Errorf("a restart rewrote the status: %+v", st.Conditions)
+	}
+	if r := meta.FindStatusCondition(st.Conditions, conditions.TypeReady); r.Reason != conditions.ReasonSomeDataDropped || st.Throughput == nil {
+		t.Errorf("Ready %s, throughput %v: the last flow verdict should still count", r.Reason, st.Throughput)
+	}
+}
+
 func TestSameFigures(t *testing.T) {
 	th := func(records, dropped int64, outputs ...v1.OutputThroughput) *v1.Throughput {
 		return &v1.Throughput{Figures: v1.Figures{RecordsPerSecond: records, DroppedRecordsPerSecond: dropped}, Outputs: outputs}

@@ -208,6 +208,13 @@ func (r *Reconciler) reconcileEvents(ctx context.Context, cfg *render.Config, se
 		if r.eventsAbsent {
 			return nil // deleted before; a delete of what is gone is still a request
 		}
+		// After a restart: a read, not five deletes, finds that there is none.
+		var d appsv1.Deployment
+		err := r.Secrets.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: agentobjects.EventsName}, &d)
+		if apierrors.IsNotFound(err) {
+			r.eventsAbsent = true
+			return nil
+		}
 		for _, obj := range agentobjects.BuildEvents(agentobjects.Input{Namespace: r.Namespace}).All() {
 			if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("failed to delete %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
