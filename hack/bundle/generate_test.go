@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,9 +17,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/logplane/logplane/internal/fluentbit"
+	goldenfile "github.com/logplane/logplane/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 const repoRoot = "../.."
 
@@ -369,24 +366,6 @@ func count(list []string, s string) int {
 	return n
 }
 
-// golden compares got with the file at path, or rewrites it under -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./hack/bundle -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the generated output; review and run go test ./hack/bundle -update", path)
-	}
-}
-
 // The webhook OLM creates from the definition is the one the kustomize install has, but
 // for what OLM owns: the Service it points at, the CA bundle and the namespace selector.
 func TestWebhookRoundTripsThroughOLM(t *testing.T) {
@@ -423,3 +402,5 @@ func TestWebhookRoundTripsThroughOLM(t *testing.T) {
 		t.Errorf("OLM would create\n%s\nthe install has\n%s", gy, wy)
 	}
 }
+
+var golden = goldenfile.Compare

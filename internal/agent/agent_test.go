@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +12,8 @@ import (
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/render"
 	"github.com/logplane/logplane/internal/snapshot"
+	goldenfile "github.com/logplane/logplane/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func sampleInput(t *testing.T) Input {
 	t.Helper()
@@ -72,7 +70,7 @@ func TestObjectsGolden(t *testing.T) {
 		b.Write(data)
 	}
 	path := filepath.Join("testdata", "default-agent.yaml")
-	if *update {
+	if goldenfile.Updating() {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}

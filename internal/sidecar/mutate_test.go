@@ -1,8 +1,6 @@
 package sidecar
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,9 +12,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	goldenfile "github.com/logplane/logplane/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 func appPod(mods ...func(*corev1.Pod)) *corev1.Pod {
 	p := &corev1.Pod{
@@ -156,20 +153,8 @@ func TestMutateLeavesPodsAlone(t *testing.T) {
 	}
 }
 
+// golden compares got with testdata/<name>, or rewrites it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("missing golden file (run go test ./internal/sidecar -update): %v", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs; review, then run go test ./internal/sidecar -update:\n--- want\n%s\n--- got\n%s", p, want, got)
-	}
+	goldenfile.Compare(t, filepath.Join("testdata", name), got)
 }

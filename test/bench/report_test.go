@@ -2,15 +2,14 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/bench.md")
+	goldenfile "github.com/logplane/logplane/test/golden"
+)
 
 func TestPercentile(t *testing.T) {
 	fifty := make([]float64, 50)
@@ -79,7 +78,7 @@ func TestMarkdownGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join("testdata", "bench.md")
-	if *update {
+	if goldenfile.Updating() {
 		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
