@@ -149,6 +149,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	events := mgr.GetEventRecorder("logplane")
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
 		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
+		// The cache holds Secret metadata only (see keepIdentityOnly); data is read
+		// when a referenced Secret's resourceVersion moves.
+		SecretData:  agentreconciler.NewSecretData(mgr.GetCache(), mgr.GetAPIReader()),
 		SecretIndex: agentreconciler.NewSecretIndex(), Events: events,
 		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer(), Board: board,
 		// Objects no watch covers (ServiceAccount, RBAC, Service) are re-applied at

@@ -60,7 +60,7 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 	}
 	for key := range secrets {
 		var sec corev1.Secret
-		err := r.Secrets.Get(ctx, client.ObjectKey{Namespace: key[0], Name: key[1]}, &sec)
+		err := r.readSecret(ctx, client.ObjectKey{Namespace: key[0], Name: key[1]}, &sec)
 		if apierrors.IsNotFound(err) {
 			continue // reported by the renderer on the resource that refers to it
 		}
@@ -75,7 +75,17 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 		slices.Sort(keys)
 		s.Secrets = append(s.Secrets, snapshot.Secret{Namespace: key[0], Name: key[1], Keys: keys})
 	}
+	if r.SecretData != nil {
+		r.SecretData.Retain(secrets)
+	}
 	return s, secrets, nil
+}
+
+func (r *Reconciler) readSecret(ctx context.Context, key client.ObjectKey, s *corev1.Secret) error {
+	if r.SecretData != nil {
+		return r.SecretData.Get(ctx, key, s)
+	}
+	return r.Secrets.Get(ctx, key, s)
 }
 
 // secretValues picks the values a configuration needs out of the Secrets read.

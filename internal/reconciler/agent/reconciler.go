@@ -33,6 +33,9 @@ type Reconciler struct {
 	// Secrets reads referenced Secrets directly, so that the cache never holds every
 	// Secret of the cluster.
 	Secrets client.Reader
+	// SecretData keeps referenced Secrets' data between reconciles; nil reads them
+	// every time.
+	SecretData *SecretData
 	// Namespace is the operator's: agent objects and platform Secrets live there.
 	Namespace string
 	// SecretIndex is updated after each render for the Secret watch to consult.
