@@ -29,10 +29,14 @@ type parsers struct {
 	// byFilter remembers the name given to each distinct parse filter, so that a
 	// thousand pipelines parsing JSON hash the definition once.
 	byFilter map[string]string
+	// prefix starts every parser name. A sidecar runs several pipelines' fragments in
+	// one Fluent Bit, which refuses two parsers of one name: each fragment's names
+	// carry its pipeline.
+	prefix string
 }
 
 func newParsers() *parsers {
-	return &parsers{byName: map[string]fluentbit.Section{}, byFilter: map[string]string{}}
+	return &parsers{byName: map[string]fluentbit.Section{}, byFilter: map[string]string{}, prefix: "lp-"}
 }
 
 func (ps *parsers) add(s fluentbit.Section) { ps.byName[s.Name] = s }
@@ -66,7 +70,7 @@ func (ps *parsers) parserFor(p *v1.ParseFilter) string {
 	for _, kv := range def.Params {
 		h.Write([]byte(kv.Key + "=" + kv.Value.String() + "\n"))
 	}
-	def.Name = "lp-" + hex.EncodeToString(h.Sum(nil))[:12]
+	def.Name = ps.prefix + hex.EncodeToString(h.Sum(nil))[:12]
 	ps.add(def)
 	ps.byFilter[key] = def.Name
 	return def.Name

@@ -166,6 +166,7 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 		if !encoded {
 			encoded = true
 			own := newParsers()
+			own.prefix = b.parsers.prefix
 			var err error
 			if shared, err = fluentbit.EncodeProcessors(procs(own)); err != nil {
 				b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", err.Error()))

@@ -101,6 +101,7 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 		}
 		kept.Outputs = append(kept.Outputs, o)
 	}
+	b.parsers.prefix = "lp-" + p.Ref.Name + "-"
 	b.addOutputs(&kept, match{glob: tag}, func(ps *parsers) []fluentbit.Section { return filterProcessors(p.Filters, ps) }, filesystem)
 	probs = append(probs, b.problems...)
 	if len(b.outputs) == 0 {
