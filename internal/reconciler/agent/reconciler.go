@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -41,7 +40,7 @@ type Reconciler struct {
 	// SecretIndex is updated after each render for the Secret watch to consult.
 	SecretIndex *SecretIndex
 	// Events records transitions users should notice; nil records none.
-	Events EventRecorder
+	Events status.EventRecorder
 	// OperatorImage is this operator's image, which also runs the agents' reloader.
 	OperatorImage string
 	// Renderer remembers unchanged pipelines between renders; nil renders from scratch.
@@ -54,11 +53,6 @@ type Reconciler struct {
 	// eventsAbsent remembers that the events collector was removed. Only the default
 	// agent's reconcile touches it, and one reconcile per agent runs at a time.
 	eventsAbsent bool
-}
-
-// EventRecorder is the part of client-go's events.k8s.io recorder the reconciler uses.
-type EventRecorder interface {
-	Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any)
 }
 
 // Reconcile renders the whole snapshot once and applies the requested agent's share.
@@ -108,7 +102,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		in.Spec = owner.Spec
 	}
 	objs := agentobjects.Build(in)
-	if err := r.confirmApplied(ctx, req.Name, objs); err != nil {
+	// One list serves the apply memo and the pruning: the Secrets the apply below
+	// creates are the current configuration's, which pruning keeps anyway.
+	existing, err := r.agentSecrets(ctx, req.Name)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.confirmApplied(ctx, objs, existing); err != nil {
 		return reconcile.Result{}, err
 	}
 	for _, obj := range objs.All() {
@@ -121,7 +121,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	if err := r.pruneConfigSecrets(ctx, req.Name, objs); err != nil {
+	if err := r.pruneConfigSecrets(ctx, req.Name, objs, existing); err != nil {
 		return reconcile.Result{}, err
 	}
 	logger.V(1).Info("applied agent", "configHash", cfg.Hash, "pipelines", len(cfg.Pipelines))
@@ -249,7 +249,7 @@ func (r *Reconciler) apply(ctx context.Context, obj client.Object) error {
 
 // confirmApplied tells the apply memo what the agent's DaemonSet and Secrets look like
 // now, so that an object edited or deleted by someone else is applied again.
-func (r *Reconciler) confirmApplied(ctx context.Context, agent string, objs *agentobjects.Objects) error {
+func (r *Reconciler) confirmApplied(ctx context.Context, objs *agentobjects.Objects, secrets []metav1.PartialObjectMetadata) error {
 	if r.Applied == nil {
 		return nil
 	}
@@ -259,10 +259,6 @@ func (r *Reconciler) confirmApplied(ctx context.Context, agent string, objs *age
 		return fmt.Errorf("failed to get DaemonSet: %w", err)
 	}
 	r.Applied.Confirm("DaemonSet", objs.DaemonSet.Namespace, objs.DaemonSet.Name, ds.ResourceVersion, err == nil)
-	secrets, err := r.agentSecrets(ctx, agent)
-	if err != nil {
-		return err
-	}
 	rvs := make(map[string]string, len(secrets))
 	for _, s := range secrets {
 		rvs[s.Name] = s.ResourceVersion
@@ -288,14 +284,10 @@ func (r *Reconciler) agentSecrets(ctx context.Context, agent string) ([]metav1.P
 // pruneConfigSecrets deletes configuration Secrets of the agent that the current
 // configuration no longer uses, as when a large configuration shrinks back into
 // fewer Secrets. Only Secrets logplane labelled as this agent's are considered.
-func (r *Reconciler) pruneConfigSecrets(ctx context.Context, agent string, objs *agentobjects.Objects) error {
+func (r *Reconciler) pruneConfigSecrets(ctx context.Context, agent string, objs *agentobjects.Objects, secrets []metav1.PartialObjectMetadata) error {
 	keep := map[string]bool{objs.CredentialsSecret.Name: true}
 	for _, s := range objs.ConfigSecrets {
 		keep[s.Name] = true
-	}
-	secrets, err := r.agentSecrets(ctx, agent)
-	if err != nil {
-		return err
 	}
 	prefix := agentobjects.ResourceName(agent) + "-config-"
 	for i := range secrets {

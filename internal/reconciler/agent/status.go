@@ -186,7 +186,7 @@ const maxListedPipelines = 100
 
 func (r *Reconciler) patchOutputStatus(ctx context.Context, obj client.Object, st *v1.OutputStatus, users []v1.ObjectReference, config metav1.Condition) error {
 	base := obj.DeepCopyObject().(client.Object)
-	r.recordTransition(obj, st.Conditions, config)
+	status.RecordTransition(r.Events, obj, meta.FindStatusCondition(st.Conditions, config.Type), config)
 	changed := setConditions(&st.Conditions, config, status.Ready(obj.GetGeneration(), config))
 	listed := users[:min(len(users), maxListedPipelines)]
 	if !equality.Semantic.DeepEqual(st.Pipelines, listed) && (len(st.Pipelines) > 0 || len(listed) > 0) {
@@ -210,19 +210,4 @@ func (r *Reconciler) patchIfChanged(ctx context.Context, obj, base client.Object
 		return fmt.Errorf("failed to write status of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
 	}
 	return nil
-}
-
-// recordTransition records an event when a resource leaves or re-enters the
-// configuration — not on every reconcile, so `kubectl get events` stays readable.
-func (r *Reconciler) recordTransition(obj client.Object, before []metav1.Condition, now metav1.Condition) {
-	if r.Events == nil {
-		return
-	}
-	old := meta.FindStatusCondition(before, now.Type)
-	switch {
-	case now.Status == metav1.ConditionFalse && (old == nil || old.Status != metav1.ConditionFalse || old.Reason != now.Reason):
-		r.Events.Eventf(obj, nil, "Warning", now.Reason, "Render", "%s", now.Message)
-	case now.Status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse:
-		r.Events.Eventf(obj, nil, "Normal", now.Reason, "Render", "%s", now.Message)
-	}
 }

@@ -10,8 +10,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -29,12 +27,7 @@ type Reconciler struct {
 	// Kind is alias.LogPipeline or alias.ClusterLogPipeline.
 	Kind string
 	// Events records transitions users should notice; nil records none.
-	Events EventRecorder
-}
-
-// EventRecorder is the part of client-go's events.k8s.io recorder used here.
-type EventRecorder interface {
-	Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any)
+	Events status.EventRecorder
 }
 
 // Reconcile composes and writes one pipeline's status.
@@ -53,7 +46,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !status.Apply(st, entry) {
 		return reconcile.Result{}, nil
 	}
-	r.recordTransition(obj, before, entry.Verdict.Config)
+	status.RecordTransition(r.Events, obj, before, entry.Verdict.Config)
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {
 			return reconcile.Result{}, nil
@@ -70,18 +63,4 @@ func (r *Reconciler) newObject() (client.Object, *v1.PipelineStatus) {
 	}
 	p := &v1.LogPipeline{}
 	return p, &p.Status.PipelineStatus
-}
-
-// recordTransition records an event when a pipeline leaves or re-enters the
-// configuration — not on every write, so `kubectl get events` stays readable.
-func (r *Reconciler) recordTransition(obj client.Object, old *metav1.Condition, now metav1.Condition) {
-	if r.Events == nil {
-		return
-	}
-	switch {
-	case now.Status == metav1.ConditionFalse && (old == nil || old.Status != metav1.ConditionFalse || old.Reason != now.Reason):
-		r.Events.Eventf(obj, nil, "Warning", now.Reason, "Render", "%s", now.Message)
-	case now.Status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse:
-		r.Events.Eventf(obj, nil, "Normal", now.Reason, "Render", "%s", now.Message)
-	}
 }
