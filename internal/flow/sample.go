@@ -3,8 +3,10 @@
 package flow
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"sync"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -45,17 +47,11 @@ type Sample struct {
 	BufferUsed map[string]float64
 }
 
-// Parse reads Fluent Bit's Prometheus text exposition.
-func Parse(r io.Reader) (*Sample, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(r)
-	if err != nil {
-		return nil, fmt.Errorf("failed to parse metrics: %w", err)
-	}
-	s := &Sample{Outputs: map[string]OutputCounters{}, Inputs: map[string]InputCounters{}, BufferUsed: map[string]float64{}}
-	s.Uptime = single(families["fluentbit_uptime"])
-	s.HotReloads = single(families["fluentbit_hot_reloaded_times"])
-	outputs := []struct {
+// The series a Sample is made of. Everything else Fluent Bit exposes (histograms of
+// latency and backpressure, storage, logger, routing: three quarters of the lines of
+// an agent's exposition, more with every output) is skipped before parsing.
+var (
+	outputMetrics = []struct {
 		metric string
 		set    func(*OutputCounters, float64)
 	}{
@@ -65,14 +61,7 @@ func Parse(r io.Reader) (*Sample, error) {
 		{"fluentbit_output_retried_records_total", func(c *OutputCounters, v float64) { c.Retried = v }},
 		{"fluentbit_output_errors_total", func(c *OutputCounters, v float64) { c.Errors = v }},
 	}
-	for _, o := range outputs {
-		for name, v := range byName(families[o.metric]) {
-			c := s.Outputs[name]
-			o.set(&c, v)
-			s.Outputs[name] = c
-		}
-	}
-	inputs := []struct {
+	inputMetrics = []struct {
 		metric string
 		set    func(*InputCounters, float64)
 	}{
@@ -80,17 +69,110 @@ func Parse(r io.Reader) (*Sample, error) {
 		{"fluentbit_input_bytes_total", func(c *InputCounters, v float64) { c.Bytes = v }},
 		{"fluentbit_input_storage_chunks", func(c *InputCounters, v float64) { c.StorageChunks = v }},
 	}
-	for _, in := range inputs {
+	metricUptime     = "fluentbit_uptime"
+	metricHotReloads = "fluentbit_hot_reloaded_times"
+	metricCapacity   = "fluentbit_output_chunk_available_capacity_percent"
+	wanted           = func() map[string]bool {
+		w := map[string]bool{metricUptime: true, metricHotReloads: true, metricCapacity: true}
+		for _, o := range outputMetrics {
+			w[o.metric] = true
+		}
+		for _, in := range inputMetrics {
+			w[in.metric] = true
+		}
+		return w
+	}()
+)
+
+// MaxExposition bounds what one scrape reads: an agent with thousands of outputs
+// writes a few MiB; more is not Fluent Bit, and must not cost the operator its memory.
+const MaxExposition = 16 << 20
+
+// buffers are reused across scrapes: a cycle over 1,000 pods reads tens of MiB.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Parse reads Fluent Bit's Prometheus text exposition. Only the series a Sample holds
+// reach the Prometheus text parser (see keepWanted), so a malformed series logplane
+// does not read does not void the others.
+func Parse(r io.Reader) (*Sample, error) {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer buffers.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r, MaxExposition+1)); err != nil {
+		return nil, fmt.Errorf("failed to read metrics: %w", err)
+	}
+	if buf.Len() > MaxExposition {
+		return nil, fmt.Errorf("metrics exceed %d bytes", MaxExposition)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(keepWanted(buf.Bytes())))
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse metrics: %w", err)
+	}
+	s := &Sample{Outputs: map[string]OutputCounters{}, Inputs: map[string]InputCounters{}, BufferUsed: map[string]float64{}}
+	s.Uptime = single(families[metricUptime])
+	s.HotReloads = single(families[metricHotReloads])
+	for _, o := range outputMetrics {
+		for name, v := range byName(families[o.metric]) {
+			c := s.Outputs[name]
+			o.set(&c, v)
+			s.Outputs[name] = c
+		}
+	}
+	for _, in := range inputMetrics {
 		for name, v := range byName(families[in.metric]) {
 			c := s.Inputs[name]
 			in.set(&c, v)
 			s.Inputs[name] = c
 		}
 	}
-	for name, free := range byName(families["fluentbit_output_chunk_available_capacity_percent"]) {
+	for name, free := range byName(families[metricCapacity]) {
 		s.BufferUsed[name] = 100 - free
 	}
 	return s, nil
+}
+
+// keepWanted compacts text, in place, to the lines of wanted families: their samples
+// and their # HELP and # TYPE lines, in their order. It only picks lines by the
+// metric name they start with; the parser reads them.
+func keepWanted(text []byte) []byte {
+	out := text[:0]
+	for len(text) > 0 {
+		line := text
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i+1], text[i+1:]
+		} else {
+			text = nil
+		}
+		if wanted[string(metricName(line))] {
+			out = append(out, line...) // never overtakes the line being read
+		}
+	}
+	return out
+}
+
+// metricName is the family a line of the text format belongs to: the name a sample
+// starts with, or the one a # HELP or # TYPE comment names; nil for anything else.
+// It skips blanks where the text parser does.
+func metricName(line []byte) []byte {
+	line = bytes.TrimLeft(line, " \t")
+	if rest, ok := bytes.CutPrefix(line, []byte("#")); ok {
+		keyword, rest := token(bytes.TrimLeft(rest, " \t"))
+		if string(keyword) != "HELP" && string(keyword) != "TYPE" {
+			return nil
+		}
+		line = bytes.TrimLeft(rest, " \t")
+	}
+	name, _ := token(line)
+	return name
+}
+
+// token splits off the text up to the first blank, tab, line end or label set.
+func token(b []byte) (tok, rest []byte) {
+	if end := bytes.IndexAny(b, "{ \t\r\n"); end >= 0 {
+		return b[:end], b[end:]
+	}
+	return b, nil
 }
 
 // byName maps the "name" label (the section's alias) to the metric's value.

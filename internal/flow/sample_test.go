@@ -1,10 +1,15 @@
 package flow
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 func parseFixture(t *testing.T, name string) *Sample {
@@ -62,4 +67,72 @@ func FuzzParseNeverPanics(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		_, _ = Parse(strings.NewReader(text))
 	})
+}
+
+// sameWanted checks that skipping the families a Sample does not read changes none
+// of the ones it does: text parses the same, family by family, before and after.
+func sameWanted(t *testing.T, text string) {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	full, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		return // the parser refuses it whole; what it makes of a part does not matter
+	}
+	parser = expfmt.NewTextParser(model.UTF8Validation)
+	kept, err := parser.TextToMetricFamilies(bytes.NewReader(keepWanted([]byte(text))))
+	if err != nil {
+		t.Fatalf("the wanted lines of a valid exposition do not parse: %v\n%q", err, text)
+	}
+	for name, f := range kept {
+		if !wanted[name] {
+			t.Errorf("family %s was kept", name)
+		}
+		if a, b := familyText(t, f), familyText(t, full[name]); a != b {
+			t.Errorf("family %s reads\n%s\nafter filtering, and\n%s\nin the whole text", name, a, b)
+		}
+	}
+	for name := range full {
+		if _, ok := kept[name]; wanted[name] && !ok {
+			t.Errorf("family %s was skipped", name)
+		}
+	}
+}
+
+func TestKeepWantedChangesNoWantedFamily(t *testing.T) {
+	for _, name := range []string{"t00.prom", "t10.prom", "t20.prom", "t24-after-reload.prom"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameWanted(t, string(data))
+		if kept := len(keepWanted(data)); kept*3 > len(data) {
+			t.Errorf("%s: %d of %d bytes kept; the histograms should be gone", name, kept, len(data))
+		}
+	}
+	// Blanks where the text format allows them, and no final newline.
+	sameWanted(t, "#\tTYPE  fluentbit_uptime counter\n  fluentbit_uptime{hostname=\"a\"} 7\n# a comment\nfluentbit_build_info 1\nfluentbit_uptime_x 3\nfluentbit_hot_reloaded_times 2")
+}
+
+func FuzzKeepWanted(f *testing.F) {
+	for _, name := range []string{"t00.prom", "t24-after-reload.prom"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Add("# HELP fluentbit_uptime x\n# TYPE fluentbit_uptime counter\nfluentbit_uptime 1\n")
+	f.Fuzz(sameWanted)
+}
+
+func familyText(t *testing.T, f *dto.MetricFamily) string {
+	t.Helper()
+	if f == nil {
+		return "<none>"
+	}
+	var b strings.Builder
+	if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return b.String()
 }
