@@ -83,7 +83,7 @@ func BenchmarkScrapeCycle(b *testing.B) {
 				b.Fatalf("%d of %d targets failed: %v", c.Failed, c.Targets, c.Errors)
 			}
 		}
-		b.ReportMetric((cpuTime(b) - cpu).Seconds()/float64(b.N), "cpu-s/op")
+		b.ReportMetric((cpuTime(b)-cpu).Seconds()/float64(b.N), "cpu-s/op")
 	})
 
 	b.Run("serve-only", func(b *testing.B) {
@@ -111,6 +111,6 @@ func BenchmarkScrapeCycle(b *testing.B) {
 				<-done
 			}
 		}
-		b.ReportMetric((cpuTime(b) - cpu).Seconds()/float64(b.N), "cpu-s/op")
+		b.ReportMetric((cpuTime(b)-cpu).Seconds()/float64(b.N), "cpu-s/op")
 	})
 }
