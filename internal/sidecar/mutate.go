@@ -59,7 +59,7 @@ const (
 	volumeSecrets    = "logplane-sidecar-secrets"
 	volumeAWS        = "logplane-sidecar-aws"
 	volumeLogsPrefix = "logplane-logs-"
-	metricsPortName  = "lp-metrics"
+	metricsPortName  = fluentbit.SidecarMetricsPortName
 )
 
 var reservedDirs = []string{configDir, render.SidecarDataDir, render.SecretFilesDir, path.Dir(render.AWSCredentialsFile)}
@@ -121,6 +121,10 @@ func Mutate(pod *corev1.Pod, namespace string, pipelines []Pipeline, opts Option
 	}
 	out.Annotations[AnnotationConfig] = string(main)
 	out.Annotations[AnnotationHashes] = FormatHashes(hashes)
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	out.Labels[LabelInjected] = Injected
 
 	c := container(accepted, opts, podUser(pod))
 	c.VolumeMounts = append(c.VolumeMounts, shareLogDirs(&out.Spec, accepted)...)

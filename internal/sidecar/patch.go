@@ -9,7 +9,7 @@ import (
 )
 
 // Patch writes what Mutate added to before (giving after) as JSON patch operations
-// that only add: the new annotations, volumes, volume mounts and container. Nothing
+// that only add: the new label, annotations, volumes, volume mounts and container. Nothing
 // the pod was sent with is rewritten, so fields this operator's API version does not
 // know survive admission (a diff of the re-encoded pod would remove them), and no
 // document diff is computed per admission.
@@ -23,6 +23,11 @@ func Patch(before, after *corev1.Pod) []jsonpatch.Operation {
 				ops = append(ops, add("/metadata/annotations/"+escape(k), v))
 			}
 		}
+	}
+	if before.Labels == nil && len(after.Labels) > 0 {
+		ops = append(ops, add("/metadata/labels", after.Labels))
+	} else if v, ok := after.Labels[LabelInjected]; ok && before.Labels[LabelInjected] != v {
+		ops = append(ops, add("/metadata/labels/"+escape(LabelInjected), v))
 	}
 	ops = appendList(ops, "/spec/volumes", before.Spec.Volumes, after.Spec.Volumes)
 	for i := range before.Spec.Containers {

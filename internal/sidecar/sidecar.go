@@ -40,6 +40,12 @@ const (
 	AnnotationManifest = "logging.logplane.dev/sidecar-manifest"
 	// ComponentSidecar is the app.kubernetes.io/component label value of sidecar Secrets.
 	ComponentSidecar = "sidecar"
+	// LabelInjected marks a pod the webhook gave the sidecar, so that the operator
+	// can watch those pods (to read the sidecars' metrics) without caching every pod
+	// of the cluster in full.
+	LabelInjected = "logging.logplane.dev/sidecar"
+	// Injected is the value of LabelInjected.
+	Injected = "injected"
 )
 
 // Manifest tells the webhook what a pipeline's sidecar Secret holds, so that it can
