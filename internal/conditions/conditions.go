@@ -68,8 +68,11 @@ const (
 	ReasonBufferFillingUp = "BufferFillingUp"
 	// ReasonNoRecords: nothing was offered to the pipeline's outputs, and nothing dropped.
 	ReasonNoRecords = "NoRecords"
-	// ReasonProbingFailed: the agents' metrics could not be read.
+	// ReasonProbingFailed: the agents' or sidecars' metrics could not be read.
 	ReasonProbingFailed = "ProbingFailed"
+	// ReasonNoSidecarsRunning: no running pod has the sidecar of a file-input
+	// pipeline, so there is no flow to measure.
+	ReasonNoSidecarsRunning = "NoSidecarsRunning"
 
 	// ReasonSidecarsCurrent: every selected pod runs the current sidecar configuration.
 	ReasonSidecarsCurrent = "SidecarsCurrent"
@@ -125,7 +128,8 @@ var messages = map[string]string{
 	ReasonNoLogsDelivered:         "Records come in but none were delivered in the last measurement window; the destination fails or does not answer, and records are retried.",
 	ReasonNoRecords:               "No records reached the pipeline's outputs in the last measurement window; nothing was dropped.",
 	ReasonBufferFillingUp:         "The buffer for %s grew to %s; the destination does not keep up.",
-	ReasonProbingFailed:           "Agent metrics could not be read: %s",
+	ReasonProbingFailed:           "Fluent Bit metrics could not be read: %s",
+	ReasonNoSidecarsRunning:       "No running pod has this pipeline's sidecar, so there is no flow to measure; pods the pipeline selects get the sidecar when they are created (status.sidecars counts them).",
 	ReasonSidecarsCurrent:         "%d selected pods run the sidecar with the current configuration.",
 	ReasonSidecarsOutdated:        "Of %d selected pods, %d run an older sidecar configuration and %d have no sidecar; restart their workloads (kubectl rollout restart) to apply the current one.",
 	ReasonSidecarNotConfigured:    "The sidecar configuration could not be generated (see ConfigGenerated); new pods are not injected.",

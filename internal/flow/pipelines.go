@@ -58,6 +58,18 @@ func ByPipeline(c Cycle) map[PipelineKey]*Measure {
 	return out
 }
 
+// ReportedPipelines are the pipelines some process showed this cycle, whether or not
+// they have rates yet.
+func ReportedPipelines(c Cycle) map[PipelineKey]bool {
+	out := map[PipelineKey]bool{}
+	for name := range c.Reported {
+		if o, ok := alias.Decode(name); ok {
+			out[PipelineKey{Kind: o.PipelineKind, Namespace: o.Namespace, Name: o.Pipeline}] = true
+		}
+	}
+	return out
+}
+
 // Judge turns a pipeline's measure into the throughput its status shows and its
 // FlowHealthy verdict. notMeasurable gives, for outputs whose counters do not mean
 // delivery (S3 acknowledges a record once it is buffered on the node), the reason

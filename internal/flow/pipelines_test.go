@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
@@ -107,26 +105,5 @@ func TestByPipelineIgnoresForeignSections(t *testing.T) {
 	got := ByPipeline(c)
 	if len(got) != 1 || got[webKey].Outputs[OutputKey{Kind: alias.LogOutput, Name: "loki"}].Records != 3 {
 		t.Errorf("got %+v", got)
-	}
-}
-
-func TestTargets(t *testing.T) {
-	pod := func(name string, phase corev1.PodPhase, ip string, ports ...corev1.ContainerPort) corev1.Pod {
-		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("uid-" + name)},
-			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "fluent-bit", Ports: ports}, {Name: "reloader"}}},
-			Status: corev1.PodStatus{Phase: phase, PodIP: ip}}
-	}
-	metrics := corev1.ContainerPort{Name: "metrics", ContainerPort: 2020}
-	sidecar := pod("app", corev1.PodRunning, "fd00::5")
-	sidecar.Spec.InitContainers = []corev1.Container{{Name: "logplane-sidecar", Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 2021}}}}
-	got := Targets([]corev1.Pod{
-		pod("agent-a", corev1.PodRunning, "10.0.0.1", metrics),
-		pod("agent-b", corev1.PodPending, "", metrics),
-		pod("agent-c", corev1.PodRunning, "10.0.0.3", corev1.ContainerPort{Name: "http", ContainerPort: 80}),
-		sidecar,
-	})
-	want := []string{"http://10.0.0.1:2020/api/v2/metrics/prometheus", "http://[fd00::5]:2021/api/v2/metrics/prometheus"}
-	if len(got) != len(want) || got[0].URL != want[0] || got[1].URL != want[1] || got[0].Key == got[1].Key {
-		t.Errorf("targets %+v, want %v", got, want)
 	}
 }

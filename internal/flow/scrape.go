@@ -14,6 +14,11 @@ type Target struct {
 	// deltas are taken against the same process's previous sample.
 	Key string
 	URL string
+	// Namespace, when set, is the only namespace whose LogPipelines the process may
+	// report: an injected sidecar runs its own namespace's pipelines, and a tenant's
+	// pod that serves metrics on the sidecar's port must not move another tenant's
+	// figures. Empty for the operator's agents, which run every namespace's.
+	Namespace string
 }
 
 // Result is one target's scrape: a sample, or why there is none.

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/logplane/logplane/internal/alias"
 )
 
 // Cycle is what one round of measurement found, per output section (alias).
@@ -12,12 +14,21 @@ type Cycle struct {
 	Rates map[string]OutputCounters
 	// BufferUsed is the fullest buffer of the section among those processes, in percent.
 	BufferUsed map[string]float64
+	// Reported are the sections some process showed this cycle, with a rate or not
+	// yet (a process read for the first time has counters but no rate).
+	Reported map[string]bool
 	// Window is the longest time the rates cover; zero when no rate could be taken.
 	Window time.Duration
 	// Targets and Failed count the processes read and those that could not be;
 	// Errors says why, for the first few.
 	Targets, Failed int
 	Errors          []string
+	// Carried counts the failed processes whose last rates stand in for this cycle.
+	Carried int
+	// FailedNamespaces are the namespaces of failed namespace-scoped processes
+	// (sidecars) that had no rates to carry, so that their pipelines can say they
+	// could not be read rather than that nothing runs them.
+	FailedNamespaces map[string]bool
 }
 
 // maxErrors keeps a cycle's error list short however many pods fail.
@@ -25,56 +36,127 @@ const maxErrors = 3
 
 // Tracker turns scrape cycles into rates per output section (alias), summed over every
 // process that runs it. It keeps each process's last good sample: a missed scrape
-// only widens the next window, a process that disappears stops counting, and a new
-// one counts from its second sample on.
+// only widens the next window, a process that disappears stops counting (and is
+// forgotten, so pods that come and go, such as Jobs', cost nothing once gone), and a
+// new one counts from its second sample on.
+//
+// A process that was read last cycle but not this one (a timeout, a pod busy
+// reloading) has its last rates carried forward, once. Without that, each pipeline
+// it runs would show only the other pods' share for one window: a dip that rewrites
+// status twice (down, then back up) and can flip a verdict, for a process that most
+// likely kept working. Its next good sample spans the gap, so nothing it did is lost
+// from the figures; a second miss in a row carries nothing, so a pod that is really
+// gone stops counting after one window.
 type Tracker struct {
-	last map[string]Result
+	targets map[string]*tracked
+}
+
+// tracked is what the tracker remembers of one process.
+type tracked struct {
+	last Result // the last good sample, scoped (see scoped)
+	// rates and window are the last ones measured; nil before a second sample.
+	rates  map[string]OutputCounters
+	window time.Duration
+	// carried is set once rates stood in for a missed cycle, until the next good one.
+	carried bool
 }
 
 // NewTracker returns a tracker with no history.
-func NewTracker() *Tracker { return &Tracker{last: map[string]Result{}} }
+func NewTracker() *Tracker { return &Tracker{targets: map[string]*tracked{}} }
 
 // Observe takes one cycle's results. A section appears in the rates once at least one
 // of its processes has two samples.
 func (t *Tracker) Observe(results []Result) Cycle {
-	c := Cycle{Rates: map[string]OutputCounters{}, BufferUsed: map[string]float64{}, Targets: len(results)}
-	seen := map[string]bool{}
+	c := Cycle{Rates: map[string]OutputCounters{}, BufferUsed: map[string]float64{}, Reported: map[string]bool{},
+		FailedNamespaces: map[string]bool{}, Targets: len(results)}
+	seen := make(map[string]bool, len(results))
 	for _, r := range results {
 		seen[r.Target.Key] = true
+		tr := t.targets[r.Target.Key]
 		if r.Err != nil || r.Sample == nil {
 			c.Failed++
 			if len(c.Errors) < maxErrors && r.Err != nil {
 				c.Errors = append(c.Errors, r.Err.Error())
 			}
+			if tr != nil && tr.rates != nil && !tr.carried {
+				tr.carried = true
+				c.Carried++
+				c.add(tr.rates, tr.window, tr.last.Sample.BufferUsed)
+			} else if r.Target.Namespace != "" {
+				c.FailedNamespaces[r.Target.Namespace] = true
+			}
 			continue // keep the previous sample: the next window spans the gap
 		}
-		for alias, used := range r.Sample.BufferUsed {
-			c.BufferUsed[alias] = max(c.BufferUsed[alias], used)
-		}
-		prev, ok := t.last[r.Target.Key]
-		t.last[r.Target.Key] = r
-		if !ok {
+		r.Sample = scoped(r.Sample, r.Target.Namespace)
+		if tr == nil {
+			t.targets[r.Target.Key] = &tracked{last: r}
+			c.add(nil, 0, r.Sample.BufferUsed)
+			for alias := range r.Sample.Outputs {
+				c.Reported[alias] = true
+			}
 			continue
 		}
+		prev := tr.last
+		tr.last = r
 		w := r.At.Sub(prev.At)
 		if w <= 0 {
+			c.add(nil, 0, r.Sample.BufferUsed)
 			continue
 		}
-		c.Window = max(c.Window, w)
 		secs := w.Seconds()
+		rates := make(map[string]OutputCounters, len(r.Sample.Outputs))
 		for alias, d := range Delta(prev.Sample, r.Sample) {
-			c.Rates[alias] = c.Rates[alias].Add(OutputCounters{
+			rates[alias] = OutputCounters{
 				Records: d.Records / secs, Bytes: d.Bytes / secs, Dropped: d.Dropped / secs,
 				Retried: d.Retried / secs, Errors: d.Errors / secs,
-			})
+			}
 		}
+		tr.rates, tr.window, tr.carried = rates, w, false
+		c.add(rates, w, r.Sample.BufferUsed)
 	}
-	for key := range t.last {
+	for key := range t.targets {
 		if !seen[key] {
-			delete(t.last, key) // the pod is gone
+			delete(t.targets, key) // the pod is gone
 		}
 	}
 	return c
+}
+
+// add counts one process's rates over window, and its buffers, into the cycle.
+func (c *Cycle) add(rates map[string]OutputCounters, window time.Duration, buffers map[string]float64) {
+	for alias, r := range rates {
+		c.Rates[alias] = c.Rates[alias].Add(r)
+		c.Reported[alias] = true
+	}
+	c.Window = max(c.Window, window)
+	for alias, used := range buffers {
+		c.BufferUsed[alias] = max(c.BufferUsed[alias], used)
+	}
+}
+
+// scoped keeps of a sample the sections a process scoped to namespace may report:
+// those of LogPipelines in that namespace. An empty namespace keeps everything.
+func scoped(s *Sample, namespace string) *Sample {
+	if namespace == "" {
+		return s
+	}
+	mine := func(section string) bool {
+		o, ok := alias.Decode(section)
+		return ok && o.PipelineKind == alias.LogPipeline && o.Namespace == namespace
+	}
+	out := &Sample{Uptime: s.Uptime, HotReloads: s.HotReloads, Inputs: s.Inputs,
+		Outputs: map[string]OutputCounters{}, BufferUsed: map[string]float64{}}
+	for name, o := range s.Outputs {
+		if mine(name) {
+			out.Outputs[name] = o
+		}
+	}
+	for name, used := range s.BufferUsed {
+		if mine(name) {
+			out.BufferUsed[name] = used
+		}
+	}
+	return out
 }
 
 // Debouncer keeps a condition from flapping on one odd window: a new verdict must hold

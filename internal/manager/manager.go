@@ -202,8 +202,14 @@ func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board) (*flowreco
 		Debounce: &flow.Debouncer{Cycles: 2}, Metrics: flowreconciler.NewMetrics(ctrlmetrics.Registry), Now: time.Now}
 	switch opts.FlowSource {
 	case "", "scrape":
-		m.Source = flowreconciler.NewPodScrape(mgr.GetClient(), client.InNamespace(opts.Namespace),
-			client.MatchingLabels{agent.LabelManagedBy: "logplane"})
+		injected, err := injectedPods(mgr)
+		if err != nil {
+			return nil, err
+		}
+		m.Source = flowreconciler.NewPodScrape(
+			flowreconciler.Pods{Reader: mgr.GetClient(), Role: flow.AgentPods, Options: []client.ListOption{
+				client.InNamespace(opts.Namespace), client.MatchingLabels{agent.LabelManagedBy: "logplane"}}},
+			flowreconciler.Pods{Reader: injected, Role: flow.InjectedPods})
 	case "prometheus":
 		if opts.PrometheusURL == "" {
 			return nil, fmt.Errorf("--flow-source=prometheus needs --prometheus-url")

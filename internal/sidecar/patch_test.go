@@ -14,7 +14,7 @@ import (
 // pod, and leaves fields unknown to this API version where they were.
 func TestPatchReproducesMutation(t *testing.T) {
 	cases := map[string]string{
-		"bare pod": `{"metadata":{"name":"a","labels":{"app":"billing"}},"spec":{"containers":[{"name":"app","image":"x"}]}}`,
+		"bare pod":  `{"metadata":{"name":"a","labels":{"app":"billing"}},"spec":{"containers":[{"name":"app","image":"x"}]}}`,
 		"no labels": `{"metadata":{"name":"a"},"spec":{"containers":[{"name":"app","image":"x"}]}}`,
 		"pod with annotations, volumes, mounts and init containers": `{"metadata":{"name":"a","labels":{"app":"billing"},"annotations":{"x/y":"1"}},
 			"spec":{"initContainers":[{"name":"init","image":"i"}],"volumes":[{"name":"v","emptyDir":{}}],

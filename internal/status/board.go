@@ -22,6 +22,9 @@ type Verdict struct {
 	// Agent runs the pipeline; "" when none does (file inputs run in sidecars, events
 	// in the events collector), and then no AgentHealthy is reported.
 	Agent string
+	// Sidecar is true when the pipeline runs in the sidecars injected into the pods it
+	// selects (LogPipeline input.files).
+	Sidecar bool
 	// Config is the ConfigGenerated condition; its observedGeneration is the
 	// generation that was rendered.
 	Config metav1.Condition
@@ -76,7 +79,7 @@ func (b *Board) PublishConfig(publisher string, verdicts map[render.Ref]Verdict)
 	for ref, v := range verdicts {
 		old, ok := b.verdicts[ref]
 		b.verdicts[ref], b.publisher[ref] = v, publisher
-		if !ok || old.Agent != v.Agent || old.Rendered != v.Rendered || !sameCondition(old.Config, v.Config) {
+		if !ok || old.Agent != v.Agent || old.Sidecar != v.Sidecar || old.Rendered != v.Rendered || !sameCondition(old.Config, v.Config) {
 			changed = append(changed, ref)
 		}
 	}

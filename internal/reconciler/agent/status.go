@@ -114,7 +114,8 @@ func (r *Reconciler) publishVerdicts(ctx context.Context, agent string, snap *sn
 			continue
 		}
 		ref := render.Ref{Kind: alias.LogPipeline, Namespace: p.Namespace, Name: p.Name}
-		verdicts[ref] = status.Verdict{Agent: runBy, Rendered: rendered[ref], Config: configCondition(ref, rendered[ref], res.Problems, p.Generation)}
+		verdicts[ref] = status.Verdict{Agent: runBy, Sidecar: p.Spec.Input.Files != nil, Rendered: rendered[ref],
+			Config: configCondition(ref, rendered[ref], res.Problems, p.Generation)}
 	}
 	for i := range snap.ClusterPipelines {
 		p := &snap.ClusterPipelines[i]

@@ -5,6 +5,7 @@ package flow
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -68,6 +69,7 @@ func (m *Monitor) Step(ctx context.Context) error {
 	}
 	probeError := probeFailure(cycle, err)
 	measured := flow.ByPipeline(cycle)
+	reported := flow.ReportedPipelines(cycle)
 	flows := map[render.Ref]status.Flow{}
 	known := m.Board.Pipelines()
 	for ref, v := range known {
@@ -80,8 +82,13 @@ func (m *Monitor) Step(ctx context.Context) error {
 		switch {
 		case ok && probeError == "":
 			f.Throughput, f.Condition = flow.Judge(me, cycle.Window, m.notMeasurable(ctx, ref, me), 0, start)
+		case v.Sidecar:
+			var judged bool
+			if f.Condition, judged = sidecarsUnmeasured(cycle, err, ref, reported[key]); !judged {
+				continue // its sidecars were read once: rates come with the next cycle
+			}
 		case v.Agent == "":
-			continue // runs in sidecars or the events collector, which are not read yet
+			continue // runs in the events collector, which reports nothing to judge yet
 		case probeError != "":
 			f.Condition = conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0, probeError)
 		default:
@@ -112,6 +119,29 @@ func probeFailure(c flow.Cycle, err error) string {
 		return strings.Join(c.Errors, "; ")
 	}
 	return ""
+}
+
+// sidecarsUnmeasured says why a file-input pipeline, which runs in the sidecars of
+// the pods it selects, has no figures this cycle; judged is false when there is
+// nothing to say yet (a sidecar reports it but was read only once). Checked in this
+// order: when nothing could be read at all, that is the cause; a sidecar of the
+// pipeline's namespace that failed may be the one that runs it; only then is it
+// certain that no running injected pod runs the pipeline.
+func sidecarsUnmeasured(c flow.Cycle, err error, ref render.Ref, reported bool) (cond metav1.Condition, judged bool) {
+	unknown := func(reason string, args ...any) (metav1.Condition, bool) {
+		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, reason, 0, args...), true
+	}
+	switch {
+	case err != nil:
+		return unknown(conditions.ReasonProbingFailed, err.Error())
+	case c.Targets > 0 && c.Failed == c.Targets:
+		return unknown(conditions.ReasonProbingFailed, strings.Join(c.Errors, "; "))
+	case reported:
+		return metav1.Condition{}, false
+	case c.FailedNamespaces[ref.Namespace]:
+		return unknown(conditions.ReasonProbingFailed, fmt.Sprintf("sidecars in namespace %s could not be read (%s)", ref.Namespace, strings.Join(c.Errors, "; ")))
+	}
+	return unknown(conditions.ReasonNoSidecarsRunning)
 }
 
 // notMeasurable names the outputs of a pipeline whose counters do not mean delivery.

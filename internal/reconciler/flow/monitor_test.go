@@ -123,3 +123,90 @@ func TestMonitorJudgesEveryKnownPipeline(t *testing.T) {
 		t.Errorf("failed cycles %v, want 2", got)
 	}
 }
+
+// A file-input pipeline runs in the sidecars of the pods it selects: figures when
+// they report it, and otherwise a verdict that says why there are none.
+func TestMonitorJudgesSidecarPipelines(t *testing.T) {
+	section := alias.Output{PipelineKind: alias.LogPipeline, Namespace: "team-c", Pipeline: "files", OutputKind: alias.LogOutput, Output: "loki"}.Encode()
+	webRates := rates(100, 0)
+	withFiles := func(r flow.OutputCounters) map[string]flow.OutputCounters {
+		out := rates(100, 0)
+		out[section] = r
+		return out
+	}
+	cases := []struct {
+		name    string
+		cycle   flow.Cycle
+		err     error
+		status  metav1.ConditionStatus // "" when no verdict is published
+		reason  string
+		message string
+		records int64
+	}{
+		{name: "measured like an agent's pipeline",
+			cycle:  flow.Cycle{Targets: 3, Window: 30 * time.Second, Rates: withFiles(flow.OutputCounters{Records: 45, Dropped: 5}), Reported: map[string]bool{section: true}},
+			status: metav1.ConditionFalse, reason: conditions.ReasonSomeDataDropped, records: 45},
+		{name: "no running injected pod",
+			cycle:  flow.Cycle{Targets: 2, Window: 30 * time.Second, Rates: webRates},
+			status: metav1.ConditionUnknown, reason: conditions.ReasonNoSidecarsRunning, message: "No running pod has this pipeline's sidecar"},
+		{name: "no target at all",
+			cycle:  flow.Cycle{},
+			status: metav1.ConditionUnknown, reason: conditions.ReasonNoSidecarsRunning},
+		{name: "its sidecar was read once: no verdict yet",
+			cycle: flow.Cycle{Targets: 3, Window: 30 * time.Second, Rates: webRates, Reported: map[string]bool{section: true}}},
+		{name: "a sidecar of its namespace could not be read",
+			cycle: flow.Cycle{Targets: 3, Failed: 1, Window: 30 * time.Second, Rates: webRates,
+				FailedNamespaces: map[string]bool{"team-c": true}, Errors: []string{"connection refused"}},
+			status: metav1.ConditionUnknown, reason: conditions.ReasonProbingFailed, message: "sidecars in namespace team-c could not be read (connection refused)"},
+		{name: "a sidecar of another namespace could not be read",
+			cycle: flow.Cycle{Targets: 3, Failed: 1, Window: 30 * time.Second, Rates: webRates,
+				FailedNamespaces: map[string]bool{"team-x": true}, Errors: []string{"connection refused"}},
+			status: metav1.ConditionUnknown, reason: conditions.ReasonNoSidecarsRunning},
+		{name: "nothing could be read",
+			cycle:  flow.Cycle{Targets: 2, Failed: 2, Errors: []string{"timeout"}},
+			status: metav1.ConditionUnknown, reason: conditions.ReasonProbingFailed, message: "timeout"},
+		{name: "the pods could not be listed", err: errors.New("cache not synced"),
+			status: metav1.ConditionUnknown, reason: conditions.ReasonProbingFailed, message: "cache not synced"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			board := status.NewBoard()
+			ok := conditions.New(conditions.TypeConfigGenerated, metav1.ConditionTrue, conditions.ReasonConfigGenerated, 1)
+			board.PublishConfig("default", map[render.Ref]status.Verdict{
+				web:   {Agent: "default", Rendered: true, Config: ok},
+				files: {Sidecar: true, Rendered: true, Config: ok},
+			})
+			scheme := runtime.NewScheme()
+			_ = v1.AddToScheme(scheme)
+			m := &Monitor{Client: fake.NewClientBuilder().WithScheme(scheme).Build(), Board: board,
+				Source: &cycles{{c: tc.cycle, err: tc.err}}, Debounce: &flow.Debouncer{Cycles: 2},
+				Now: func() time.Time { return time.Unix(1e9, 0) }}
+			if err := m.Step(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			e, _ := board.Get(files)
+			if tc.status == "" {
+				if e.Flow != nil {
+					t.Fatalf("a verdict before the sidecar's second sample: %+v", e.Flow)
+				}
+				return
+			}
+			if e.Flow == nil {
+				t.Fatal("no verdict")
+			}
+			c := e.Flow.Condition
+			if c.Status != tc.status || c.Reason != tc.reason || !strings.Contains(c.Message, tc.message) {
+				t.Errorf("FlowHealthy %s %s %q, want %s %s containing %q", c.Status, c.Reason, c.Message, tc.status, tc.reason, tc.message)
+			}
+			if got := e.Flow.Throughput; tc.records != 0 && (got == nil || got.RecordsPerSecond != tc.records) {
+				t.Errorf("throughput %+v, want %d records/s", got, tc.records)
+			}
+			// Missing figures are no fault of the pipeline: Ready is not held back.
+			if tc.status == metav1.ConditionUnknown {
+				if r := status.Ready(1, ok, c); r.Status != metav1.ConditionTrue {
+					t.Errorf("Ready %s %s with FlowHealthy %s", r.Status, r.Reason, c.Reason)
+				}
+			}
+		})
+	}
+}

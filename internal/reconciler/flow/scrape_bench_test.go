@@ -68,7 +68,7 @@ func cpuTime(b *testing.B) time.Duration {
 // "serve-only" sub-benchmark measures the servers and transport without parsing).
 func BenchmarkScrapeCycle(b *testing.B) {
 	targets := fleet(b, benchPods)
-	ps := NewPodScrape(nil)
+	ps := NewPodScrape()
 	ctx := context.Background()
 	// Warm the connections and the tracker, as a running operator has them.
 	ps.Tracker.Observe(ps.Scraper.Scrape(ctx, targets))

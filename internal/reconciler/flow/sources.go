@@ -12,34 +12,46 @@ import (
 	"github.com/logplane/logplane/internal/flow"
 )
 
-// PodScrape reads every agent pod's metrics endpoint itself: no Prometheus needed.
-type PodScrape struct {
-	// Pods lists the pods to read from the cache (the operator's agents and events
-	// collector; they carry a metrics port).
-	Pods    client.Reader
+// Pods is one list of pods whose Fluent Bit processes are read: where to list them,
+// which, and what they run.
+type Pods struct {
+	Reader  client.Reader
 	Options []client.ListOption
+	Role    flow.PodRole
+}
+
+// PodScrape reads every agent pod's and every injected sidecar's metrics endpoint
+// itself: no Prometheus needed.
+type PodScrape struct {
+	// Pods are listed from caches: the operator's agents and events collector, and
+	// the pods the webhook injected.
+	Pods    []Pods
 	Scraper *flow.Scraper
 	Tracker *flow.Tracker
 }
 
 // Measure scrapes every target once and returns the rates since the last cycle.
 func (s *PodScrape) Measure(ctx context.Context) (flow.Cycle, error) {
-	var pods corev1.PodList
-	if err := s.Pods.List(ctx, &pods, s.Options...); err != nil {
-		return flow.Cycle{}, fmt.Errorf("failed to list agent pods: %w", err)
+	var targets []flow.Target
+	for _, p := range s.Pods {
+		var pods corev1.PodList
+		if err := p.Reader.List(ctx, &pods, p.Options...); err != nil {
+			return flow.Cycle{}, fmt.Errorf("failed to list pods to read metrics from: %w", err)
+		}
+		targets = append(targets, flow.Targets(pods.Items, p.Role)...)
 	}
-	return s.Tracker.Observe(s.Scraper.Scrape(ctx, flow.Targets(pods.Items))), nil
+	return s.Tracker.Observe(s.Scraper.Scrape(ctx, targets)), nil
 }
 
 var _ Source = (*PodScrape)(nil)
 
-// NewPodScrape reads the pods opts select. Its bounds hold one cycle to 20 s whatever
-// the cluster's size: 32 pods at a time, 5 s each. A slow pod costs its own result,
-// and up to 4 × 32 pods may hang for their whole timeout before the healthy ones run
-// out of cycle; the issue sizes a cycle over 1,000 pods at this concurrency
+// NewPodScrape reads the pods of every list. Its bounds hold one cycle to 20 s
+// whatever the cluster's size: 32 pods at a time, 5 s each. A slow pod costs its own
+// result, and up to 4 × 32 pods may hang for their whole timeout before the healthy
+// ones run out of cycle; the issue sizes a cycle over 1,000 pods at this concurrency
 // (BenchmarkScrapeCycle), and CPU per cycle does not grow with it.
-func NewPodScrape(pods client.Reader, opts ...client.ListOption) *PodScrape {
-	return &PodScrape{Pods: pods, Options: opts, Tracker: flow.NewTracker(), Scraper: &flow.Scraper{
+func NewPodScrape(pods ...Pods) *PodScrape {
+	return &PodScrape{Pods: pods, Tracker: flow.NewTracker(), Scraper: &flow.Scraper{
 		Client: scrapeHTTPClient(), Concurrency: 32, Timeout: 5 * time.Second, Deadline: 20 * time.Second, Now: time.Now}}
 }
 
