@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,8 +25,15 @@ import (
 // grow at fixed rates in real time, as an agent shipping 50 records/s and dropping
 // 5 of every 55 would.
 func fakeFluentBit(t *testing.T, section string) *httptest.Server {
+	srv := httptest.NewUnstartedServer(fluentBitMetrics(section))
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func fluentBitMetrics(section string) http.Handler {
 	start := time.Now()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v2/metrics/prometheus" {
 			http.NotFound(w, r)
 			return
@@ -38,9 +46,7 @@ func fakeFluentBit(t *testing.T, section string) *httptest.Server {
 		}{{"proc_records", 50}, {"proc_bytes", 50 * 300}, {"dropped_records", 5}, {"retried_records", 8}, {"errors", 1}} {
 			fmt.Fprintf(w, "# TYPE fluentbit_output_%s_total counter\nfluentbit_output_%s_total{name=%q} %.3f\n", m.name, m.name, section, m.rate*s)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	})
 }
 
 // TestThroughputReachesPipelineStatus runs the whole measurement path against a real
@@ -73,7 +79,7 @@ func TestThroughputReachesPipelineStatus(t *testing.T) {
 	if err := k8s.Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)) })
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), pod, client.GracePeriodSeconds(0)) }) // t.Context() is cancelled by now
 	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1"}
 	if err := k8s.Status().Update(ctx, pod); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -221,7 +222,7 @@ func TestPodsAreCreatedWhenTheWebhookIsDown(t *testing.T) {
 	if err := k8s.Create(ctx, &down); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx, &down) })
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), &down) }) // t.Context() is cancelled by now
 	createNamespace(t, "sidecar-webhook-down", true)
 	createPod(t, billingPod("sidecar-webhook-down", "app", "billing"))
 }

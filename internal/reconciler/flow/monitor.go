@@ -123,10 +123,11 @@ func probeFailure(c flow.Cycle, err error) string {
 
 // sidecarsUnmeasured says why a file-input pipeline, which runs in the sidecars of
 // the pods it selects, has no figures this cycle; judged is false when there is
-// nothing to say yet (a sidecar reports it but was read only once). Checked in this
-// order: when nothing could be read at all, that is the cause; a sidecar of the
-// pipeline's namespace that failed may be the one that runs it; only then is it
-// certain that no running injected pod runs the pipeline.
+// nothing to say yet (a sidecar reports it but was read only once, or was not read
+// this cycle and its last rates were carried). Only the sidecars of the pipeline's
+// namespace count: agents that cannot be read say nothing about it. A failed sidecar
+// there may be the one that runs the pipeline, so that comes before concluding that
+// no running injected pod runs it.
 func sidecarsUnmeasured(c flow.Cycle, err error, ref render.Ref, reported bool) (cond metav1.Condition, judged bool) {
 	unknown := func(reason string, args ...any) (metav1.Condition, bool) {
 		return conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, reason, 0, args...), true
@@ -134,8 +135,6 @@ func sidecarsUnmeasured(c flow.Cycle, err error, ref render.Ref, reported bool) 
 	switch {
 	case err != nil:
 		return unknown(conditions.ReasonProbingFailed, err.Error())
-	case c.Targets > 0 && c.Failed == c.Targets:
-		return unknown(conditions.ReasonProbingFailed, strings.Join(c.Errors, "; "))
 	case reported:
 		return metav1.Condition{}, false
 	case c.FailedNamespaces[ref.Namespace]:
