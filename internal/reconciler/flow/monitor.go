@@ -26,6 +26,13 @@ type Source interface {
 	Measure(ctx context.Context) (flow.Cycle, error)
 }
 
+// SidecarSource is a Source that reads the injected sidecars too. Only then can the
+// absence of a file-input pipeline from a cycle mean that no sidecar runs it.
+type SidecarSource interface {
+	Source
+	ReadsSidecars() bool
+}
+
 // Monitor runs the measurement loop. It is a manager Runnable that runs on the leader
 // only, since it feeds status writes.
 type Monitor struct {
@@ -70,6 +77,8 @@ func (m *Monitor) Step(ctx context.Context) error {
 	probeError := probeFailure(cycle, err)
 	measured := flow.ByPipeline(cycle)
 	reported := flow.ReportedPipelines(cycle)
+	sidecars, _ := m.Source.(SidecarSource)
+	readsSidecars := sidecars != nil && sidecars.ReadsSidecars()
 	flows := map[render.Ref]status.Flow{}
 	known := m.Board.Pipelines()
 	for ref, v := range known {
@@ -82,13 +91,13 @@ func (m *Monitor) Step(ctx context.Context) error {
 		switch {
 		case ok && probeError == "":
 			f.Throughput, f.Condition = flow.Judge(me, cycle.Window, m.notMeasurable(ctx, ref, me), 0, start)
-		case v.Sidecar:
+		case v.Sidecar && readsSidecars:
 			var judged bool
 			if f.Condition, judged = sidecarsUnmeasured(cycle, err, ref, reported[key]); !judged {
 				continue // its sidecars were read once: rates come with the next cycle
 			}
 		case v.Agent == "":
-			continue // runs in the events collector, which reports nothing to judge yet
+			continue // runs in the events collector or in sidecars the source does not read
 		case probeError != "":
 			f.Condition = conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0, probeError)
 		default:

@@ -26,6 +26,11 @@ type cycles []struct {
 	err error
 }
 
+// withSidecars is a source that reads injected sidecars too.
+type withSidecars struct{ *cycles }
+
+func (withSidecars) ReadsSidecars() bool { return true }
+
 func (s *cycles) Measure(context.Context) (flow.Cycle, error) {
 	next := (*s)[0]
 	*s = (*s)[1:]
@@ -57,7 +62,7 @@ func TestMonitorJudgesEveryKnownPipeline(t *testing.T) {
 	board.PublishConfig("default", map[render.Ref]status.Verdict{
 		web:    {Agent: "default", Rendered: true, Config: ok},
 		quiet:  {Agent: "default", Rendered: true, Config: ok},
-		files:  {Rendered: true, Config: ok},
+		files:  {Sidecar: true, Rendered: true, Config: ok},
 		broken: {Agent: "default", Config: failed},
 	})
 	src := &cycles{
@@ -97,7 +102,7 @@ func TestMonitorJudgesEveryKnownPipeline(t *testing.T) {
 		t.Errorf("a pipeline the agents do not report yet: %+v", e.Flow)
 	}
 	if e, _ := board.Get(files); e.Flow != nil {
-		t.Errorf("a sidecar pipeline got a verdict from agent metrics: %+v", e.Flow)
+		t.Errorf("a sidecar pipeline got a verdict from a source that does not read sidecars: %+v", e.Flow)
 	}
 	if e, _ := board.Get(broken); e.Flow != nil {
 		t.Errorf("a pipeline out of the configuration got a flow verdict: %+v", e.Flow)
@@ -185,7 +190,7 @@ func TestMonitorJudgesSidecarPipelines(t *testing.T) {
 			scheme := runtime.NewScheme()
 			_ = v1.AddToScheme(scheme)
 			m := &Monitor{Client: fake.NewClientBuilder().WithScheme(scheme).Build(), Board: board,
-				Source: &cycles{{c: tc.cycle, err: tc.err}}, Debounce: &flow.Debouncer{Cycles: 2},
+				Source: withSidecars{&cycles{{c: tc.cycle, err: tc.err}}}, Debounce: &flow.Debouncer{Cycles: 2},
 				Now: func() time.Time { return time.Unix(1e9, 0) }}
 			if err := m.Step(context.Background()); err != nil {
 				t.Fatal(err)

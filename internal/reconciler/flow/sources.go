@@ -43,7 +43,17 @@ func (s *PodScrape) Measure(ctx context.Context) (flow.Cycle, error) {
 	return s.Tracker.Observe(s.Scraper.Scrape(ctx, targets)), nil
 }
 
-var _ Source = (*PodScrape)(nil)
+// ReadsSidecars is true when one of the pod lists holds injected pods.
+func (s *PodScrape) ReadsSidecars() bool {
+	for _, p := range s.Pods {
+		if p.Role == flow.InjectedPods {
+			return true
+		}
+	}
+	return false
+}
+
+var _ SidecarSource = (*PodScrape)(nil)
 
 // NewPodScrape reads the pods of every list. Its bounds hold one cycle to 20 s
 // whatever the cluster's size: 32 pods at a time, 5 s each. A slow pod costs its own
