@@ -94,7 +94,7 @@ func (m *Monitor) Step(ctx context.Context) error {
 		case v.Sidecar && readsSidecars:
 			var judged bool
 			if f.Condition, judged = sidecarsUnmeasured(cycle, err, ref, reported[key]); !judged {
-				continue // its sidecars were read once: rates come with the next cycle
+				continue // reported without rates yet: nothing to say (see sidecarsUnmeasured)
 			}
 		case v.Agent == "":
 			continue // runs in the events collector or in sidecars the source does not read
