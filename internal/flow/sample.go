@@ -153,26 +153,30 @@ func keepWanted(text []byte) []byte {
 
 // metricName is the family a line of the text format belongs to: the name a sample
 // starts with, or the one a # HELP or # TYPE comment names; nil for anything else.
-// It skips blanks where the text parser does.
+// It skips blanks and ends names where the text parser does.
 func metricName(line []byte) []byte {
 	line = bytes.TrimLeft(line, " \t")
 	if rest, ok := bytes.CutPrefix(line, []byte("#")); ok {
-		keyword, rest := token(bytes.TrimLeft(rest, " \t"))
-		if string(keyword) != "HELP" && string(keyword) != "TYPE" {
+		rest = bytes.TrimLeft(rest, " \t")
+		end := bytes.IndexAny(rest, " \t\r\n")
+		if end < 0 {
 			return nil
 		}
-		line = bytes.TrimLeft(rest, " \t")
+		if keyword := string(rest[:end]); keyword != "HELP" && keyword != "TYPE" {
+			return nil
+		}
+		line = bytes.TrimLeft(rest[end:], " \t")
 	}
-	name, _ := token(line)
-	return name
+	end := 0
+	for end < len(line) && isNameByte(line[end], end == 0) {
+		end++
+	}
+	return line[:end]
 }
 
-// token splits off the text up to the first blank, tab, line end or label set.
-func token(b []byte) (tok, rest []byte) {
-	if end := bytes.IndexAny(b, "{ \t\r\n"); end >= 0 {
-		return b[:end], b[end:]
-	}
-	return b, nil
+// isNameByte: a metric name is [a-zA-Z_:][a-zA-Z0-9_:]*.
+func isNameByte(b byte, first bool) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == ':' || !first && b >= '0' && b <= '9'
 }
 
 // byName maps the "name" label (the section's alias) to the metric's value.
