@@ -103,19 +103,48 @@ func (c Config) Marshal() ([]byte, error) {
 			}
 		}
 	}
-	return w.buf.Bytes(), nil
+	return w.buf, nil
 }
 
 // EncodeOutput writes one output section exactly as Marshal writes it inside the
 // outputs list, so that a caller can size and split a long list across files while
 // encoding each section once.
 func EncodeOutput(s Section) ([]byte, error) {
-	w := &writer{}
-	w.buf.Grow(2048)
+	var e Encoder
+	return e.Output(s)
+}
+
+// Encoder encodes output sections like EncodeOutput, carving them out of shared
+// blocks of memory: thousands of sections cost a few allocations instead of one each.
+// The zero value is ready to use.
+type Encoder struct{ free []byte }
+
+const encoderBlock = 64 << 10
+
+// Output encodes s. The result is never written again; appending to it copies it.
+func (e *Encoder) Output(s Section) ([]byte, error) {
+	w := e.start()
 	if err := w.section(outputsIndent, s); err != nil {
 		return nil, err
 	}
-	return w.buf.Bytes(), nil
+	return e.done(w), nil
+}
+
+// start returns a writer over the free end of the current block.
+func (e *Encoder) start() *writer {
+	if cap(e.free) < 4096 {
+		e.free = make([]byte, 0, encoderBlock)
+	}
+	return &writer{buf: e.free[:0]}
+}
+
+// done returns what w wrote, and keeps it out of the free space when it is there.
+func (e *Encoder) done(w *writer) []byte {
+	n := len(w.buf)
+	if n > 0 && cap(w.buf) == cap(e.free) {
+		e.free = e.free[n:n]
+	}
+	return w.buf[:n:n]
 }
 
 // outputsIndent is where items of pipeline.outputs (and inputs, filters) start.
@@ -152,10 +181,10 @@ func (v Value) text() (string, error) {
 	if err := w.text(v); err != nil {
 		return "", err
 	}
-	t, err := strconv.Unquote(w.buf.String())
+	t, err := strconv.Unquote(string(w.buf))
 	if err != nil {
 		// The writer's escapes are a subset of Go's; this would be a bug.
-		return "", fmt.Errorf("cannot read back %s: %w", w.buf.String(), err)
+		return "", fmt.Errorf("cannot read back %s: %w", w.buf, err)
 	}
 	return t, nil
 }

@@ -26,20 +26,30 @@ func accessor(f v1.FieldPath) string {
 // parsers collects the parser definitions a configuration needs, by content.
 type parsers struct {
 	byName map[string]fluentbit.Section
-	// byFilter remembers the name given to each distinct parse filter, so that a
-	// thousand pipelines parsing JSON hash the definition once.
+	// byFilter remembers the name given to each distinct parse filter.
 	byFilter map[string]string
 	// prefix starts every parser name. A sidecar runs several pipelines' fragments in
 	// one Fluent Bit, which refuses two parsers of one name: each fragment's names
 	// carry its pipeline.
 	prefix string
+	// known is shared by the parser sets of one file, so that a thousand pipelines
+	// parsing JSON hash the definition once.
+	known map[string]fluentbit.Section
 }
 
 func newParsers() *parsers {
-	return &parsers{byName: map[string]fluentbit.Section{}, byFilter: map[string]string{}, prefix: "lp-"}
+	return &parsers{prefix: "lp-", known: map[string]fluentbit.Section{}}
 }
 
-func (ps *parsers) add(s fluentbit.Section) { ps.byName[s.Name] = s }
+// child returns an empty set that shares ps's prefix and definitions.
+func (ps *parsers) child() *parsers { return &parsers{prefix: ps.prefix, known: ps.known} }
+
+func (ps *parsers) add(s fluentbit.Section) {
+	if ps.byName == nil {
+		ps.byName = map[string]fluentbit.Section{}
+	}
+	ps.byName[s.Name] = s
+}
 
 func (ps *parsers) list() []fluentbit.Section { return sortedValues(ps.byName) }
 
@@ -47,10 +57,25 @@ func (ps *parsers) list() []fluentbit.Section { return sortedValues(ps.byName) }
 // The name is derived from the definition, so equal filters share one parser.
 func (ps *parsers) parserFor(p *v1.ParseFilter) string {
 	// Field and KeepOriginal belong to the filter, not to the parser definition.
-	key := string(p.Format) + "\x00" + str(p.Regex).String() + "\x00" + str(p.TimeKey).String() + "\x00" + str(p.TimeFormat).String()
+	key := ps.prefix + "\x00" + string(p.Format) + "\x00" + str(p.Regex).String() + "\x00" + str(p.TimeKey).String() + "\x00" + str(p.TimeFormat).String()
 	if name, ok := ps.byFilter[key]; ok {
 		return name
 	}
+	def, ok := ps.known[key]
+	if !ok {
+		def = parserDefinition(ps.prefix, p)
+		ps.known[key] = def
+	}
+	ps.add(def)
+	if ps.byFilter == nil {
+		ps.byFilter = map[string]string{}
+	}
+	ps.byFilter[key] = def.Name
+	return def.Name
+}
+
+// parserDefinition is the parser a parse filter needs, named after its content.
+func parserDefinition(prefix string, p *v1.ParseFilter) fluentbit.Section {
 	var def fluentbit.Section
 	switch p.Format {
 	case v1.ParseJSON:
@@ -70,10 +95,8 @@ func (ps *parsers) parserFor(p *v1.ParseFilter) string {
 	for _, kv := range def.Params {
 		h.Write([]byte(kv.Key + "=" + kv.Value.String() + "\n"))
 	}
-	def.Name = ps.prefix + hex.EncodeToString(h.Sum(nil))[:12]
-	ps.add(def)
-	ps.byFilter[key] = def.Name
-	return def.Name
+	def.Name = prefix + hex.EncodeToString(h.Sum(nil))[:12]
+	return def
 }
 
 // filterProcessors renders a pipeline's filters, except multiline, as processors.

@@ -6,6 +6,7 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -112,17 +113,11 @@ func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 	return res
 }
 
-// sortedCopy returns a copy of s with every list sorted, leaving s as it was.
+// sortedCopy returns a copy of s with every list sorted, leaving s as it was: Sort
+// puts a list out of order into a new slice and never moves items in place, so the
+// lists themselves need no copy.
 func sortedCopy(s *snapshot.Snapshot) *snapshot.Snapshot {
 	c := *s
-	c.Agents = slices.Clone(s.Agents)
-	c.ClusterPipelines = slices.Clone(s.ClusterPipelines)
-	c.Pipelines = slices.Clone(s.Pipelines)
-	c.Outputs = slices.Clone(s.Outputs)
-	c.ClusterOutputs = slices.Clone(s.ClusterOutputs)
-	c.Policies = slices.Clone(s.Policies)
-	c.Namespaces = slices.Clone(s.Namespaces)
-	c.Secrets = slices.Clone(s.Secrets)
 	c.Sort()
 	return &c
 }
@@ -139,6 +134,10 @@ type builder struct {
 	// pipelines that got at least one output section.
 	rendered map[Ref]bool
 	problems []Problem
+	// enc holds the encoded sections of this file set; params is reused by every
+	// section, each encoded as soon as it is built.
+	enc    fluentbit.Encoder
+	params []fluentbit.Param
 }
 
 func newBuilder(memo *Renderer) *builder {
@@ -165,10 +164,9 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 		}
 		if !encoded {
 			encoded = true
-			own := newParsers()
-			own.prefix = b.parsers.prefix
+			own := b.parsers.child()
 			var err error
-			if shared, err = fluentbit.EncodeProcessors(procs(own)); err != nil {
+			if shared, err = b.enc.Processors(procs(own)); err != nil {
 				b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", err.Error()))
 				return
 			}
@@ -179,10 +177,11 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 		if b.memo != nil {
 			creds = newCredentials()
 		}
-		s, err := outputSection(p, o, m, shared, creds, filesystem)
+		s, err := outputSection(p, o, m, shared, creds, filesystem, b.params[:0])
+		b.params = s.Params[:0]
 		var data []byte
 		if err == nil {
-			data, err = fluentbit.EncodeOutput(s)
+			data, err = b.enc.Output(s)
 		}
 		if err != nil {
 			b.problems = append(b.problems, problem(o.Ref, conditions.ReasonOutputInvalid, o.Ref, err.Error()),
@@ -195,7 +194,9 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 				b.parsers.add(def)
 			}
 		} else {
-			section := &memoSection{data: data, creds: creds, parsers: sharedParsers}
+			// A remembered section gets memory of its own: one sharing a block with
+			// sections long gone would keep the whole block alive.
+			section := &memoSection{data: bytes.Clone(data), creds: creds, parsers: sharedParsers}
 			b.memo.remember(key, section)
 			b.use(section)
 		}
