@@ -116,6 +116,9 @@ func (v Value) empty() bool {
 // The API's CEL rules already refuse these values; this is the second line of defence
 // for input that did not pass through the API server (logplane render on files).
 func Check(s string) string {
+	if plainText(s) {
+		return ""
+	}
 	switch {
 	case strings.ContainsAny(s, "\r\n"):
 		return "contains a line break"
@@ -127,6 +130,18 @@ func Check(s string) string {
 		return "is not valid UTF-8"
 	}
 	return ""
+}
+
+// plainText reports, in one pass, text that Check passes without looking closer:
+// ASCII without control characters or "${". Nearly every value is.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x80 || c == '$' && i+1 < len(s) && s[i+1] == '{' {
+			return false
+		}
+	}
+	return true
 }
 
 // Param is one key of a section.

@@ -3,7 +3,9 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strconv"
+	"strings"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/fluentbit"
@@ -25,7 +27,10 @@ func accessor(f v1.FieldPath) string {
 
 // parsers collects the parser definitions a configuration needs, by content.
 type parsers struct {
-	byName map[string]fluentbit.Section
+	// defs in the order added; byName indexes them once there are more than a few
+	// (a pipeline's own set has one or two, a file's may have thousands).
+	defs   []fluentbit.Section
+	byName map[string]int
 	// byFilter remembers the name given to each distinct parse filter.
 	byFilter map[string]string
 	// prefix starts every parser name. A sidecar runs several pipelines' fragments in
@@ -45,19 +50,43 @@ func newParsers() *parsers {
 func (ps *parsers) child() *parsers { return &parsers{prefix: ps.prefix, known: ps.known} }
 
 func (ps *parsers) add(s fluentbit.Section) {
-	if ps.byName == nil {
-		ps.byName = map[string]fluentbit.Section{}
+	if ps.byName != nil {
+		if i, ok := ps.byName[s.Name]; ok {
+			ps.defs[i] = s
+			return
+		}
+	} else {
+		for i := range ps.defs {
+			if ps.defs[i].Name == s.Name {
+				ps.defs[i] = s
+				return
+			}
+		}
+		if len(ps.defs) == 8 {
+			ps.byName = make(map[string]int, 16)
+			for i, d := range ps.defs {
+				ps.byName[d.Name] = i
+			}
+		}
 	}
-	ps.byName[s.Name] = s
+	if ps.byName != nil {
+		ps.byName[s.Name] = len(ps.defs)
+	}
+	ps.defs = append(ps.defs, s)
 }
 
-func (ps *parsers) list() []fluentbit.Section { return sortedValues(ps.byName) }
+// list returns the definitions sorted by name.
+func (ps *parsers) list() []fluentbit.Section {
+	out := slices.Clone(ps.defs)
+	slices.SortFunc(out, func(a, b fluentbit.Section) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
 
 // parserFor returns the name of a parser for a parse filter, defining it on first use.
 // The name is derived from the definition, so equal filters share one parser.
 func (ps *parsers) parserFor(p *v1.ParseFilter) string {
 	// Field and KeepOriginal belong to the filter, not to the parser definition.
-	key := ps.prefix + "\x00" + string(p.Format) + "\x00" + str(p.Regex).String() + "\x00" + str(p.TimeKey).String() + "\x00" + str(p.TimeFormat).String()
+	key := ps.prefix + "\x00" + string(p.Format) + "\x00" + deref(p.Regex) + "\x00" + deref(p.TimeKey) + "\x00" + deref(p.TimeFormat)
 	if name, ok := ps.byFilter[key]; ok {
 		return name
 	}
@@ -72,6 +101,14 @@ func (ps *parsers) parserFor(p *v1.ParseFilter) string {
 	}
 	ps.byFilter[key] = def.Name
 	return def.Name
+}
+
+// deref is optional API text, "" when unset.
+func deref[T ~string](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return string(*p)
 }
 
 // parserDefinition is the parser a parse filter needs, named after its content.

@@ -84,9 +84,10 @@ func (r *Renderer) check(ref Ref, version string, spec any, wantRefs bool) *chec
 		}
 	}
 	c := &checkResult{}
-	c.path, c.why = unsafeField(spec)
 	if wantRefs {
-		c.secretRefs = snapshot.SecretRefs(spec)
+		c.path, c.why, c.secretRefs = scanSpec(spec)
+	} else {
+		c.path, c.why = unsafeField(spec)
 	}
 	if r != nil && version != "" {
 		c.epoch = r.epoch

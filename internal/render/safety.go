@@ -17,3 +17,13 @@ func unsafeField(v any) (path, why string) {
 	})
 	return path, why
 }
+
+// scanSpec is unsafeField and, when every string is safe, the spec's Secret references,
+// in one walk.
+func scanSpec(v any) (path, why string, refs []snapshot.SecretRef) {
+	path, _, refs = snapshot.Scan(v, func(s string) bool {
+		why = fluentbit.Check(s)
+		return why != ""
+	})
+	return path, why, refs
+}

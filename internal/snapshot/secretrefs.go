@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"reflect"
-
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 )
 
@@ -21,6 +19,29 @@ func SecretRefs(v any) []SecretRef {
 	vis := &visitor{onRef: func(r v1.SecretKeyRef, path []pathElem) {
 		refs = append(refs, SecretRef{Path: render(path), Ref: r})
 	}}
-	vis.walk(reflect.ValueOf(v), make([]pathElem, 0, 8))
+	vis.walkAny(v)
 	return refs
+}
+
+// Scan walks v once for both questions a renderer asks of a spec: the path of the
+// first string for which bad returns true (found reports whether there was one), and,
+// when there is none, every SecretKeyRef as SecretRefs lists them.
+func Scan(v any, bad func(string) bool) (path string, found bool, refs []SecretRef) {
+	var at []pathElem
+	vis := &visitor{
+		onString: func(s string, path []pathElem) bool {
+			if bad(s) {
+				at = append([]pathElem(nil), path...)
+				return true
+			}
+			return false
+		},
+		onRef: func(r v1.SecretKeyRef, path []pathElem) {
+			refs = append(refs, SecretRef{Path: render(path), Ref: r})
+		},
+	}
+	if vis.walkAny(v) {
+		return render(at), true, nil
+	}
+	return "", false, refs
 }

@@ -9,37 +9,80 @@ import (
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 )
 
-// Walking specs by reflection lets checks cover every field the API will ever have;
-// a per-type plan of the fields (computed once) keeps it cheap enough to run on every
-// object of every render.
+// Walking specs by reflection lets checks cover every field the API will ever have.
+// A plan per type (computed once) says where strings and Secret references can be,
+// so that a walk skips numbers and flags and never inspects a type twice: it runs on
+// every object of every render.
 
-type fieldPlan struct {
-	index int
-	name  string // JSON name; "" for inlined structs
+// plan is how to walk one type.
+type plan struct {
+	kind   reflect.Kind
+	isRef  bool    // a v1.SecretKeyRef
+	elem   *plan   // pointer, slice and map values
+	fields []field // structs: the fields that can hold a string
+	// empty: no value of this type holds a string or a reference.
+	empty bool
 }
 
-var plans sync.Map // reflect.Type → []fieldPlan
+type field struct {
+	index int
+	name  string // JSON name; "" for inlined structs
+	plan  *plan
+}
 
-func fieldsOf(t reflect.Type) []fieldPlan {
-	if p, ok := plans.Load(t); ok {
-		return p.([]fieldPlan)
+var (
+	plansMu sync.RWMutex
+	plans   = map[reflect.Type]*plan{}
+)
+
+func planOf(t reflect.Type) *plan {
+	plansMu.RLock()
+	p := plans[t]
+	plansMu.RUnlock()
+	if p != nil {
+		return p
 	}
-	var fs []fieldPlan
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if strings.Contains(opts, "inline") || f.Anonymous && name == "" {
-			name = ""
-		} else if name == "" {
-			name = f.Name
-		}
-		fs = append(fs, fieldPlan{index: i, name: name})
+	plansMu.Lock()
+	defer plansMu.Unlock()
+	return buildPlan(t)
+}
+
+// buildPlan is called with plansMu held. A type refers to itself only through a
+// pointer, slice or map, whose plan is registered before its element is built.
+func buildPlan(t reflect.Type) *plan {
+	if p := plans[t]; p != nil {
+		return p
 	}
-	plans.Store(t, fs)
-	return fs
+	p := &plan{kind: t.Kind()}
+	plans[t] = p
+	switch t.Kind() {
+	case reflect.String, reflect.Interface:
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		p.elem = buildPlan(t.Elem())
+		p.empty = p.elem.empty && (t.Kind() != reflect.Map || t.Key().Kind() != reflect.String)
+	case reflect.Struct:
+		p.isRef = t == secretKeyRefType
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if strings.Contains(opts, "inline") || f.Anonymous && name == "" {
+				name = ""
+			} else if name == "" {
+				name = f.Name
+			}
+			fp := buildPlan(f.Type)
+			if !fp.empty {
+				p.fields = append(p.fields, field{index: i, name: name, plan: fp})
+			}
+		}
+		p.empty = !p.isRef && len(p.fields) == 0
+	default:
+		p.empty = true
+	}
+	return p
 }
 
 // pathElem is one step of a field path: a field name, or a list index when name is "".
@@ -71,43 +114,59 @@ type visitor struct {
 	onRef    func(r v1.SecretKeyRef, path []pathElem)
 }
 
-func (vis *visitor) walk(v reflect.Value, path []pathElem) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
+func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
+	if p.empty {
+		return false
+	}
+	switch p.kind {
+	case reflect.Pointer:
 		if !v.IsNil() {
-			return vis.walk(v.Elem(), path)
+			return vis.walk(v.Elem(), p.elem, path)
+		}
+	case reflect.Interface:
+		if !v.IsNil() {
+			e := v.Elem()
+			return vis.walk(e, planOf(e.Type()), path)
 		}
 	case reflect.String:
 		return vis.onString != nil && vis.onString(v.String(), path)
 	case reflect.Struct:
-		if v.Type() == secretKeyRefType && vis.onRef != nil {
+		if p.isRef && vis.onRef != nil {
 			vis.onRef(v.Interface().(v1.SecretKeyRef), path)
 		}
-		for _, f := range fieldsOf(v.Type()) {
-			p := path
+		for _, f := range p.fields {
+			q := path
 			if f.name != "" {
-				p = append(path, pathElem{name: f.name})
+				q = append(path, pathElem{name: f.name})
 			}
-			if vis.walk(v.Field(f.index), p) {
+			if vis.walk(v.Field(f.index), f.plan, q) {
 				return true
 			}
 		}
-	case reflect.Slice:
+	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {
-			if vis.walk(v.Index(i), append(path, pathElem{index: i})) {
+			if vis.walk(v.Index(i), p.elem, append(path, pathElem{index: i})) {
 				return true
 			}
 		}
 	case reflect.Map:
 		iter := v.MapRange()
 		for iter.Next() {
-			p := append(path, pathElem{name: iter.Key().String()})
-			if vis.onString != nil && vis.onString(iter.Key().String(), p) || vis.walk(iter.Value(), p) {
+			q := append(path, pathElem{name: iter.Key().String()})
+			if vis.onString != nil && vis.onString(iter.Key().String(), q) || vis.walk(iter.Value(), p.elem, q) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+func (vis *visitor) walkAny(v any) bool {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return false
+	}
+	return vis.walk(rv, planOf(rv.Type()), make([]pathElem, 0, 8))
 }
 
 // FindString returns the path of the first string inside v (a spec, or a pointer to
@@ -121,7 +180,7 @@ func FindString(v any, bad func(string) bool) (string, bool) {
 		}
 		return false
 	}}
-	if vis.walk(reflect.ValueOf(v), make([]pathElem, 0, 8)) {
+	if vis.walkAny(v) {
 		return render(found), true
 	}
 	return "", false
