@@ -150,7 +150,7 @@ func (w *writer) value(indent int, v Value) error {
 // names validated, and the result must hold exactly as many "${" as references the
 // renderer made: two safe pieces could otherwise meet as "$" + "{".
 func (w *writer) text(v Value) error {
-	if v.parts == nil {
+	if v.items == nil {
 		if plainSafe(v.scalar) {
 			w.buf = append(w.buf, '"')
 			w.buf = append(w.buf, v.scalar...)
@@ -166,21 +166,21 @@ func (w *writer) text(v Value) error {
 	start := len(w.buf)
 	w.buf = append(w.buf, '"')
 	envs := 0
-	for _, p := range v.parts {
-		if p.env != "" {
-			if !validEnvName(p.env) {
-				return fmt.Errorf("invalid environment variable name %q", p.env)
+	for _, p := range v.items {
+		if p.kind == kindEnvRef && p.scalar != "" {
+			if !validEnvName(p.scalar) {
+				return fmt.Errorf("invalid environment variable name %q", p.scalar)
 			}
 			w.buf = append(w.buf, "${"...)
-			w.buf = append(w.buf, p.env...)
+			w.buf = append(w.buf, p.scalar...)
 			w.buf = append(w.buf, '}')
 			envs++
 			continue
 		}
-		if why := Check(p.literal); why != "" {
+		if why := Check(p.scalar); why != "" {
 			return fmt.Errorf("unsafe value: %s", why)
 		}
-		w.escape(p.literal)
+		w.escape(p.scalar)
 	}
 	w.buf = append(w.buf, '"')
 	// Escaping leaves '$' and '{' as they are, so counting on the written bytes is exact.

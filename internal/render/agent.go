@@ -84,7 +84,7 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 			continue // a selector that matches no namespace yet
 		}
 		b.addOutputs(p, tagMatch(families), func(ps *parsers) []fluentbit.Section {
-			return append(labelProcessors(p.Containers), filterProcessors(p.Filters, ps)...)
+			return appendFilterProcessors(labelProcessors(p.Containers), p.Filters, ps)
 		}, filesystem)
 	}
 	cfg, err := b.finish(main)

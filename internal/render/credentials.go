@@ -60,10 +60,28 @@ type credentials struct {
 	env      map[string]EnvVar
 	files    map[string]SecretFile
 	profiles map[string]AWSProfile
+	// ids remembers secretID per Secret key, shared by the credentials of one file.
+	ids map[SecretSource]string
 }
 
 func newCredentials() *credentials {
-	return &credentials{env: map[string]EnvVar{}, files: map[string]SecretFile{}, profiles: map[string]AWSProfile{}}
+	return &credentials{env: map[string]EnvVar{}, files: map[string]SecretFile{}, profiles: map[string]AWSProfile{},
+		ids: map[SecretSource]string{}}
+}
+
+// sharing returns empty credentials that share c's identifiers.
+func (c *credentials) sharing() *credentials {
+	return &credentials{env: map[string]EnvVar{}, files: map[string]SecretFile{}, profiles: map[string]AWSProfile{}, ids: c.ids}
+}
+
+// id is secretID(s), worked out once per file.
+func (c *credentials) id(s SecretSource) string {
+	id, ok := c.ids[s]
+	if !ok {
+		id = secretID(s)
+		c.ids[s] = id
+	}
+	return id
 }
 
 func source(namespace string, r v1.SecretKeyRef) SecretSource {
@@ -73,7 +91,7 @@ func source(namespace string, r v1.SecretKeyRef) SecretSource {
 // envRef returns the ${ENV} value that carries a Secret key.
 func (c *credentials) envRef(namespace string, r v1.SecretKeyRef) fluentbit.Value {
 	src := source(namespace, r)
-	name := "LP_" + secretID(src)
+	name := "LP_" + c.id(src)
 	c.env[name] = EnvVar{Name: name, Source: src}
 	return fluentbit.Env(name)
 }

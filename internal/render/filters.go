@@ -138,11 +138,16 @@ func parserDefinition(prefix string, p *v1.ParseFilter) fluentbit.Section {
 
 // filterProcessors renders a pipeline's filters, except multiline, as processors.
 func filterProcessors(filters []v1.Filter, ps *parsers) []fluentbit.Section {
-	var out []fluentbit.Section
+	return appendFilterProcessors(nil, filters, ps)
+}
+
+// appendFilterProcessors appends the processors of filters to out.
+func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *parsers) []fluentbit.Section {
+	out = slices.Grow(out, len(filters)+1)
 	for _, f := range filters {
 		switch f.Type {
 		case v1.FilterGrep:
-			out = append(out, grepProcessors(f.Grep.Include, f.Grep.Exclude)...)
+			out = appendGrepProcessors(out, f.Grep.Include, f.Grep.Exclude)
 		case v1.FilterParse:
 			s := fluentbit.Section{Name: "parser"}
 			s.Set("key_name", fluentbit.String(string(f.Parse.Field)))
@@ -180,7 +185,10 @@ func filterProcessors(filters []v1.Filter, ps *parsers) []fluentbit.Section {
 // any exclude rule. Fluent Bit refuses both kinds in one grep with logical_op, so
 // each kind gets its own unit.
 func grepProcessors(include, exclude []v1.FieldMatch) []fluentbit.Section {
-	var out []fluentbit.Section
+	return appendGrepProcessors(nil, include, exclude)
+}
+
+func appendGrepProcessors(out []fluentbit.Section, include, exclude []v1.FieldMatch) []fluentbit.Section {
 	rules := func(ms []v1.FieldMatch) []string {
 		rs := make([]string, len(ms))
 		for i, m := range ms {

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
@@ -175,7 +176,7 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 		// Remembered sections carry their own credentials, to be merged on reuse.
 		creds := b.creds
 		if b.memo != nil {
-			creds = newCredentials()
+			creds = b.creds.sharing()
 		}
 		s, err := outputSection(p, o, m, shared, creds, filesystem, b.params[:0])
 		b.params = s.Params[:0]
@@ -196,6 +197,7 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 		} else {
 			// A remembered section gets memory of its own: one sharing a block with
 			// sections long gone would keep the whole block alive.
+			creds.ids = nil // the file's identifiers; the section needs none once written
 			section := &memoSection{data: bytes.Clone(data), creds: creds, parsers: sharedParsers}
 			b.memo.remember(key, section)
 			b.use(section)
@@ -286,15 +288,23 @@ func splitFiles(main fluentbit.Config, outputs [][]byte) ([]File, error) {
 
 func hashConfig(c *Config) string {
 	h := sha256.New()
+	line := make([]byte, 0, 256)
 	for _, f := range c.Files {
-		fmt.Fprintf(h, "file %s %d\n", f.Name, len(f.Content))
+		line = append(append(append(line[:0], "file "...), f.Name...), ' ')
+		line = append(strconv.AppendInt(line, int64(len(f.Content)), 10), '\n')
+		h.Write(line)
 		h.Write(f.Content)
 	}
+	source := func(kind, name string, s SecretSource) {
+		line = append(append(append(append(line[:0], kind...), ' '), name...), ' ')
+		line = append(append(append(append(append(line, s.Namespace...), '/'), s.Name...), '/'), s.Key...)
+		h.Write(append(line, '\n'))
+	}
 	for _, e := range c.Env {
-		fmt.Fprintf(h, "env %s %s/%s/%s\n", e.Name, e.Source.Namespace, e.Source.Name, e.Source.Key)
+		source("env", e.Name, e.Source)
 	}
 	for _, f := range c.SecretFiles {
-		fmt.Fprintf(h, "secretfile %s %s/%s/%s\n", f.Path, f.Source.Namespace, f.Source.Name, f.Source.Key)
+		source("secretfile", f.Path, f.Source)
 	}
 	for _, p := range c.AWSProfiles {
 		fmt.Fprintf(h, "awsprofile %s %+v %+v\n", p.Name, p.AccessKeyID, p.SecretAccessKey)

@@ -15,33 +15,18 @@ type SecretRef struct {
 // field order, so that a destination added to the API can never forget to declare
 // its credentials.
 func SecretRefs(v any) []SecretRef {
-	var refs []SecretRef
-	vis := &visitor{onRef: func(r v1.SecretKeyRef, path []pathElem) {
-		refs = append(refs, SecretRef{Path: render(path), Ref: r})
-	}}
+	vis := &visitor{wantRefs: true}
 	vis.walkAny(v)
-	return refs
+	return vis.refs
 }
 
 // Scan walks v once for both questions a renderer asks of a spec: the path of the
 // first string for which bad returns true (found reports whether there was one), and,
 // when there is none, every SecretKeyRef as SecretRefs lists them.
 func Scan(v any, bad func(string) bool) (path string, found bool, refs []SecretRef) {
-	var at []pathElem
-	vis := &visitor{
-		onString: func(s string, path []pathElem) bool {
-			if bad(s) {
-				at = append([]pathElem(nil), path...)
-				return true
-			}
-			return false
-		},
-		onRef: func(r v1.SecretKeyRef, path []pathElem) {
-			refs = append(refs, SecretRef{Path: render(path), Ref: r})
-		},
-	}
+	vis := &visitor{bad: bad, wantRefs: true}
 	if vis.walkAny(v) {
-		return render(at), true, nil
+		return render(vis.found), true, nil
 	}
-	return "", false, refs
+	return "", false, vis.refs
 }

@@ -107,11 +107,24 @@ func render(path []pathElem) string {
 
 var secretKeyRefType = reflect.TypeOf(v1.SecretKeyRef{})
 
-// visitor is called for every string (and map key) and every SecretKeyRef; returning
-// true stops the walk.
+// visitor looks at every string (and map key) and every SecretKeyRef of a value.
 type visitor struct {
-	onString func(s string, path []pathElem) bool
-	onRef    func(r v1.SecretKeyRef, path []pathElem)
+	// bad stops the walk at the first string it returns true for; found is the path.
+	bad   func(string) bool
+	found []pathElem
+	// refs collects the SecretKeyRefs when wantRefs is set.
+	wantRefs bool
+	refs     []SecretRef
+	// path is where the walk keeps its field path, deep enough for every spec.
+	path [12]pathElem
+}
+
+func (vis *visitor) onString(s string, path []pathElem) bool {
+	if vis.bad != nil && vis.bad(s) {
+		vis.found = append([]pathElem(nil), path...)
+		return true
+	}
+	return false
 }
 
 func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
@@ -129,10 +142,10 @@ func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
 			return vis.walk(e, planOf(e.Type()), path)
 		}
 	case reflect.String:
-		return vis.onString != nil && vis.onString(v.String(), path)
+		return vis.onString(v.String(), path)
 	case reflect.Struct:
-		if p.isRef && vis.onRef != nil {
-			vis.onRef(v.Interface().(v1.SecretKeyRef), path)
+		if p.isRef && vis.wantRefs {
+			vis.refs = append(vis.refs, SecretRef{Path: render(path), Ref: v.Interface().(v1.SecretKeyRef)})
 		}
 		for _, f := range p.fields {
 			q := path
@@ -153,7 +166,7 @@ func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
 		iter := v.MapRange()
 		for iter.Next() {
 			q := append(path, pathElem{name: iter.Key().String()})
-			if vis.onString != nil && vis.onString(iter.Key().String(), q) || vis.walk(iter.Value(), p.elem, q) {
+			if vis.onString(iter.Key().String(), q) || vis.walk(iter.Value(), p.elem, q) {
 				return true
 			}
 		}
@@ -166,22 +179,15 @@ func (vis *visitor) walkAny(v any) bool {
 	if !rv.IsValid() {
 		return false
 	}
-	return vis.walk(rv, planOf(rv.Type()), make([]pathElem, 0, 8))
+	return vis.walk(rv, planOf(rv.Type()), vis.path[:0])
 }
 
 // FindString returns the path of the first string inside v (a spec, or a pointer to
 // one) for which bad returns true, and whether there was one.
 func FindString(v any, bad func(string) bool) (string, bool) {
-	var found []pathElem
-	vis := &visitor{onString: func(s string, path []pathElem) bool {
-		if bad(s) {
-			found = append([]pathElem(nil), path...)
-			return true
-		}
-		return false
-	}}
+	vis := &visitor{bad: bad}
 	if vis.walkAny(v) {
-		return render(found), true
+		return render(vis.found), true
 	}
 	return "", false
 }
