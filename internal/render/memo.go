@@ -17,13 +17,16 @@ type Renderer struct {
 	mu       sync.Mutex
 	sections map[sectionKey]*memoSection
 	checks   map[objectVersion]*checkResult
+	// shards are shard files by their first section.
+	shards map[*memoSection]*memoShard
 	// epoch counts renders; entries not touched by the latest are dropped after it.
 	epoch int
 }
 
 // NewRenderer returns a Renderer with nothing remembered.
 func NewRenderer() *Renderer {
-	return &Renderer{sections: map[sectionKey]*memoSection{}, checks: map[objectVersion]*checkResult{}}
+	return &Renderer{sections: map[sectionKey]*memoSection{}, checks: map[objectVersion]*checkResult{},
+		shards: map[*memoSection]*memoShard{}}
 }
 
 // objectVersion identifies one version of one object.
@@ -69,6 +72,11 @@ func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
 	for k, v := range r.checks {
 		if v.epoch != r.epoch {
 			delete(r.checks, k)
+		}
+	}
+	for k, v := range r.shards {
+		if v.epoch != r.epoch {
+			delete(r.shards, k)
 		}
 	}
 	return res

@@ -131,7 +131,7 @@ type builder struct {
 	memo *Renderer
 	// outputs are encoded as they are added, once each, so that a section that cannot
 	// be written fails alone and splitting a long list costs nothing more.
-	outputs [][]byte
+	outputs []encodedOutput
 	// pipelines that got at least one output section.
 	rendered map[Ref]bool
 	problems []Problem
@@ -159,7 +159,7 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 			key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
 		}
 		if hit := b.memo.section(key); hit != nil {
-			b.use(hit)
+			b.use(p, o, hit)
 			b.rendered[p.Ref] = true
 			continue
 		}
@@ -190,7 +190,7 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 			continue
 		}
 		if b.memo == nil {
-			b.outputs = append(b.outputs, data)
+			b.outputs = append(b.outputs, encodedOutput{pipeline: p.Ref, output: o.Ref, data: data})
 			for _, def := range sharedParsers {
 				b.parsers.add(def)
 			}
@@ -200,15 +200,15 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 			creds.ids = nil // the file's identifiers; the section needs none once written
 			section := &memoSection{data: bytes.Clone(data), creds: creds, parsers: sharedParsers}
 			b.memo.remember(key, section)
-			b.use(section)
+			b.use(p, o, section)
 		}
 		b.rendered[p.Ref] = true
 	}
 }
 
 // use adds an encoded section and what it needs to the file being built.
-func (b *builder) use(s *memoSection) {
-	b.outputs = append(b.outputs, s.data)
+func (b *builder) use(p *pipeline, o *output, s *memoSection) {
+	b.outputs = append(b.outputs, encodedOutput{pipeline: p.Ref, output: o.Ref, data: s.data, memo: s})
 	b.creds.merge(s.creds)
 	for _, def := range s.parsers {
 		b.parsers.add(def)
@@ -219,7 +219,7 @@ func (b *builder) use(s *memoSection) {
 // when one file would not fit in a Secret.
 func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	main.Parsers = append(main.Parsers, b.parsers.list()...)
-	files, err := splitFiles(main, b.outputs)
+	files, err := splitFiles(main, b.outputs, b.memo)
 	if err != nil {
 		return nil, err
 	}
@@ -235,55 +235,6 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	slices.SortFunc(cfg.Pipelines, compareRefs)
 	cfg.Hash = hashConfig(cfg)
 	return cfg, nil
-}
-
-// maxFileBytes keeps each file, and so each Secret holding one, well under the 1 MiB
-// limit of a Secret, leaving room for the Secret's own metadata.
-var maxFileBytes = 900 * 1024
-
-// splitFiles writes the configuration into the main file and, when it would not fit,
-// moves output sections in order into outputs-NNN.yaml files that it includes, each
-// filled up to maxFileBytes.
-func splitFiles(main fluentbit.Config, outputs [][]byte) ([]File, error) {
-	total := 0
-	for _, o := range outputs {
-		total += len(o)
-	}
-	data, err := main.MarshalWithOutputs(nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(data)+total+len("pipeline:\n  outputs:\n") <= maxFileBytes {
-		data, err := main.MarshalWithOutputs(outputs)
-		return []File{{Name: MainFile, Content: data}}, err
-	}
-	var files []File
-	for start := 0; start < len(outputs); {
-		end, size := start, 0
-		for end < len(outputs) && (end == start || size+len(outputs[end]) <= maxFileBytes-64) {
-			size += len(outputs[end])
-			end++
-		}
-		name := fmt.Sprintf("outputs-%03d.yaml", len(files))
-		content, err := fluentbit.Config{}.MarshalWithOutputs(outputs[start:end])
-		if err != nil {
-			return nil, err
-		}
-		if len(content) > maxFileBytes {
-			return nil, fmt.Errorf("an output section of %d bytes exceeds %d", len(content), maxFileBytes)
-		}
-		files = append(files, File{Name: name, Content: content})
-		main.Includes = append(main.Includes, name)
-		start = end
-	}
-	data, err = main.MarshalWithOutputs(nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileBytes {
-		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(data), maxFileBytes)
-	}
-	return append([]File{{Name: MainFile, Content: data}}, files...), nil
 }
 
 func hashConfig(c *Config) string {

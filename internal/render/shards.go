@@ -1,0 +1,180 @@
+package render
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+
+	"github.com/logplane/logplane/internal/fluentbit"
+)
+
+// A configuration too large for one Secret is split: the main file keeps the service
+// section, parsers and inputs, and includes the output sections from shard files,
+// each carried by a Secret of its own. A pipeline's sections always go to the shard
+// its identity hashes to, so that editing, adding or removing a pipeline rewrites
+// that one shard and leaves every other file — and Secret — as it was; only a change
+// in the number of shards moves sections between files.
+
+// maxFileBytes keeps each file, and so each Secret holding one, well under the 1 MiB
+// limit of a Secret, leaving room for the Secret's own metadata.
+var maxFileBytes = 900 * 1024
+
+// shardFill sets the number of shards: the smallest power of two that keeps the
+// average shard at 1/shardFill of maxFileBytes. The headroom lets pipelines be added
+// and absorbs hashing's unevenness for a long time before a shard overflows, which
+// doubles the count (and moves every section once).
+const shardFill = 4
+
+// maxShards bounds the doubling; a configuration needing more is refused.
+const maxShards = 1024
+
+// outputsHeader starts a file that holds only output sections.
+const outputsHeader = "pipeline:\n  outputs:\n"
+
+// encodedOutput is one output section as written, and what it belongs to.
+type encodedOutput struct {
+	pipeline, output Ref
+	data             []byte
+	// memo is the remembered section the bytes come from; nil when not remembered.
+	memo *memoSection
+}
+
+// ShardFile is the name of shard i.
+func ShardFile(i int) string { return fmt.Sprintf("outputs-%03d.yaml", i) }
+
+// splitFiles writes the configuration into the main file alone when it fits, and
+// otherwise into the main file and the shard files it includes (see above). Sections
+// keep their order within a shard; an empty shard is left out.
+func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) ([]File, error) {
+	total := 0
+	for _, o := range outputs {
+		total += len(o.data)
+	}
+	head, err := main.MarshalWithOutputs(nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(head)+total+len(outputsHeader) <= maxFileBytes {
+		data, err := main.MarshalWithOutputs(sectionBytes(outputs))
+		return []File{{Name: MainFile, Content: data}}, err
+	}
+
+	keys := shardKeys(outputs)
+	shards := 1
+	for shards < maxShards && total > shards*(maxFileBytes/shardFill) {
+		shards *= 2
+	}
+	var sizes []int
+	for {
+		sizes = make([]int, shards)
+		for i, o := range outputs {
+			sizes[keys[i]&uint64(shards-1)] += len(o.data)
+		}
+		if len(outputsHeader)+slices.Max(sizes) <= maxFileBytes {
+			break
+		}
+		if shards == maxShards {
+			return nil, fmt.Errorf("output sections of %d bytes do not fit in %d files of %d bytes", total, maxShards, maxFileBytes)
+		}
+		shards *= 2
+	}
+	members := make([][]encodedOutput, shards)
+	for i, o := range outputs {
+		k := keys[i] & uint64(shards-1)
+		if members[k] == nil {
+			members[k] = make([]encodedOutput, 0, len(outputs)/shards+8)
+		}
+		members[k] = append(members[k], o)
+	}
+	files := []File{{Name: MainFile}}
+	for i, m := range members {
+		if len(m) == 0 {
+			continue
+		}
+		name := ShardFile(i)
+		files = append(files, File{Name: name, Content: memo.shard(m, sizes[i])})
+		main.Includes = append(main.Includes, name)
+	}
+	if files[0].Content, err = main.MarshalWithOutputs(nil); err != nil {
+		return nil, err
+	}
+	if len(files[0].Content) > maxFileBytes {
+		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(files[0].Content), maxFileBytes)
+	}
+	return files, nil
+}
+
+// shardKeys hashes what decides each section's shard: its pipeline's identity, or,
+// for a pipeline whose sections alone would fill more than an average shard, the
+// pipeline and the output, so that such a pipeline spreads instead of overflowing.
+// outputs holds each pipeline's sections together.
+func shardKeys(outputs []encodedOutput) []uint64 {
+	keys := make([]uint64, len(outputs))
+	for start := 0; start < len(outputs); {
+		end, size := start, 0
+		for end < len(outputs) && outputs[end].pipeline == outputs[start].pipeline {
+			size += len(outputs[end].data)
+			end++
+		}
+		for i := start; i < end; i++ {
+			h := fnv.New64a()
+			p := outputs[i].pipeline
+			h.Write([]byte(p.Kind + "/" + p.Namespace + "/" + p.Name))
+			if size > maxFileBytes/shardFill {
+				o := outputs[i].output
+				h.Write([]byte("\x00" + o.Kind + "/" + o.Namespace + "/" + o.Name))
+			}
+			keys[i] = h.Sum64()
+		}
+		start = end
+	}
+	return keys
+}
+
+func sectionBytes(outputs []encodedOutput) [][]byte {
+	out := make([][]byte, len(outputs))
+	for i, o := range outputs {
+		out[i] = o.data
+	}
+	return out
+}
+
+// joinShard writes a shard file: the outputs header and the sections.
+func joinShard(sections []encodedOutput, size int) []byte {
+	data := make([]byte, 0, len(outputsHeader)+size)
+	data = append(data, outputsHeader...)
+	for _, s := range sections {
+		data = append(data, s.data...)
+	}
+	return data
+}
+
+// memoShard is a shard file as last written, and the sections it was written from.
+type memoShard struct {
+	sections []*memoSection
+	content  []byte
+	epoch    int
+}
+
+// shard returns the shard file of sections: the one written last time when it holds
+// the very same remembered sections, else a new one (remembered when it can be).
+func (r *Renderer) shard(sections []encodedOutput, size int) []byte {
+	if r == nil {
+		return joinShard(sections, size)
+	}
+	ptrs := make([]*memoSection, len(sections))
+	for i, s := range sections {
+		if s.memo == nil {
+			return joinShard(sections, size)
+		}
+		ptrs[i] = s.memo
+	}
+	// A section belongs to one configuration, so the first one names the shard.
+	if m := r.shards[ptrs[0]]; m != nil && slices.Equal(m.sections, ptrs) {
+		m.epoch = r.epoch
+		return m.content
+	}
+	m := &memoShard{sections: ptrs, content: joinShard(sections, size), epoch: r.epoch}
+	r.shards[ptrs[0]] = m
+	return m.content
+}
