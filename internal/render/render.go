@@ -114,12 +114,15 @@ func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 	return res
 }
 
-// sortedCopy returns a copy of s with every list sorted, leaving s as it was: Sort
-// puts a list out of order into a new slice and never moves items in place, so the
-// lists themselves need no copy.
+// sortedCopy returns a copy of s with the lists whose order could show in the result
+// sorted, leaving s as it was (Sort puts a list out of order into a new slice). The
+// long lists need no order: outputs, Secrets and namespaces are only looked up, or
+// gathered and then sorted, and the resolved pipelines are sorted by identity.
 func sortedCopy(s *snapshot.Snapshot) *snapshot.Snapshot {
 	c := *s
+	c.Pipelines, c.Outputs, c.Secrets, c.Namespaces = nil, nil, nil, nil
 	c.Sort()
+	c.Pipelines, c.Outputs, c.Secrets, c.Namespaces = s.Pipelines, s.Outputs, s.Secrets, s.Namespaces
 	return &c
 }
 
@@ -139,6 +142,9 @@ type builder struct {
 	// section, each encoded as soon as it is built.
 	enc    fluentbit.Encoder
 	params []fluentbit.Param
+	// sectionCreds are the credentials of remembered sections in use, gathered with
+	// creds when the file is finished.
+	sectionCreds []*credentials
 }
 
 func newBuilder(memo *Renderer) *builder {
@@ -190,7 +196,7 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 			continue
 		}
 		if b.memo == nil {
-			b.outputs = append(b.outputs, encodedOutput{pipeline: p.Ref, output: o.Ref, data: data})
+			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: data})
 			for _, def := range sharedParsers {
 				b.parsers.add(def)
 			}
@@ -208,8 +214,10 @@ func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluent
 
 // use adds an encoded section and what it needs to the file being built.
 func (b *builder) use(p *pipeline, o *output, s *memoSection) {
-	b.outputs = append(b.outputs, encodedOutput{pipeline: p.Ref, output: o.Ref, data: s.data, memo: s})
-	b.creds.merge(s.creds)
+	b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: s.data, memo: s})
+	if len(s.creds.env)+len(s.creds.files)+len(s.creds.profiles) > 0 {
+		b.sectionCreds = append(b.sectionCreds, s.creds)
+	}
 	for _, def := range s.parsers {
 		b.parsers.add(def)
 	}
@@ -225,9 +233,9 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	}
 	cfg := &Config{
 		Files:       files,
-		Env:         sortedValues(b.creds.env),
-		SecretFiles: sortedValues(b.creds.files),
-		AWSProfiles: sortedValues(b.creds.profiles),
+		Env:         gather(b.creds, b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
+		SecretFiles: gather(b.creds, b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files }),
+		AWSProfiles: gather(b.creds, b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles }),
 	}
 	for ref := range b.rendered {
 		cfg.Pipelines = append(cfg.Pipelines, ref)

@@ -64,7 +64,8 @@ type resolver struct {
 }
 
 func newResolver(s *snapshot.Snapshot) *resolver {
-	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: map[Ref]*output{}, seen: map[Ref]bool{}}
+	n := len(s.Outputs) + len(s.ClusterOutputs)
+	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: make(map[Ref]*output, n), seen: make(map[Ref]bool, n)}
 }
 
 func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }

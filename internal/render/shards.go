@@ -33,8 +33,9 @@ const outputsHeader = "pipeline:\n  outputs:\n"
 
 // encodedOutput is one output section as written, and what it belongs to.
 type encodedOutput struct {
-	pipeline, output Ref
-	data             []byte
+	pipeline *pipeline
+	output   *output
+	data     []byte
 	// memo is the remembered section the bytes come from; nil when not remembered.
 	memo *memoSection
 }
@@ -78,13 +79,14 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		}
 		shards *= 2
 	}
-	members := make([][]encodedOutput, shards)
-	for i, o := range outputs {
+	// Each shard's sections, as positions in outputs: in order, and without copies.
+	members := make([][]int32, shards)
+	for i := range outputs {
 		k := keys[i] & uint64(shards-1)
 		if members[k] == nil {
-			members[k] = make([]encodedOutput, 0, len(outputs)/shards+8)
+			members[k] = make([]int32, 0, len(outputs)/shards+8)
 		}
-		members[k] = append(members[k], o)
+		members[k] = append(members[k], int32(i))
 	}
 	files := []File{{Name: MainFile}}
 	for i, m := range members {
@@ -92,7 +94,7 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 			continue
 		}
 		name := ShardFile(i)
-		files = append(files, File{Name: name, Content: memo.shard(m, sizes[i])})
+		files = append(files, File{Name: name, Content: memo.shard(outputs, m, sizes[i])})
 		main.Includes = append(main.Includes, name)
 	}
 	if files[0].Content, err = main.MarshalWithOutputs(nil); err != nil {
@@ -118,10 +120,10 @@ func shardKeys(outputs []encodedOutput) []uint64 {
 		}
 		for i := start; i < end; i++ {
 			h := fnv.New64a()
-			p := outputs[i].pipeline
+			p := outputs[i].pipeline.Ref
 			h.Write([]byte(p.Kind + "/" + p.Namespace + "/" + p.Name))
 			if size > maxFileBytes/shardFill {
-				o := outputs[i].output
+				o := outputs[i].output.Ref
 				h.Write([]byte("\x00" + o.Kind + "/" + o.Namespace + "/" + o.Name))
 			}
 			keys[i] = h.Sum64()
@@ -140,11 +142,11 @@ func sectionBytes(outputs []encodedOutput) [][]byte {
 }
 
 // joinShard writes a shard file: the outputs header and the sections.
-func joinShard(sections []encodedOutput, size int) []byte {
+func joinShard(outputs []encodedOutput, members []int32, size int) []byte {
 	data := make([]byte, 0, len(outputsHeader)+size)
 	data = append(data, outputsHeader...)
-	for _, s := range sections {
-		data = append(data, s.data...)
+	for _, i := range members {
+		data = append(data, outputs[i].data...)
 	}
 	return data
 }
@@ -156,25 +158,35 @@ type memoShard struct {
 	epoch    int
 }
 
-// shard returns the shard file of sections: the one written last time when it holds
-// the very same remembered sections, else a new one (remembered when it can be).
-func (r *Renderer) shard(sections []encodedOutput, size int) []byte {
+// shard returns the shard file of the given sections: the one written last time when
+// it holds the very same remembered sections, else a new one (remembered when it can
+// be).
+func (r *Renderer) shard(outputs []encodedOutput, members []int32, size int) []byte {
 	if r == nil {
-		return joinShard(sections, size)
-	}
-	ptrs := make([]*memoSection, len(sections))
-	for i, s := range sections {
-		if s.memo == nil {
-			return joinShard(sections, size)
-		}
-		ptrs[i] = s.memo
+		return joinShard(outputs, members, size)
 	}
 	// A section belongs to one configuration, so the first one names the shard.
-	if m := r.shards[ptrs[0]]; m != nil && slices.Equal(m.sections, ptrs) {
-		m.epoch = r.epoch
-		return m.content
+	first := outputs[members[0]].memo
+	if m := r.shards[first]; first != nil && m != nil && len(m.sections) == len(members) {
+		same := true
+		for j, i := range members {
+			if m.sections[j] != outputs[i].memo {
+				same = false
+				break
+			}
+		}
+		if same {
+			m.epoch = r.epoch
+			return m.content
+		}
 	}
-	m := &memoShard{sections: ptrs, content: joinShard(sections, size), epoch: r.epoch}
-	r.shards[ptrs[0]] = m
+	ptrs := make([]*memoSection, len(members))
+	for j, i := range members {
+		if ptrs[j] = outputs[i].memo; ptrs[j] == nil {
+			return joinShard(outputs, members, size)
+		}
+	}
+	m := &memoShard{sections: ptrs, content: joinShard(outputs, members, size), epoch: r.epoch}
+	r.shards[first] = m
 	return m.content
 }
