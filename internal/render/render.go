@@ -6,7 +6,6 @@
 package render
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -132,18 +131,16 @@ type builder struct {
 	parsers *parsers
 	// memo remembers sections across renders; nil remembers nothing.
 	memo *Renderer
-	// outputs are encoded as they are added, once each, so that a section that cannot
-	// be written fails alone and splitting a long list costs nothing more.
+	// jobs are the pipelines whose outputs were added since the last flush.
+	jobs []*job
+	// outputs are encoded once each, so that a section that cannot be written fails
+	// alone and splitting a long list costs nothing more.
 	outputs []encodedOutput
 	// pipelines that got at least one output section.
 	rendered map[Ref]bool
 	problems []Problem
-	// enc holds the encoded sections of this file set; params is reused by every
-	// section, each encoded as soon as it is built.
-	enc    fluentbit.Encoder
-	params []fluentbit.Param
-	// sectionCreds are the credentials of remembered sections in use, gathered with
-	// creds when the file is finished.
+	// sectionCreds are the credentials of the sections in use, gathered with creds
+	// when the file is finished.
 	sectionCreds []*credentials
 }
 
@@ -151,61 +148,71 @@ func newBuilder(memo *Renderer) *builder {
 	return &builder{creds: newCredentials(), parsers: newParsers(), rendered: map[Ref]bool{}, memo: memo}
 }
 
-// addOutputs renders every output of p with the given match and the processors procs
-// returns (called only when some section is not remembered). An output that fails to
-// render is reported on the output and skipped.
+// addOutputs adds every output of p with the given match and the processors procs
+// returns (called only when some section is not remembered). Sections are encoded
+// at the next flush; an output that fails to render is then reported and skipped.
 func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluentbit.Section, filesystem bool) {
-	var shared *fluentbit.EncodedProcessors
-	var sharedParsers []fluentbit.Section
-	encoded := false
-	for _, o := range p.Outputs {
-		key := sectionKey{pipeline: objectVersion{p.Ref, p.Version}, output: objectVersion{o.Ref, o.Version},
-			match: m, filesystem: filesystem}
-		if o.Policy != nil {
-			key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
+	j := &job{p: p, m: m, procs: procs, filesystem: filesystem, hits: make([]*memoSection, len(p.Outputs))}
+	if b.memo != nil {
+		j.keys = make([]sectionKey, len(p.Outputs))
+		for i, o := range p.Outputs {
+			key := sectionKey{pipeline: objectVersion{p.Ref, p.Version}, output: objectVersion{o.Ref, o.Version},
+				match: m, filesystem: filesystem}
+			if o.Policy != nil {
+				key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
+			}
+			j.keys[i] = key
+			j.hits[i] = b.memo.section(key)
 		}
-		if hit := b.memo.section(key); hit != nil {
+	}
+	b.jobs = append(b.jobs, j)
+}
+
+// flush encodes the sections added since the last flush that are not remembered, and
+// adds every section to the file in the order added.
+func (b *builder) flush() {
+	var todo []*job
+	for _, j := range b.jobs {
+		if slices.Contains(j.hits, nil) {
+			todo = append(todo, j)
+		}
+	}
+	for _, c := range encodeJobs(todo, b.parsers.prefix, b.memo != nil) {
+		b.sectionCreds = append(b.sectionCreds, c)
+	}
+	for _, j := range b.jobs {
+		b.add(j)
+	}
+	b.jobs = nil
+}
+
+// add adds the sections of one job, as they were remembered or encoded.
+func (b *builder) add(j *job) {
+	p := j.p
+	for i, o := range p.Outputs {
+		if hit := j.hits[i]; hit != nil {
 			b.use(p, o, hit)
 			b.rendered[p.Ref] = true
 			continue
 		}
-		if !encoded {
-			encoded = true
-			own := b.parsers.child()
-			var err error
-			if shared, err = b.enc.Processors(procs(own)); err != nil {
-				b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", err.Error()))
-				return
-			}
-			sharedParsers = own.list()
+		if j.procsErr != nil {
+			b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", j.procsErr.Error()))
+			return
 		}
-		// Remembered sections carry their own credentials, to be merged on reuse.
-		creds := b.creds
-		if b.memo != nil {
-			creds = b.creds.sharing()
-		}
-		s, err := outputSection(p, o, m, shared, creds, filesystem, b.params[:0])
-		b.params = s.Params[:0]
-		var data []byte
-		if err == nil {
-			data, err = b.enc.Output(s)
-		}
-		if err != nil {
-			b.problems = append(b.problems, problem(o.Ref, conditions.ReasonOutputInvalid, o.Ref, err.Error()),
+		e := j.sections[i]
+		if e.err != nil {
+			b.problems = append(b.problems, problem(o.Ref, conditions.ReasonOutputInvalid, o.Ref, e.err.Error()),
 				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
 			continue
 		}
 		if b.memo == nil {
-			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: data})
-			for _, def := range sharedParsers {
+			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: e.data})
+			for _, def := range j.parsers {
 				b.parsers.add(def)
 			}
 		} else {
-			// A remembered section gets memory of its own: one sharing a block with
-			// sections long gone would keep the whole block alive.
-			creds.ids = nil // the file's identifiers; the section needs none once written
-			section := &memoSection{data: bytes.Clone(data), creds: creds, parsers: sharedParsers}
-			b.memo.remember(key, section)
+			section := &memoSection{data: e.data, creds: e.creds, parsers: j.parsers}
+			b.memo.remember(j.keys[i], section)
 			b.use(p, o, section)
 		}
 		b.rendered[p.Ref] = true
@@ -226,6 +233,7 @@ func (b *builder) use(p *pipeline, o *output, s *memoSection) {
 // finish marshals the configuration, splitting output sections into included files
 // when one file would not fit in a Secret.
 func (b *builder) finish(main fluentbit.Config) (*Config, error) {
+	b.flush()
 	main.Parsers = append(main.Parsers, b.parsers.list()...)
 	files, err := splitFiles(main, b.outputs, b.memo)
 	if err != nil {

@@ -103,6 +103,7 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 	}
 	b.parsers.prefix = "lp-" + p.Ref.Name + "-"
 	b.addOutputs(&kept, match{glob: tag}, func(ps *parsers) []fluentbit.Section { return filterProcessors(p.Filters, ps) }, filesystem)
+	b.flush()
 	probs = append(probs, b.problems...)
 	if len(b.outputs) == 0 {
 		return nil, probs
