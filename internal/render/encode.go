@@ -16,8 +16,7 @@ type job struct {
 	m          match
 	procs      func(*parsers) []fluentbit.Section
 	filesystem bool
-	// keys and hits are per output: the memo key, and the remembered section or nil.
-	keys []sectionKey
+	// hits are per output: the remembered section, or nil.
 	hits []*memoSection
 
 	// Set by encoding: a failure of the shared processors, or the sections (per

@@ -86,22 +86,40 @@ func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
 
 // check returns an object's unsafe-value verdict and, for outputs, its Secret
 // references, remembered per resourceVersion: both depend only on the spec.
-func (r *Renderer) check(ref Ref, version string, spec any, wantRefs bool) *checkResult {
-	if r != nil && version != "" {
-		if c, ok := r.checks[objectVersion{ref, version}]; ok {
-			c.epoch = r.epoch
-			return c
-		}
+// A result in pre (checked ahead, keyed by spec) is used instead of checking again.
+func (r *Renderer) check(ref Ref, version string, spec any, wantRefs bool, pre map[any]*checkResult) *checkResult {
+	if c := r.remembered(ref, version); c != nil {
+		return c
 	}
+	c := pre[spec]
+	if c == nil {
+		c = runCheck(spec, wantRefs)
+	}
+	if r != nil && version != "" {
+		c.epoch = r.epoch
+		r.checks[objectVersion{ref, version}] = c
+	}
+	return c
+}
+
+// remembered returns the remembered check of one version of an object, if any.
+func (r *Renderer) remembered(ref Ref, version string) *checkResult {
+	if r == nil || version == "" {
+		return nil
+	}
+	c := r.checks[objectVersion{ref, version}]
+	if c != nil {
+		c.epoch = r.epoch
+	}
+	return c
+}
+
+func runCheck(spec any, wantRefs bool) *checkResult {
 	c := &checkResult{}
 	if wantRefs {
 		c.path, c.why, c.secretRefs = scanSpec(spec)
 	} else {
 		c.path, c.why = unsafeField(spec)
-	}
-	if r != nil && version != "" {
-		c.epoch = r.epoch
-		r.checks[objectVersion{ref, version}] = c
 	}
 	return c
 }

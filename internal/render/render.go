@@ -154,18 +154,21 @@ func newBuilder(memo *Renderer) *builder {
 func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluentbit.Section, filesystem bool) {
 	j := &job{p: p, m: m, procs: procs, filesystem: filesystem, hits: make([]*memoSection, len(p.Outputs))}
 	if b.memo != nil {
-		j.keys = make([]sectionKey, len(p.Outputs))
 		for i, o := range p.Outputs {
-			key := sectionKey{pipeline: objectVersion{p.Ref, p.Version}, output: objectVersion{o.Ref, o.Version},
-				match: m, filesystem: filesystem}
-			if o.Policy != nil {
-				key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
-			}
-			j.keys[i] = key
-			j.hits[i] = b.memo.section(key)
+			j.hits[i] = b.memo.section(j.key(o))
 		}
 	}
 	b.jobs = append(b.jobs, j)
+}
+
+// key is what the section of output o is remembered by.
+func (j *job) key(o *output) sectionKey {
+	key := sectionKey{pipeline: objectVersion{j.p.Ref, j.p.Version}, output: objectVersion{o.Ref, o.Version},
+		match: j.m, filesystem: j.filesystem}
+	if o.Policy != nil {
+		key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
+	}
+	return key
 }
 
 // flush encodes the sections added since the last flush that are not remembered, and
@@ -212,7 +215,7 @@ func (b *builder) add(j *job) {
 			}
 		} else {
 			section := &memoSection{data: e.data, creds: e.creds, parsers: j.parsers}
-			b.memo.remember(j.keys[i], section)
+			b.memo.remember(j.key(o), section)
 			b.use(p, o, section)
 		}
 		b.rendered[p.Ref] = true

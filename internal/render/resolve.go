@@ -61,6 +61,8 @@ type resolver struct {
 	seen     map[Ref]bool // outputs already checked, whether or not they passed
 	// selectors caches each ClusterLogOutput's parsed allowedNamespaces.
 	selectors map[string]labels.Selector
+	// prechecked holds the checks run ahead, by spec (see precheck).
+	prechecked map[any]*checkResult
 }
 
 func newResolver(s *snapshot.Snapshot) *resolver {
@@ -89,7 +91,7 @@ func (r *resolver) resolveOutput(ref Ref, version, secretNamespace string, spec 
 		return r.outputs[ref]
 	}
 	r.seen[ref] = true
-	checked := r.memo.check(ref, version, spec, true)
+	checked := r.memo.check(ref, version, spec, true, r.prechecked)
 	if checked.why != "" {
 		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
 		return nil
@@ -229,7 +231,7 @@ func (r *resolver) selectNamespaces(sel v1.NamespaceSelection) namespaceSet {
 
 // checkSpec reports a pipeline whose spec holds a value unsafe in a Fluent Bit file.
 func (r *resolver) checkSpec(pl Ref, version string, spec any) bool {
-	if c := r.memo.check(pl, version, spec, false); c.why != "" {
+	if c := r.memo.check(pl, version, spec, false, r.prechecked); c.why != "" {
 		r.report(problem(pl, conditions.ReasonUnsafeValue, c.path, c.why))
 		return false
 	}
@@ -238,6 +240,7 @@ func (r *resolver) checkSpec(pl Ref, version string, spec any) bool {
 
 // resolve checks every pipeline and returns those that can render, sorted.
 func (r *resolver) resolve() []*pipeline {
+	r.precheck()
 	var out []*pipeline
 	for i := range r.snap.ClusterPipelines {
 		cp := &r.snap.ClusterPipelines[i]
