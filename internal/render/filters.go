@@ -31,19 +31,24 @@ type parsers struct {
 	// (a pipeline's own set has one or two, a file's may have thousands).
 	defs   []fluentbit.Section
 	byName map[string]int
-	// byFilter remembers the name given to each distinct parse filter.
-	byFilter map[string]string
 	// prefix starts every parser name. A sidecar runs several pipelines' fragments in
 	// one Fluent Bit, which refuses two parsers of one name: each fragment's names
 	// carry its pipeline.
 	prefix string
 	// known is shared by the parser sets of one file, so that a thousand pipelines
 	// parsing JSON hash the definition once.
-	known map[string]fluentbit.Section
+	known map[parserKey]fluentbit.Section
+}
+
+// parserKey is what a parser definition is made of: the name prefix and the parse
+// filter's format, regex and time settings (field and keepOriginal belong to the
+// filter).
+type parserKey struct {
+	prefix, format, regex, timeKey, timeFormat string
 }
 
 func newParsers() *parsers {
-	return &parsers{prefix: "lp-", known: map[string]fluentbit.Section{}}
+	return &parsers{prefix: "lp-", known: map[parserKey]fluentbit.Section{}}
 }
 
 // child returns an empty set that shares ps's prefix and definitions.
@@ -85,21 +90,13 @@ func (ps *parsers) list() []fluentbit.Section {
 // parserFor returns the name of a parser for a parse filter, defining it on first use.
 // The name is derived from the definition, so equal filters share one parser.
 func (ps *parsers) parserFor(p *v1.ParseFilter) string {
-	// Field and KeepOriginal belong to the filter, not to the parser definition.
-	key := ps.prefix + "\x00" + string(p.Format) + "\x00" + deref(p.Regex) + "\x00" + deref(p.TimeKey) + "\x00" + deref(p.TimeFormat)
-	if name, ok := ps.byFilter[key]; ok {
-		return name
-	}
+	key := parserKey{ps.prefix, string(p.Format), deref(p.Regex), deref(p.TimeKey), deref(p.TimeFormat)}
 	def, ok := ps.known[key]
 	if !ok {
 		def = parserDefinition(ps.prefix, p)
 		ps.known[key] = def
 	}
 	ps.add(def)
-	if ps.byFilter == nil {
-		ps.byFilter = map[string]string{}
-	}
-	ps.byFilter[key] = def.Name
 	return def.Name
 }
 

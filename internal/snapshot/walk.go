@@ -107,6 +107,17 @@ func render(path []pathElem) string {
 
 var secretKeyRefType = reflect.TypeOf(v1.SecretKeyRef{})
 
+// The fields of a SecretKeyRef, by index.
+var refName, refKey = fieldIndex(secretKeyRefType, "Name"), fieldIndex(secretKeyRefType, "Key")
+
+func fieldIndex(t reflect.Type, name string) int {
+	f, ok := t.FieldByName(name)
+	if !ok || len(f.Index) != 1 || f.Type.Kind() != reflect.String {
+		panic("snapshot: " + t.String() + " has no string field " + name)
+	}
+	return f.Index[0]
+}
+
 // visitor looks at every string (and map key) and every SecretKeyRef of a value.
 type visitor struct {
 	// bad stops the walk at the first string it returns true for; found is the path.
@@ -145,7 +156,9 @@ func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
 		return vis.onString(v.String(), path)
 	case reflect.Struct:
 		if p.isRef && vis.wantRefs {
-			vis.refs = append(vis.refs, SecretRef{Path: render(path), Ref: v.Interface().(v1.SecretKeyRef)})
+			// Field by field: boxing the struct through Interface would allocate.
+			ref := v1.SecretKeyRef{Name: v1.ResourceName(v.Field(refName).String()), Key: v.Field(refKey).String()}
+			vis.refs = append(vis.refs, SecretRef{Path: render(path), Ref: ref})
 		}
 		for _, f := range p.fields {
 			q := path
@@ -163,6 +176,16 @@ func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
 			}
 		}
 	case reflect.Map:
+		if m, ok := v.Interface().(map[string]string); ok {
+			// The usual map (labels) without reflection, which copies every key and value.
+			for k, x := range m {
+				q := append(path, pathElem{name: k})
+				if vis.onString(k, q) || vis.onString(x, q) {
+					return true
+				}
+			}
+			return false
+		}
 		iter := v.MapRange()
 		for iter.Next() {
 			q := append(path, pathElem{name: iter.Key().String()})
