@@ -13,6 +13,9 @@ import (
 // each spec when it is reached; results land by position, so nothing depends on
 // scheduling.
 func (r *resolver) precheck() {
+	if r.memo != nil && len(r.memo.checks) > 0 {
+		return // after its first render, a Renderer remembers nearly every check
+	}
 	type item struct {
 		spec     any
 		wantRefs bool

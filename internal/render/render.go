@@ -136,8 +136,8 @@ type builder struct {
 	// outputs are encoded once each, so that a section that cannot be written fails
 	// alone and splitting a long list costs nothing more.
 	outputs []encodedOutput
-	// pipelines that got at least one output section.
-	rendered map[Ref]bool
+	// pipelines that got at least one output section, in the order added.
+	rendered []Ref
 	problems []Problem
 	// sectionCreds are the credentials of the sections in use, gathered with creds
 	// when the file is finished.
@@ -145,7 +145,7 @@ type builder struct {
 }
 
 func newBuilder(memo *Renderer) *builder {
-	return &builder{creds: newCredentials(), parsers: newParsers(), rendered: map[Ref]bool{}, memo: memo}
+	return &builder{creds: newCredentials(), parsers: newParsers(), memo: memo}
 }
 
 // addOutputs adds every output of p with the given match and the processors procs
@@ -195,7 +195,7 @@ func (b *builder) add(j *job) {
 	for i, o := range p.Outputs {
 		if hit := j.hits[i]; hit != nil {
 			b.use(p, o, hit)
-			b.rendered[p.Ref] = true
+			b.markRendered(p.Ref)
 			continue
 		}
 		if j.procsErr != nil {
@@ -218,7 +218,13 @@ func (b *builder) add(j *job) {
 			b.memo.remember(j.key(o), section)
 			b.use(p, o, section)
 		}
-		b.rendered[p.Ref] = true
+		b.markRendered(p.Ref)
+	}
+}
+
+func (b *builder) markRendered(ref Ref) {
+	if n := len(b.rendered); n == 0 || b.rendered[n-1] != ref {
+		b.rendered = append(b.rendered, ref)
 	}
 }
 
@@ -248,10 +254,12 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 		SecretFiles: gather(b.creds, b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files }),
 		AWSProfiles: gather(b.creds, b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles }),
 	}
-	for ref := range b.rendered {
-		cfg.Pipelines = append(cfg.Pipelines, ref)
+	// Pipelines are added in order (sorted only as a safeguard), each one's sections together.
+	cfg.Pipelines = b.rendered
+	if !slices.IsSortedFunc(cfg.Pipelines, compareRefs) {
+		slices.SortFunc(cfg.Pipelines, compareRefs)
+		cfg.Pipelines = slices.Compact(cfg.Pipelines)
 	}
-	slices.SortFunc(cfg.Pipelines, compareRefs)
 	cfg.Hash = hashConfig(cfg)
 	return cfg, nil
 }

@@ -176,7 +176,10 @@ func (r *Renderer) shard(outputs []encodedOutput, members []int32, size int) []b
 			}
 		}
 		if same {
-			m.epoch = r.epoch
+			if m.epoch != r.epoch {
+				m.epoch = r.epoch
+				r.touchedShards++
+			}
 			return m.content
 		}
 	}
@@ -187,6 +190,9 @@ func (r *Renderer) shard(outputs []encodedOutput, members []int32, size int) []b
 		}
 	}
 	m := &memoShard{sections: ptrs, content: joinShard(outputs, members, size), epoch: r.epoch}
+	if old := r.shards[first]; old == nil || old.epoch != r.epoch {
+		r.touchedShards++
+	}
 	r.shards[first] = m
 	return m.content
 }
