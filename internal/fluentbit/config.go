@@ -130,6 +130,18 @@ func (e *Encoder) Output(s Section) ([]byte, error) {
 	return e.done(w), nil
 }
 
+// Head encodes s without its shared processors, which end every output section that
+// has them: Head(s) followed by s.SharedProcessors.Bytes() is Output(s). Sections that
+// share processors can so be kept, and joined, without a copy of them each.
+func (e *Encoder) Head(s Section) ([]byte, error) {
+	w := e.start()
+	w.withoutShared = true
+	if err := w.section(outputsIndent, s); err != nil {
+		return nil, err
+	}
+	return e.done(w), nil
+}
+
 // start returns a writer over the free end of the current block.
 func (e *Encoder) start() *writer {
 	if cap(e.free) < 4096 {

@@ -13,7 +13,11 @@ import (
 // under a key are indented by two, a mapping inside a sequence item starts on the
 // dash's line. (A general YAML encoder was tried first: go.yaml.in/yaml/v3 takes time
 // quadratic in the document's size, two seconds for 2,000 pipelines.)
-type writer struct{ buf []byte }
+type writer struct {
+	buf []byte
+	// withoutShared leaves out an output's shared processors (see Encoder.Head).
+	withoutShared bool
+}
 
 const spaces = "                                                                "
 
@@ -85,7 +89,9 @@ func (w *writer) section(indent int, s Section) error {
 		if indent != outputsIndent {
 			return fmt.Errorf("section %s: shared processors belong to output sections", s.Name)
 		}
-		w.buf = append(w.buf, s.SharedProcessors.data...)
+		if !w.withoutShared {
+			w.buf = append(w.buf, s.SharedProcessors.data...)
+		}
 	} else if len(s.Processors) > 0 {
 		w.key(inner, "processors")
 		w.nl()
@@ -265,6 +271,14 @@ func pad8(s string) string { return strings.ToUpper(fmt.Sprintf("%08s", s)) }
 
 // EncodedProcessors is a processor list written once for several output sections.
 type EncodedProcessors struct{ data []byte }
+
+// Bytes is the list as written at the end of an output section; nil for none.
+func (p *EncodedProcessors) Bytes() []byte {
+	if p == nil {
+		return nil
+	}
+	return p.data[:len(p.data):len(p.data)]
+}
 
 // EncodeProcessors writes ps as the processors of an output section; nil for none.
 func EncodeProcessors(ps []Section) (*EncodedProcessors, error) {

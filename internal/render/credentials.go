@@ -51,9 +51,13 @@ const (
 // secretID derives a stable identifier from the Secret key it stands for: a hash, so
 // that two tenants' Secrets never share a name and the order of resources does not matter.
 func secretID(s SecretSource) string {
-	sum := sha256.Sum256([]byte(s.Namespace + "\x00" + s.Name + "\x00" + s.Key))
-	return strings.ToUpper(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+	var in [512]byte // on the stack for any Secret key the API allows
+	sum := sha256.Sum256(append(append(append(append(append(in[:0], s.Namespace...), 0), s.Name...), 0), s.Key...))
+	// The standard alphabet is upper case already.
+	return idEncoding.EncodeToString(sum[:15])
 }
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // credentials collects the secret material one configuration file uses.
 type credentials struct {

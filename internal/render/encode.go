@@ -21,9 +21,10 @@ type job struct {
 
 	// Set by encoding: a failure of the shared processors, or the sections (per
 	// output; zero for hits) and the parsers the processors use.
-	procsErr error
-	sections []encodedSection
-	parsers  []fluentbit.Section
+	procsErr  error
+	sections  []encodedSection
+	parsers   []fluentbit.Section
+	procsData []byte // the shared processors, which end each section
 }
 
 type encodedSection struct {
@@ -108,6 +109,10 @@ func (e *encoder) encode(j *job) {
 		return
 	}
 	j.parsers = own.list()
+	j.procsData = shared.Bytes()
+	if e.remember {
+		j.procsData = bytes.Clone(j.procsData)
+	}
 	j.sections = make([]encodedSection, len(j.p.Outputs))
 	for i, o := range j.p.Outputs {
 		if j.hits[i] != nil {
@@ -121,7 +126,7 @@ func (e *encoder) encode(j *job) {
 		e.params = s.Params[:0]
 		var data []byte
 		if err == nil {
-			data, err = e.enc.Output(s)
+			data, err = e.enc.Head(s)
 		}
 		if e.remember {
 			data = bytes.Clone(data)

@@ -55,8 +55,8 @@ type sectionKey struct {
 
 // memoSection is an encoded section and what it needs in the rest of the file.
 type memoSection struct {
-	key     sectionKey
-	data    []byte
+	key         sectionKey
+	data, procs []byte
 	creds   *credentials
 	parsers []fluentbit.Section
 	epoch   int

@@ -209,12 +209,12 @@ func (b *builder) add(j *job) {
 			continue
 		}
 		if b.memo == nil {
-			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: e.data})
+			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: e.data, procs: j.procsData})
 			for _, def := range j.parsers {
 				b.parsers.add(def)
 			}
 		} else {
-			section := &memoSection{data: e.data, creds: e.creds, parsers: j.parsers}
+			section := &memoSection{data: e.data, procs: j.procsData, creds: e.creds, parsers: j.parsers}
 			b.memo.remember(j.key(o), section)
 			b.use(p, o, section)
 		}
@@ -230,7 +230,7 @@ func (b *builder) markRendered(ref Ref) {
 
 // use adds an encoded section and what it needs to the file being built.
 func (b *builder) use(p *pipeline, o *output, s *memoSection) {
-	b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: s.data, memo: s})
+	b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: s.data, procs: s.procs, memo: s})
 	if len(s.creds.env)+len(s.creds.files)+len(s.creds.profiles) > 0 {
 		b.sectionCreds = append(b.sectionCreds, s.creds)
 	}

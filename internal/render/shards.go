@@ -35,7 +35,9 @@ const outputsHeader = "pipeline:\n  outputs:\n"
 type encodedOutput struct {
 	pipeline *pipeline
 	output   *output
-	data     []byte
+	// data, then procs (the pipeline's processors, shared by its sections), is the
+	// section as written.
+	data, procs []byte
 	// memo is the remembered section the bytes come from; nil when not remembered.
 	memo *memoSection
 }
@@ -49,7 +51,7 @@ func ShardFile(i int) string { return fmt.Sprintf("outputs-%03d.yaml", i) }
 func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) ([]File, error) {
 	total := 0
 	for _, o := range outputs {
-		total += len(o.data)
+		total += o.size()
 	}
 	head, err := main.MarshalWithOutputs(nil)
 	if err != nil {
@@ -69,7 +71,7 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 	for {
 		sizes = make([]int, shards)
 		for i, o := range outputs {
-			sizes[keys[i]&uint64(shards-1)] += len(o.data)
+			sizes[keys[i]&uint64(shards-1)] += o.size()
 		}
 		if len(outputsHeader)+slices.Max(sizes) <= maxFileBytes {
 			break
@@ -115,7 +117,7 @@ func shardKeys(outputs []encodedOutput) []uint64 {
 	for start := 0; start < len(outputs); {
 		end, size := start, 0
 		for end < len(outputs) && outputs[end].pipeline == outputs[start].pipeline {
-			size += len(outputs[end].data)
+			size += outputs[end].size()
 			end++
 		}
 		for i := start; i < end; i++ {
@@ -133,10 +135,13 @@ func shardKeys(outputs []encodedOutput) []uint64 {
 	return keys
 }
 
+func (o *encodedOutput) size() int { return len(o.data) + len(o.procs) }
+
+// sectionBytes lists the pieces of the sections in order.
 func sectionBytes(outputs []encodedOutput) [][]byte {
-	out := make([][]byte, len(outputs))
-	for i, o := range outputs {
-		out[i] = o.data
+	out := make([][]byte, 0, 2*len(outputs))
+	for _, o := range outputs {
+		out = append(out, o.data, o.procs)
 	}
 	return out
 }
@@ -146,7 +151,7 @@ func joinShard(outputs []encodedOutput, members []int32, size int) []byte {
 	data := make([]byte, 0, len(outputsHeader)+size)
 	data = append(data, outputsHeader...)
 	for _, i := range members {
-		data = append(data, outputs[i].data...)
+		data = append(append(data, outputs[i].data...), outputs[i].procs...)
 	}
 	return data
 }
