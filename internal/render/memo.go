@@ -57,9 +57,9 @@ type sectionKey struct {
 type memoSection struct {
 	key         sectionKey
 	data, procs []byte
-	creds   *credentials
-	parsers []fluentbit.Section
-	epoch   int
+	creds       *credentials
+	parsers     []fluentbit.Section
+	epoch       int
 }
 
 type checkResult struct {
