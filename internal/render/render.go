@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 
@@ -248,6 +249,14 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The files are hashed while the rest is gathered: megabytes take a while.
+	hashed := make(chan hash.Hash, 1)
+	hashFiles := func() { h := sha256.New(); writeFiles(h, files); hashed <- h }
+	if len(files) > 1 {
+		go hashFiles()
+	} else {
+		hashFiles()
+	}
 	cfg := &Config{
 		Files:       files,
 		Env:         gather(b.creds, b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
@@ -260,19 +269,27 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 		slices.SortFunc(cfg.Pipelines, compareRefs)
 		cfg.Pipelines = slices.Compact(cfg.Pipelines)
 	}
-	cfg.Hash = hashConfig(cfg)
+	cfg.Hash = hashRest(<-hashed, cfg)
 	return cfg, nil
 }
 
-func hashConfig(c *Config) string {
-	h := sha256.New()
+// Config.Hash is SHA-256 over the files (writeFiles), then every reference to secret
+// material (hashRest).
+
+// writeFiles writes the files, with their names and sizes, to h.
+func writeFiles(h hash.Hash, files []File) {
 	line := make([]byte, 0, 256)
-	for _, f := range c.Files {
+	for _, f := range files {
 		line = append(append(append(line[:0], "file "...), f.Name...), ' ')
 		line = append(strconv.AppendInt(line, int64(len(f.Content)), 10), '\n')
 		h.Write(line)
 		h.Write(f.Content)
 	}
+}
+
+// hashRest adds the references to secret material to h, the files written, and sums.
+func hashRest(h hash.Hash, c *Config) string {
+	line := make([]byte, 0, 256)
 	source := func(kind, name string, s SecretSource) {
 		line = append(append(append(append(line[:0], kind...), ' '), name...), ' ')
 		line = append(append(append(append(append(line, s.Namespace...), '/'), s.Name...), '/'), s.Key...)

@@ -3,7 +3,9 @@ package render
 import (
 	"fmt"
 	"hash/fnv"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/logplane/logplane/internal/fluentbit"
 )
@@ -91,13 +93,25 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		members[k] = append(members[k], int32(i))
 	}
 	files := []File{{Name: MainFile}}
+	type join struct{ file, shard int }
+	var toJoin []join // shards not remembered as they are
 	for i, m := range members {
 		if len(m) == 0 {
 			continue
 		}
 		name := ShardFile(i)
-		files = append(files, File{Name: name, Content: memo.shard(outputs, m, sizes[i])})
+		content := memo.reuseShard(outputs, m)
+		if content == nil {
+			toJoin = append(toJoin, join{len(files), i})
+		}
+		files = append(files, File{Name: name, Content: content})
 		main.Includes = append(main.Includes, name)
+	}
+	parallel(len(toJoin), func(j int) {
+		files[toJoin[j].file].Content = joinShard(outputs, members[toJoin[j].shard], sizes[toJoin[j].shard])
+	})
+	for _, j := range toJoin {
+		memo.keepShard(outputs, members[j.shard], files[j.file].Content)
 	}
 	if files[0].Content, err = main.MarshalWithOutputs(nil); err != nil {
 		return nil, err
@@ -163,41 +177,66 @@ type memoShard struct {
 	epoch    int
 }
 
-// shard returns the shard file of the given sections: the one written last time when
-// it holds the very same remembered sections, else a new one (remembered when it can
-// be).
-func (r *Renderer) shard(outputs []encodedOutput, members []int32, size int) []byte {
+// parallel runs do(0..n-1) on every processor when there are a few to do: joining
+// shard files copies megabytes, memory-bound, and each file is independent.
+func parallel(n int, do func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/4)
+	if workers < 2 {
+		for i := range n {
+			do(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// reuseShard returns the shard file written last time for exactly these remembered
+// sections, or nil.
+func (r *Renderer) reuseShard(outputs []encodedOutput, members []int32) []byte {
 	if r == nil {
-		return joinShard(outputs, members, size)
+		return nil
 	}
 	// A section belongs to one configuration, so the first one names the shard.
 	first := outputs[members[0]].memo
-	if m := r.shards[first]; first != nil && m != nil && len(m.sections) == len(members) {
-		same := true
-		for j, i := range members {
-			if m.sections[j] != outputs[i].memo {
-				same = false
-				break
-			}
+	m := r.shards[first]
+	if first == nil || m == nil || len(m.sections) != len(members) {
+		return nil
+	}
+	for j, i := range members {
+		if m.sections[j] != outputs[i].memo {
+			return nil
 		}
-		if same {
-			if m.epoch != r.epoch {
-				m.epoch = r.epoch
-				r.touchedShards++
-			}
-			return m.content
-		}
+	}
+	if m.epoch != r.epoch {
+		m.epoch = r.epoch
+		r.touchedShards++
+	}
+	return m.content
+}
+
+// keepShard remembers a shard file written from remembered sections only.
+func (r *Renderer) keepShard(outputs []encodedOutput, members []int32, content []byte) {
+	if r == nil {
+		return
 	}
 	ptrs := make([]*memoSection, len(members))
 	for j, i := range members {
 		if ptrs[j] = outputs[i].memo; ptrs[j] == nil {
-			return joinShard(outputs, members, size)
+			return
 		}
 	}
-	m := &memoShard{sections: ptrs, content: joinShard(outputs, members, size), epoch: r.epoch}
-	if old := r.shards[first]; old == nil || old.epoch != r.epoch {
+	if old := r.shards[ptrs[0]]; old == nil || old.epoch != r.epoch {
 		r.touchedShards++
 	}
-	r.shards[first] = m
-	return m.content
+	r.shards[ptrs[0]] = &memoShard{sections: ptrs, content: content, epoch: r.epoch}
 }
