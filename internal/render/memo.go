@@ -196,21 +196,24 @@ func gather[V any](file *credentials, sections []*credentials, kind func(*creden
 	if len(sections) == 0 {
 		return sortedValues(kind(file))
 	}
+	// Keys and positions are sorted, not whole entries: a tenth of the bytes to move.
 	type entry struct {
-		key   string
-		value V
+		key string
+		at  int32
 	}
-	var all []entry
+	var keys []entry
+	var values []V
 	for _, c := range append([]*credentials{file}, sections...) {
 		for k, v := range kind(c) {
-			all = append(all, entry{k, v})
+			keys = append(keys, entry{k, int32(len(values))})
+			values = append(values, v)
 		}
 	}
-	slices.SortFunc(all, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	all = slices.CompactFunc(all, func(a, b entry) bool { return a.key == b.key })
-	out := make([]V, len(all))
-	for i, e := range all {
-		out[i] = e.value
+	slices.SortFunc(keys, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	keys = slices.CompactFunc(keys, func(a, b entry) bool { return a.key == b.key })
+	out := make([]V, len(keys))
+	for i, e := range keys {
+		out[i] = values[e.at]
 	}
 	return out
 }

@@ -184,6 +184,11 @@ func (b *builder) flush() {
 	for _, c := range encodeJobs(todo, b.parsers.prefix, b.memo != nil) {
 		b.sectionCreds = append(b.sectionCreds, c)
 	}
+	n := len(b.outputs)
+	for _, j := range b.jobs {
+		n += len(j.p.Outputs)
+	}
+	b.outputs = slices.Grow(b.outputs, n-len(b.outputs))
 	for _, j := range b.jobs {
 		b.add(j)
 	}

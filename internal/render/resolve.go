@@ -55,10 +55,10 @@ type namespaceSet struct {
 type resolver struct {
 	snap     *snapshot.Snapshot
 	index    *snapshot.Index
+	// outputs already checked: the output, or nil when it did not pass.
 	outputs  map[Ref]*output
 	problems []Problem
 	memo     *Renderer
-	seen     map[Ref]bool // outputs already checked, whether or not they passed
 	// selectors caches each ClusterLogOutput's parsed allowedNamespaces.
 	selectors map[string]labels.Selector
 	// prechecked holds the checks run ahead, by spec (see precheck).
@@ -67,7 +67,7 @@ type resolver struct {
 
 func newResolver(s *snapshot.Snapshot) *resolver {
 	n := len(s.Outputs) + len(s.ClusterOutputs)
-	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: make(map[Ref]*output, n), seen: make(map[Ref]bool, n)}
+	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: make(map[Ref]*output, n)}
 }
 
 func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }
@@ -87,10 +87,10 @@ func (r *resolver) systemNamespaces() []string {
 
 // resolveOutput checks an output's own references: Secrets and retention policy.
 func (r *resolver) resolveOutput(ref Ref, version, secretNamespace string, spec *v1.OutputSpec) *output {
-	if r.seen[ref] {
-		return r.outputs[ref]
+	if o, seen := r.outputs[ref]; seen {
+		return o
 	}
-	r.seen[ref] = true
+	r.outputs[ref] = nil
 	checked := r.memo.check(ref, version, spec, true, r.prechecked)
 	if checked.why != "" {
 		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
