@@ -53,8 +53,8 @@ type namespaceSet struct {
 
 // resolver checks references once per object and remembers the outcome.
 type resolver struct {
-	snap     *snapshot.Snapshot
-	index    *snapshot.Index
+	snap  *snapshot.Snapshot
+	index *snapshot.Index
 	// outputs already checked: the output, or nil when it did not pass.
 	outputs  map[Ref]*output
 	problems []Problem
