@@ -193,17 +193,20 @@ func appendGrepProcessors(out []fluentbit.Section, include, exclude []v1.FieldMa
 		}
 		return rs
 	}
+	return appendGrepRules(out, rules(include), rules(exclude))
+}
+
+// appendGrepRules appends grepProcessors for rules already written as Fluent Bit reads
+// them ("$field regex").
+func appendGrepRules(out []fluentbit.Section, include, exclude []string) []fluentbit.Section {
+	// Keys in order (logical_op, then regex or exclude), so no sorting is needed.
 	if len(include) > 0 {
-		s := fluentbit.Section{Name: "grep"}
-		s.Set("logical_op", fluentbit.String("and"))
-		s.Set("regex", fluentbit.List(rules(include)...))
-		out = append(out, s)
+		out = append(out, fluentbit.Section{Name: "grep", Params: []fluentbit.Param{
+			{Key: "logical_op", Value: fluentbit.String("and")}, {Key: "regex", Value: fluentbit.List(include...)}}})
 	}
 	if len(exclude) > 0 {
-		s := fluentbit.Section{Name: "grep"}
-		s.Set("logical_op", fluentbit.String("or"))
-		s.Set("exclude", fluentbit.List(rules(exclude)...))
-		out = append(out, s)
+		out = append(out, fluentbit.Section{Name: "grep", Params: []fluentbit.Param{
+			{Key: "exclude", Value: fluentbit.List(exclude...)}, {Key: "logical_op", Value: fluentbit.String("or")}}})
 	}
 	return out
 }
