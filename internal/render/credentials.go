@@ -139,3 +139,32 @@ func (c Config) SecretSources() []SecretSource {
 	}
 	return out
 }
+
+// gather lists the values of one kind of credentials of the sections of a file, by
+// key, once each (equal keys stand for equal values). Sorting one list costs less than
+// merging thousands of small maps into one.
+func gather[V any](sections []*credentials, kind func(*credentials) map[string]V) []V {
+	if len(sections) == 1 {
+		return sortedValues(kind(sections[0]))
+	}
+	// Keys and positions are sorted, not whole entries: a third of the bytes to move.
+	type entry struct {
+		key string
+		at  int32
+	}
+	var keys []entry
+	var values []V
+	for _, c := range sections {
+		for k, v := range kind(c) {
+			keys = append(keys, entry{k, int32(len(values))})
+			values = append(values, v)
+		}
+	}
+	slices.SortFunc(keys, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	keys = slices.CompactFunc(keys, func(a, b entry) bool { return a.key == b.key })
+	out := make([]V, len(keys))
+	for i, e := range keys {
+		out[i] = values[e.at]
+	}
+	return out
+}

@@ -2,7 +2,6 @@ package render
 
 import (
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/logplane/logplane/internal/fluentbit"
@@ -187,33 +186,4 @@ func (r *Renderer) remember(key sectionKey, m *memoSection) {
 	r.sections[key.pipeline] = append(list, m)
 	r.nsections++
 	r.touchedSections++
-}
-
-// gather lists the values of one kind of credentials of a file and of its remembered
-// sections, by key, once each (equal keys stand for equal values). Sorting one list
-// costs less than merging thousands of small maps into one.
-func gather[V any](file *credentials, sections []*credentials, kind func(*credentials) map[string]V) []V {
-	if len(sections) == 0 {
-		return sortedValues(kind(file))
-	}
-	// Keys and positions are sorted, not whole entries: a tenth of the bytes to move.
-	type entry struct {
-		key string
-		at  int32
-	}
-	var keys []entry
-	var values []V
-	for _, c := range append([]*credentials{file}, sections...) {
-		for k, v := range kind(c) {
-			keys = append(keys, entry{k, int32(len(values))})
-			values = append(values, v)
-		}
-	}
-	slices.SortFunc(keys, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	keys = slices.CompactFunc(keys, func(a, b entry) bool { return a.key == b.key })
-	out := make([]V, len(keys))
-	for i, e := range keys {
-		out[i] = values[e.at]
-	}
-	return out
 }

@@ -128,7 +128,6 @@ func sortedCopy(s *snapshot.Snapshot) *snapshot.Snapshot {
 
 // builder accumulates one configuration file set.
 type builder struct {
-	creds   *credentials
 	parsers *parsers
 	// memo remembers sections across renders; nil remembers nothing.
 	memo *Renderer
@@ -140,13 +139,13 @@ type builder struct {
 	// pipelines that got at least one output section, in the order added.
 	rendered []Ref
 	problems []Problem
-	// sectionCreds are the credentials of the sections in use, gathered with creds
-	// when the file is finished.
+	// sectionCreds are the credentials of the sections in use, gathered when the file
+	// is finished.
 	sectionCreds []*credentials
 }
 
 func newBuilder(memo *Renderer) *builder {
-	return &builder{creds: newCredentials(), parsers: newParsers(), memo: memo}
+	return &builder{parsers: newParsers(), memo: memo}
 }
 
 // addOutputs adds every output of p with the given match and the processors procs
@@ -264,9 +263,9 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	}
 	cfg := &Config{
 		Files:       files,
-		Env:         gather(b.creds, b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
-		SecretFiles: gather(b.creds, b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files }),
-		AWSProfiles: gather(b.creds, b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles }),
+		Env:         gather(b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
+		SecretFiles: gather(b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files }),
+		AWSProfiles: gather(b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles }),
 	}
 	// Pipelines are added in order (sorted only as a safeguard), each one's sections together.
 	cfg.Pipelines = b.rendered
