@@ -54,19 +54,21 @@ func Env(name string) Value {
 
 // Concat joins text values, such as a header name and a secret token.
 func Concat(values ...Value) Value {
-	v := Value{kind: kindText}
+	n := 0
 	for _, x := range values {
-		v.items = append(v.items, x.textParts()...)
+		n += max(len(x.items), 1)
+	}
+	v := Value{kind: kindText, items: make([]Value, 0, n)}
+	for _, x := range values {
+		if x.items == nil {
+			if x.scalar != "" {
+				v.items = append(v.items, Value{kind: kindText, scalar: x.scalar})
+			}
+			continue
+		}
+		v.items = append(v.items, x.items...)
 	}
 	return v
-}
-
-// textParts returns the pieces of a text value.
-func (v Value) textParts() []Value {
-	if v.items == nil && v.scalar != "" {
-		return []Value{{kind: kindText, scalar: v.scalar}}
-	}
-	return v.items
 }
 
 // List is a key repeated once per item (grep rules, labels).

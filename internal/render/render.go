@@ -68,8 +68,11 @@ func Render(s *snapshot.Snapshot) *Result { return render(s, nil) }
 
 func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 	s = sortedCopy(s)
+	// The checks run while the snapshot is indexed.
+	prechecked := precheck(s, memo)
 	r := newResolver(s)
 	r.memo = memo
+	r.prechecked = prechecked()
 	pipelines := r.resolve()
 	res := &Result{}
 

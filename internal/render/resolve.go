@@ -240,7 +240,6 @@ func (r *resolver) checkSpec(pl Ref, version string, spec any) bool {
 
 // resolve checks every pipeline and returns those that can render, sorted.
 func (r *resolver) resolve() []*pipeline {
-	r.precheck()
 	var out []*pipeline
 	for i := range r.snap.ClusterPipelines {
 		cp := &r.snap.ClusterPipelines[i]
