@@ -9,12 +9,16 @@ import (
 	"github.com/logplane/logplane/internal/fluentbit"
 )
 
+// processorsFunc appends a pipeline's processors to out, defining the parsers they
+// use in ps. out is scratch space, reused once the processors are encoded.
+type processorsFunc func(ps *parsers, out []fluentbit.Section) []fluentbit.Section
+
 // job is one pipeline's outputs to add to a file: what the sections are made of,
 // which of them are remembered, and the others once encoded.
 type job struct {
 	p          *pipeline
 	m          match
-	procs      func(*parsers) []fluentbit.Section
+	procs      processorsFunc
 	filesystem bool
 	// hits are per output: the remembered section, or nil.
 	hits []*memoSection
@@ -37,7 +41,9 @@ type encodedSection struct {
 type encoder struct {
 	enc     fluentbit.Encoder
 	params  []fluentbit.Param
+	procs   []fluentbit.Section
 	parsers *parsers
+	own     *parsers // a pipeline's parsers, reused
 	creds   *credentials
 	// remember: sections are to be remembered, and so get memory and credentials of
 	// their own (a section sharing a block with sections long gone would keep the
@@ -102,8 +108,15 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 
 // encode encodes the sections of j that are not remembered.
 func (e *encoder) encode(j *job) {
-	own := e.parsers.child()
-	shared, err := e.enc.Processors(j.procs(own))
+	if e.own == nil {
+		e.own = e.parsers.child()
+	}
+	own := e.own
+	own.defs, own.byName = own.defs[:0], nil
+	procs := j.procs(own, e.procs[:0])
+	shared, err := e.enc.Processors(procs)
+	clear(procs) // nothing of them is kept; let go of what they refer to
+	e.procs = procs[:0]
 	if err != nil {
 		j.procsErr = err
 		return

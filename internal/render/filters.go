@@ -133,12 +133,8 @@ func parserDefinition(prefix string, p *v1.ParseFilter) fluentbit.Section {
 	return def
 }
 
-// filterProcessors renders a pipeline's filters, except multiline, as processors.
-func filterProcessors(filters []v1.Filter, ps *parsers) []fluentbit.Section {
-	return appendFilterProcessors(nil, filters, ps)
-}
-
-// appendFilterProcessors appends the processors of filters to out.
+// appendFilterProcessors appends a pipeline's filters, except multiline, to out as
+// processors.
 func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *parsers) []fluentbit.Section {
 	out = slices.Grow(out, len(filters)+1)
 	for _, f := range filters {

@@ -11,12 +11,13 @@ import (
 	"github.com/logplane/logplane/internal/fluentbit"
 )
 
-// labelProcessors select a pipeline's records by pod label. Labels are not in the tag,
-// so this is a grep over the records the output's tag match already narrowed to the
-// pipeline's namespaces — its cost stays within those namespaces, never the cluster.
-func labelProcessors(sel *v1.ContainerSelection) []fluentbit.Section {
+// appendLabelProcessors appends processors that select a pipeline's records by pod
+// label. Labels are not in the tag, so this is a grep over the records the output's
+// tag match already narrowed to the pipeline's namespaces — its cost stays within
+// those namespaces, never the cluster.
+func appendLabelProcessors(out []fluentbit.Section, sel *v1.ContainerSelection) []fluentbit.Section {
 	if sel == nil || sel.PodSelector == nil {
-		return nil
+		return out
 	}
 	var include, exclude []string
 	rule := func(key, re string) string {
@@ -48,8 +49,7 @@ func labelProcessors(sel *v1.ContainerSelection) []fluentbit.Section {
 			exclude = append(exclude, rule(e.Key, ".*"))
 		}
 	}
-	// Room for the pipeline's filters, appended next.
-	return appendGrepRules(make([]fluentbit.Section, 0, 8), include, exclude)
+	return appendGrepRules(out, include, exclude)
 }
 
 // multilineProcessors join multi-line messages on the container input. Fluent Bit 5.1

@@ -152,9 +152,10 @@ func newBuilder(memo *Renderer) *builder {
 }
 
 // addOutputs adds every output of p with the given match and the processors procs
-// returns (called only when some section is not remembered). Sections are encoded
-// at the next flush; an output that fails to render is then reported and skipped.
-func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluentbit.Section, filesystem bool) {
+// appends to its second argument (called only when some section is not remembered).
+// Sections are encoded at the next flush; an output that fails to render is then
+// reported and skipped.
+func (b *builder) addOutputs(p *pipeline, m match, procs processorsFunc, filesystem bool) {
 	j := &job{p: p, m: m, procs: procs, filesystem: filesystem, hits: make([]*memoSection, len(p.Outputs))}
 	if b.memo != nil {
 		for i, o := range p.Outputs {
