@@ -137,11 +137,7 @@ func (r *Renderer) remembered(ref Ref, version string) *checkResult {
 
 func runCheck(spec any, wantRefs bool) *checkResult {
 	c := &checkResult{}
-	if wantRefs {
-		c.path, c.why, c.secretRefs = scanSpec(spec)
-	} else {
-		c.path, c.why = unsafeField(spec)
-	}
+	c.path, c.why, c.secretRefs = scanSpec(spec, wantRefs)
 	return c
 }
 

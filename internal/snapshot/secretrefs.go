@@ -20,13 +20,14 @@ func SecretRefs(v any) []SecretRef {
 	return vis.refs
 }
 
-// Scan walks v once for both questions a renderer asks of a spec: the path of the
-// first string for which bad returns true (found reports whether there was one), and,
-// when there is none, every SecretKeyRef as SecretRefs lists them.
-func Scan(v any, bad func(string) bool) (path string, found bool, refs []SecretRef) {
-	vis := &visitor{bad: bad, wantRefs: true}
+// Scan walks v once for both questions a renderer asks of a spec: the path and value
+// of the first string for which bad returns true (found reports whether there was
+// one), and, with wantRefs and when there is none, every SecretKeyRef as SecretRefs
+// lists them.
+func Scan(v any, bad func(string) bool, wantRefs bool) (path, value string, found bool, refs []SecretRef) {
+	vis := &visitor{bad: bad, wantRefs: wantRefs}
 	if vis.walkAny(v) {
-		return render(vis.found), true, nil
+		return render(vis.found), vis.foundValue, true, nil
 	}
-	return "", false, vis.refs
+	return "", "", false, vis.refs
 }

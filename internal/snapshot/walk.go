@@ -1,10 +1,12 @@
 package snapshot
 
 import (
+	"maps"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 )
@@ -30,26 +32,33 @@ type field struct {
 	plan  *plan
 }
 
+// The plans are read without a lock (walks run on every processor at once) from a
+// map that is replaced, never changed, when a new type is planned.
 var (
-	plansMu sync.RWMutex
-	plans   = map[reflect.Type]*plan{}
+	plansMu sync.Mutex
+	plans   atomic.Pointer[map[reflect.Type]*plan]
 )
 
 func planOf(t reflect.Type) *plan {
-	plansMu.RLock()
-	p := plans[t]
-	plansMu.RUnlock()
-	if p != nil {
-		return p
+	if m := plans.Load(); m != nil {
+		if p := (*m)[t]; p != nil {
+			return p
+		}
 	}
 	plansMu.Lock()
 	defer plansMu.Unlock()
-	return buildPlan(t)
+	next := map[reflect.Type]*plan{}
+	if m := plans.Load(); m != nil {
+		maps.Copy(next, *m)
+	}
+	p := buildPlan(next, t)
+	plans.Store(&next)
+	return p
 }
 
-// buildPlan is called with plansMu held. A type refers to itself only through a
-// pointer, slice or map, whose plan is registered before its element is built.
-func buildPlan(t reflect.Type) *plan {
+// buildPlan plans t into plans. A type refers to itself only through a pointer, slice
+// or map, whose plan is registered before its element is built.
+func buildPlan(plans map[reflect.Type]*plan, t reflect.Type) *plan {
 	if p := plans[t]; p != nil {
 		return p
 	}
@@ -58,7 +67,7 @@ func buildPlan(t reflect.Type) *plan {
 	switch t.Kind() {
 	case reflect.String, reflect.Interface:
 	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
-		p.elem = buildPlan(t.Elem())
+		p.elem = buildPlan(plans, t.Elem())
 		p.empty = p.elem.empty && (t.Kind() != reflect.Map || t.Key().Kind() != reflect.String)
 	case reflect.Struct:
 		p.isRef = t == secretKeyRefType
@@ -73,7 +82,7 @@ func buildPlan(t reflect.Type) *plan {
 			} else if name == "" {
 				name = f.Name
 			}
-			fp := buildPlan(f.Type)
+			fp := buildPlan(plans, f.Type)
 			if !fp.empty {
 				p.fields = append(p.fields, field{index: i, name: name, plan: fp})
 			}
@@ -121,8 +130,9 @@ func fieldIndex(t reflect.Type, name string) int {
 // visitor looks at every string (and map key) and every SecretKeyRef of a value.
 type visitor struct {
 	// bad stops the walk at the first string it returns true for; found is the path.
-	bad   func(string) bool
-	found []pathElem
+	bad        func(string) bool
+	found      []pathElem
+	foundValue string
 	// refs collects the SecretKeyRefs when wantRefs is set.
 	wantRefs bool
 	refs     []SecretRef
@@ -132,7 +142,7 @@ type visitor struct {
 
 func (vis *visitor) onString(s string, path []pathElem) bool {
 	if vis.bad != nil && vis.bad(s) {
-		vis.found = append([]pathElem(nil), path...)
+		vis.found, vis.foundValue = append([]pathElem(nil), path...), s
 		return true
 	}
 	return false
@@ -203,14 +213,4 @@ func (vis *visitor) walkAny(v any) bool {
 		return false
 	}
 	return vis.walk(rv, planOf(rv.Type()), vis.path[:0])
-}
-
-// FindString returns the path of the first string inside v (a spec, or a pointer to
-// one) for which bad returns true, and whether there was one.
-func FindString(v any, bad func(string) bool) (string, bool) {
-	vis := &visitor{bad: bad}
-	if vis.walkAny(v) {
-		return render(vis.found), true
-	}
-	return "", false
 }
