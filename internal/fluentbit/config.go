@@ -117,9 +117,13 @@ func EncodeOutput(s Section) ([]byte, error) {
 // Encoder encodes output sections like EncodeOutput, carving them out of shared
 // blocks of memory: thousands of sections cost a few allocations instead of one each.
 // The zero value is ready to use.
-type Encoder struct{ free []byte }
+type Encoder struct {
+	free []byte
+	// block is the size of the next block: small at first, for small files.
+	block int
+}
 
-const encoderBlock = 64 << 10
+const maxEncoderBlock = 64 << 10
 
 // Output encodes s. The result is never written again; appending to it copies it.
 func (e *Encoder) Output(s Section) ([]byte, error) {
@@ -145,7 +149,8 @@ func (e *Encoder) Head(s Section) ([]byte, error) {
 // start returns a writer over the free end of the current block.
 func (e *Encoder) start() *writer {
 	if cap(e.free) < 4096 {
-		e.free = make([]byte, 0, encoderBlock)
+		e.block = min(max(2*e.block, 8<<10), maxEncoderBlock)
+		e.free = make([]byte, 0, e.block)
 	}
 	return &writer{buf: e.free[:0]}
 }
