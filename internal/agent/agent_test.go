@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,25 +116,79 @@ func TestConfigChangeRollsPodsOnlyInRestartMode(t *testing.T) {
 
 func TestLargeConfigurationIsSplitAcrossSecrets(t *testing.T) {
 	files := []render.File{{Name: "fluent-bit.yaml", Content: make([]byte, 10)}}
-	for i := 0; i < 3; i++ {
-		files = append(files, render.File{Name: "outputs-00" + string(rune('0'+i)) + ".yaml", Content: make([]byte, 900*1024)})
+	for _, i := range []int{0, 1, 3} {
+		files = append(files, render.File{Name: render.ShardFile(i), Content: make([]byte, 900*1024)})
 	}
 	o := Build(Input{Name: "big", Namespace: "ops", Config: render.Config{Files: files}})
-	if len(o.ConfigSecrets) != 3 {
-		t.Fatalf("want 3 Secrets, got %d", len(o.ConfigSecrets))
-	}
-	for _, s := range o.ConfigSecrets {
-		size := 0
-		for _, v := range s.Data {
-			size += len(v)
-		}
-		if size > 1024*1024-16*1024 {
-			t.Errorf("%s holds %d bytes", s.Name, size)
+	want := []string{"logplane-agent-big-config-0", "logplane-agent-big-config-outputs-000",
+		"logplane-agent-big-config-outputs-001", "logplane-agent-big-config-outputs-003"}
+	var got, projected []string
+	for i, s := range o.ConfigSecrets {
+		got = append(got, s.Name)
+		if len(s.Data) != 1 || len(s.Data[files[i].Name]) != len(files[i].Content) {
+			t.Errorf("%s does not hold exactly %s", s.Name, files[i].Name)
 		}
 	}
-	if n := len(o.DaemonSet.Spec.Template.Spec.Volumes[2].Projected.Sources); n != 3 {
-		t.Errorf("the config volume projects %d Secrets, want 3", n)
+	for _, src := range o.DaemonSet.Spec.Template.Spec.Volumes[2].Projected.Sources {
+		projected = append(projected, src.Secret.Name)
 	}
+	if !slices.Equal(got, want) || !slices.Equal(projected, want) {
+		t.Errorf("Secrets %v, projected %v, want %v", got, projected, want)
+	}
+}
+
+// At 2,000 pipelines, editing one pipeline's filter rewrites one Secret; every other
+// Secret stays byte for byte as it was.
+func TestOnePipelineEditChangesOneSecret(t *testing.T) {
+	s := tenantFleet(2000)
+	before := Build(Input{Name: "default", Namespace: "ops", Config: render.Render(s).Agents[0].Config})
+	s.Pipelines[1234].Spec.Filters[0].Grep.Exclude[0].Regex = "GET /livez"
+	after := Build(Input{Name: "default", Namespace: "ops", Config: render.Render(s).Agents[0].Config})
+	if len(before.ConfigSecrets) < 3 {
+		t.Fatalf("2,000 pipelines in %d Secrets: not sharded", len(before.ConfigSecrets))
+	}
+	if len(after.ConfigSecrets) != len(before.ConfigSecrets) {
+		t.Fatalf("%d Secrets before, %d after", len(before.ConfigSecrets), len(after.ConfigSecrets))
+	}
+	var changed []string
+	for i, b := range before.ConfigSecrets {
+		a := after.ConfigSecrets[i]
+		if a.Name != b.Name {
+			t.Fatalf("Secret %d is %s, was %s", i, a.Name, b.Name)
+		}
+		if !reflect.DeepEqual(a.Data, b.Data) {
+			changed = append(changed, a.Name)
+		}
+	}
+	if len(changed) != 1 || changed[0] == ConfigSecretName(ResourceName("default"), render.MainFile) {
+		t.Errorf("changed Secrets %v, want exactly one shard", changed)
+	}
+}
+
+// tenantFleet is n LogPipelines over n/10 namespaces, each with three filters and an
+// output of its own.
+func tenantFleet(n int) *snapshot.Snapshot {
+	s := &snapshot.Snapshot{OperatorNamespace: "ops"}
+	for i := 0; i < n/10; i++ {
+		s.Namespaces = append(s.Namespaces, snapshot.Namespace{Name: fmt.Sprintf("team-%03d", i)})
+	}
+	for i := 0; i < n; i++ {
+		ns, name := fmt.Sprintf("team-%03d", i%(n/10)), fmt.Sprintf("app-%04d", i)
+		s.Outputs = append(s.Outputs, v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: v1.Host(name + ".example.com"), Port: 443, Path: "/logs"}}})
+		s.Pipelines = append(s.Pipelines, v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: v1.LogPipelineSpec{
+				Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{
+					PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}}},
+				Filters: []v1.Filter{
+					{Type: v1.FilterGrep, Grep: &v1.GrepFilter{Exclude: []v1.FieldMatch{{Field: "log", Regex: "GET /healthz"}}}},
+					{Type: v1.FilterParse, Parse: &v1.ParseFilter{Field: "log", Format: v1.ParseJSON}},
+					{Type: v1.FilterAddFields, AddFields: &v1.AddFieldsFilter{Fields: []v1.KeyValue{{Key: "team", Value: v1.ConfigString(ns)}}}},
+				},
+				OutputRefs: []v1.ResourceName{v1.ResourceName(name)},
+			}})
+	}
+	return s
 }
 
 func TestMissingSecretValuesAreReported(t *testing.T) {

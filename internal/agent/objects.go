@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,14 +26,13 @@ import (
 
 // Labels and annotations logplane puts on what it owns.
 const (
-	LabelAgent         = "logging.logplane.dev/agent"
-	LabelComponent     = "app.kubernetes.io/component"
-	LabelManagedBy     = "app.kubernetes.io/managed-by"
-	AnnotationConfig   = "logging.logplane.dev/config-hash"
-	managedBy          = "logplane"
-	componentAgent     = "agent"
-	configDir          = "/fluent-bit/etc"
-	maxSecretDataBytes = 1000 * 1024
+	LabelAgent       = "logging.logplane.dev/agent"
+	LabelComponent   = "app.kubernetes.io/component"
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	AnnotationConfig = "logging.logplane.dev/config-hash"
+	managedBy        = "logplane"
+	componentAgent   = "agent"
+	configDir        = "/fluent-bit/etc"
 	// AWSCredentialsKey holds the AWS shared credentials file in a credentials Secret.
 	AWSCredentialsKey = "credentials"
 )
@@ -124,23 +124,28 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }
 
-// configSecrets packs the configuration files into as few Secrets as fit: the
-// renderer keeps each file under a Secret's limit, and the DaemonSet projects all the
-// Secrets into one directory.
+// configSecrets puts each configuration file in a Secret of its own: the renderer
+// keeps each file under a Secret's limit, and shards a large configuration so that a
+// change to one pipeline changes one file; one Secret per file keeps that to one
+// Secret write. The DaemonSet projects all of them into one directory.
 func configSecrets(files []render.File, name string, meta func(string) metav1.ObjectMeta) []*corev1.Secret {
-	var out []*corev1.Secret
-	size := 0
+	out := make([]*corev1.Secret, 0, len(files))
 	for _, f := range files {
-		if len(out) == 0 || size+len(f.Content) > maxSecretDataBytes {
-			s := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(fmt.Sprintf("%s-config-%d", name, len(out))),
-				Type: corev1.SecretTypeOpaque, Data: map[string][]byte{}}
-			out = append(out, s)
-			size = 0
-		}
-		out[len(out)-1].Data[f.Name] = f.Content
-		size += len(f.Content)
+		out = append(out, &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(ConfigSecretName(name, f.Name)),
+			Type: corev1.SecretTypeOpaque, Data: map[string][]byte{f.Name: f.Content}})
 	}
 	return out
+}
+
+// ConfigSecretName is the Secret that carries configuration file file of the agent
+// objects named name: "<name>-config-0" for the main file, "<name>-config-<file>"
+// without its extension for a shard (outputs-003.yaml: "<name>-config-outputs-003"),
+// so that a file keeps its Secret whatever other files come and go.
+func ConfigSecretName(name, file string) string {
+	if file == render.MainFile {
+		return name + "-config-0"
+	}
+	return name + "-config-" + strings.TrimSuffix(file, ".yaml")
 }
 
 // credentialsSecret gathers every secret value the configuration refers to into one

@@ -103,19 +103,65 @@ func (c Config) Marshal() ([]byte, error) {
 			}
 		}
 	}
-	return w.buf.Bytes(), nil
+	return w.buf, nil
 }
 
 // EncodeOutput writes one output section exactly as Marshal writes it inside the
 // outputs list, so that a caller can size and split a long list across files while
 // encoding each section once.
 func EncodeOutput(s Section) ([]byte, error) {
-	w := &writer{}
-	w.buf.Grow(2048)
+	var e Encoder
+	return e.Output(s)
+}
+
+// Encoder encodes output sections like EncodeOutput, carving them out of shared
+// blocks of memory: thousands of sections cost a few allocations instead of one each.
+// The zero value is ready to use.
+type Encoder struct {
+	free []byte
+	// block is the size of the next block: small at first, for small files.
+	block int
+}
+
+const maxEncoderBlock = 64 << 10
+
+// Output encodes s. The result is never written again; appending to it copies it.
+func (e *Encoder) Output(s Section) ([]byte, error) {
+	w := e.start()
 	if err := w.section(outputsIndent, s); err != nil {
 		return nil, err
 	}
-	return w.buf.Bytes(), nil
+	return e.done(w), nil
+}
+
+// Head encodes s without its shared processors, which end every output section that
+// has them: Head(s) followed by s.SharedProcessors.Bytes() is Output(s). Sections that
+// share processors can so be kept, and joined, without a copy of them each.
+func (e *Encoder) Head(s Section) ([]byte, error) {
+	w := e.start()
+	w.withoutShared = true
+	if err := w.section(outputsIndent, s); err != nil {
+		return nil, err
+	}
+	return e.done(w), nil
+}
+
+// start returns a writer over the free end of the current block.
+func (e *Encoder) start() *writer {
+	if cap(e.free) < 4096 {
+		e.block = min(max(2*e.block, 8<<10), maxEncoderBlock)
+		e.free = make([]byte, 0, e.block)
+	}
+	return &writer{buf: e.free[:0]}
+}
+
+// done returns what w wrote, and keeps it out of the free space when it is there.
+func (e *Encoder) done(w *writer) []byte {
+	n := len(w.buf)
+	if n > 0 && cap(w.buf) == cap(e.free) {
+		e.free = e.free[n:n]
+	}
+	return w.buf[:n:n]
 }
 
 // outputsIndent is where items of pipeline.outputs (and inputs, filters) start.
@@ -152,10 +198,10 @@ func (v Value) text() (string, error) {
 	if err := w.text(v); err != nil {
 		return "", err
 	}
-	t, err := strconv.Unquote(w.buf.String())
+	t, err := strconv.Unquote(string(w.buf))
 	if err != nil {
 		// The writer's escapes are a subset of Go's; this would be a bug.
-		return "", fmt.Errorf("cannot read back %s: %w", w.buf.String(), err)
+		return "", fmt.Errorf("cannot read back %s: %w", w.buf, err)
 	}
 	return t, nil
 }

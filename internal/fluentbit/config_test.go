@@ -179,4 +179,12 @@ func TestSharedProcessorsEqualInlineOnes(t *testing.T) {
 	if string(got) != string(want) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
+	var e Encoder
+	head, err := e.Head(Section{Name: "stdout", Match: "*", SharedProcessors: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if joined := string(head) + string(shared.Bytes()); joined != string(want) {
+		t.Errorf("head and shared processors:\n%s\nwant:\n%s", joined, want)
+	}
 }

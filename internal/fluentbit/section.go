@@ -10,26 +10,23 @@ import (
 // Value is what a key is set to. Only the constructors below make one, so every value
 // that reaches a file has been through the same checks.
 type Value struct {
-	kind   valueKind
-	scalar string  // numbers, booleans and plain text
-	parts  []part  // text with environment references: literal pieces and references
-	items  []Value // lists
+	scalar string // numbers, booleans, plain text; a piece's text or variable name
+	// items are a list's items, or the pieces of text with environment references:
+	// literal text (kindText) and references (kindEnvRef). One field for both keeps
+	// a value, and every section's keys, small.
+	items []Value
+	kind  valueKind
 }
 
-type valueKind int
+type valueKind uint8
 
 const (
 	kindText valueKind = iota
 	kindNumber
 	kindBool
 	kindList
+	kindEnvRef
 )
-
-// part is a piece of text: literal, or a reference to an environment variable.
-type part struct {
-	literal string
-	env     string
-}
 
 // String is literal text. Fluent Bit expands "${NAME}" inside any value from its
 // environment, so literal text must never contain it; see Check.
@@ -51,30 +48,34 @@ func Bool(b bool) Value {
 
 // Env refers to an environment variable of the Fluent Bit process, written as
 // ${NAME}: the only way a secret reaches the configuration.
-func Env(name string) Value { return Value{kind: kindText, parts: []part{{env: name}}} }
+func Env(name string) Value {
+	return Value{kind: kindText, items: []Value{{kind: kindEnvRef, scalar: name}}}
+}
 
 // Concat joins text values, such as a header name and a secret token.
 func Concat(values ...Value) Value {
-	v := Value{kind: kindText}
+	n := 0
 	for _, x := range values {
-		v.parts = append(v.parts, x.textParts()...)
+		n += max(len(x.items), 1)
+	}
+	v := Value{kind: kindText, items: make([]Value, 0, n)}
+	for _, x := range values {
+		if x.items == nil {
+			if x.scalar != "" {
+				v.items = append(v.items, Value{kind: kindText, scalar: x.scalar})
+			}
+			continue
+		}
+		v.items = append(v.items, x.items...)
 	}
 	return v
 }
 
-// textParts returns the pieces of a text value.
-func (v Value) textParts() []part {
-	if v.parts == nil && v.scalar != "" {
-		return []part{{literal: v.scalar}}
-	}
-	return v.parts
-}
-
 // List is a key repeated once per item (grep rules, labels).
 func List(items ...string) Value {
-	v := Value{kind: kindList}
-	for _, it := range items {
-		v.items = append(v.items, String(it))
+	v := Value{kind: kindList, items: make([]Value, len(items))}
+	for i, it := range items {
+		v.items[i] = String(it)
 	}
 	return v
 }
@@ -105,7 +106,7 @@ func (v Value) String() string {
 func (v Value) empty() bool {
 	switch v.kind {
 	case kindText:
-		return len(v.parts) == 0 && v.scalar == ""
+		return len(v.items) == 0 && v.scalar == ""
 	case kindList:
 		return len(v.items) == 0
 	}
@@ -116,6 +117,9 @@ func (v Value) empty() bool {
 // The API's CEL rules already refuse these values; this is the second line of defence
 // for input that did not pass through the API server (logplane render on files).
 func Check(s string) string {
+	if plainText(s) {
+		return ""
+	}
 	switch {
 	case strings.ContainsAny(s, "\r\n"):
 		return "contains a line break"
@@ -127,6 +131,18 @@ func Check(s string) string {
 		return "is not valid UTF-8"
 	}
 	return ""
+}
+
+// plainText reports, in one pass, text that Check passes without looking closer:
+// ASCII without control characters or "${". Nearly every value is.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x80 || c == '$' && i+1 < len(s) && s[i+1] == '{' {
+			return false
+		}
+	}
+	return true
 }
 
 // Param is one key of a section.
@@ -156,6 +172,10 @@ type Section struct {
 func (s *Section) Set(key string, v Value) {
 	if v.empty() {
 		return
+	}
+	if s.Params == nil {
+		// Room for a typical processor's keys at once, not one reallocation each.
+		s.Params = make([]Param, 0, 4)
 	}
 	i := len(s.Params)
 	for i > 0 && s.Params[i-1].Key > key {

@@ -13,25 +13,29 @@ import (
 // under a key are indented by two, a mapping inside a sequence item starts on the
 // dash's line. (A general YAML encoder was tried first: go.yaml.in/yaml/v3 takes time
 // quadratic in the document's size, two seconds for 2,000 pipelines.)
-type writer struct{ buf bytes.Buffer }
+type writer struct {
+	buf []byte
+	// withoutShared leaves out an output's shared processors (see Encoder.Head).
+	withoutShared bool
+}
 
 const spaces = "                                                                "
 
-func (w *writer) pad(n int) { w.buf.WriteString(spaces[:n]) }
+func (w *writer) pad(n int) { w.buf = append(w.buf, spaces[:n]...) }
 
-func (w *writer) nl() { w.buf.WriteByte('\n') }
+func (w *writer) nl() { w.buf = append(w.buf, '\n') }
 
 // key writes "key:" at indent.
 func (w *writer) key(indent int, k string) {
 	w.pad(indent)
-	w.buf.WriteString(k)
-	w.buf.WriteByte(':')
+	w.buf = append(w.buf, k...)
+	w.buf = append(w.buf, ':')
 }
 
 // dash writes "- " at indent.
 func (w *writer) dash(indent int) {
 	w.pad(indent)
-	w.buf.WriteString("- ")
+	w.buf = append(w.buf, "- "...)
 }
 
 func (w *writer) sections(indent int, ss []Section) error {
@@ -57,7 +61,7 @@ func (w *writer) section(indent int, s Section) error {
 		}
 	}
 	w.dash(indent)
-	w.buf.WriteString("name: ")
+	w.buf = append(w.buf, "name: "...)
 	if err := w.text(String(s.Name)); err != nil {
 		return fmt.Errorf("section %s, key name: %w", s.Name, err)
 	}
@@ -85,7 +89,9 @@ func (w *writer) section(indent int, s Section) error {
 		if indent != outputsIndent {
 			return fmt.Errorf("section %s: shared processors belong to output sections", s.Name)
 		}
-		w.buf.Write(s.SharedProcessors.data)
+		if !w.withoutShared {
+			w.buf = append(w.buf, s.SharedProcessors.data...)
+		}
 	} else if len(s.Processors) > 0 {
 		w.key(inner, "processors")
 		w.nl()
@@ -115,18 +121,18 @@ func (w *writer) params(indent int, section string, params []Param) error {
 func (w *writer) value(indent int, v Value) error {
 	switch v.kind {
 	case kindText:
-		w.buf.WriteByte(' ')
+		w.buf = append(w.buf, ' ')
 		if err := w.text(v); err != nil {
 			return err
 		}
 		w.nl()
 	case kindNumber, kindBool:
-		w.buf.WriteByte(' ')
-		w.buf.WriteString(v.scalar)
+		w.buf = append(w.buf, ' ')
+		w.buf = append(w.buf, v.scalar...)
 		w.nl()
 	case kindList:
 		if len(v.items) == 0 {
-			w.buf.WriteString(" []\n")
+			w.buf = append(w.buf, " []\n"...)
 			return nil
 		}
 		w.nl()
@@ -150,35 +156,41 @@ func (w *writer) value(indent int, v Value) error {
 // names validated, and the result must hold exactly as many "${" as references the
 // renderer made: two safe pieces could otherwise meet as "$" + "{".
 func (w *writer) text(v Value) error {
-	if v.parts == nil {
+	if v.items == nil {
+		if plainSafe(v.scalar) {
+			w.buf = append(w.buf, '"')
+			w.buf = append(w.buf, v.scalar...)
+			w.buf = append(w.buf, '"')
+			return nil
+		}
 		if why := Check(v.scalar); why != "" {
 			return fmt.Errorf("unsafe value: %s", why)
 		}
 		w.quoted(v.scalar)
 		return nil
 	}
-	start := w.buf.Len()
-	w.buf.WriteByte('"')
+	start := len(w.buf)
+	w.buf = append(w.buf, '"')
 	envs := 0
-	for _, p := range v.parts {
-		if p.env != "" {
-			if !validEnvName(p.env) {
-				return fmt.Errorf("invalid environment variable name %q", p.env)
+	for _, p := range v.items {
+		if p.kind == kindEnvRef && p.scalar != "" {
+			if !validEnvName(p.scalar) {
+				return fmt.Errorf("invalid environment variable name %q", p.scalar)
 			}
-			w.buf.WriteString("${")
-			w.buf.WriteString(p.env)
-			w.buf.WriteByte('}')
+			w.buf = append(w.buf, "${"...)
+			w.buf = append(w.buf, p.scalar...)
+			w.buf = append(w.buf, '}')
 			envs++
 			continue
 		}
-		if why := Check(p.literal); why != "" {
+		if why := Check(p.scalar); why != "" {
 			return fmt.Errorf("unsafe value: %s", why)
 		}
-		w.escape(p.literal)
+		w.escape(p.scalar)
 	}
-	w.buf.WriteByte('"')
+	w.buf = append(w.buf, '"')
 	// Escaping leaves '$' and '{' as they are, so counting on the written bytes is exact.
-	if bytes.Count(w.buf.Bytes()[start:], []byte("${")) != envs {
+	if bytes.Count(w.buf[start:], []byte("${")) != envs {
 		return fmt.Errorf("unsafe value: pieces join into '${'")
 	}
 	return nil
@@ -186,50 +198,63 @@ func (w *writer) text(v Value) error {
 
 // quoted writes s double-quoted with YAML escapes, so no content can end the scalar.
 func (w *writer) quoted(s string) {
-	w.buf.WriteByte('"')
+	w.buf = append(w.buf, '"')
 	w.escape(s)
-	w.buf.WriteByte('"')
+	w.buf = append(w.buf, '"')
 }
 
 // escape writes s with the escapes of a double-quoted YAML scalar; plain ASCII, the
 // common case, is copied in one go.
 func (w *writer) escape(s string) {
-	b := &w.buf
 	if plainASCII(s) {
-		b.WriteString(s)
+		w.buf = append(w.buf, s...)
 		return
 	}
+	b := w.buf
 	for _, r := range s {
 		switch {
 		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
+			b = append(b, '\\')
+			b = utf8.AppendRune(b, r)
 		case r == '\n':
-			b.WriteString(`\n`)
+			b = append(b, `\n`...)
 		case r == '\t':
-			b.WriteString(`\t`)
+			b = append(b, `\t`...)
 		case r == '\r':
-			b.WriteString(`\r`)
+			b = append(b, `\r`...)
 		case r < 0x20 || r == 0x7f:
-			b.WriteString(`\x`)
-			b.WriteString(hex2(byte(r)))
+			b = append(b, `\x`...)
+			b = append(b, hex2(byte(r))...)
 		case r == utf8.RuneError || r == 0xFEFF || r == 0x85 || r == 0x2028 || r == 0x2029 || !unicode.IsPrint(r) && r != ' ':
 			if r <= 0xFFFF {
-				b.WriteString(`\u`)
-				b.WriteString(pad4(strconv.FormatUint(uint64(r), 16)))
+				b = append(b, `\u`...)
+				b = append(b, pad4(strconv.FormatUint(uint64(r), 16))...)
 			} else {
-				b.WriteString(`\U`)
-				b.WriteString(pad8(strconv.FormatUint(uint64(r), 16)))
+				b = append(b, `\U`...)
+				b = append(b, pad8(strconv.FormatUint(uint64(r), 16))...)
 			}
 		default:
-			b.WriteRune(r)
+			b = utf8.AppendRune(b, r)
 		}
 	}
+	w.buf = b
 }
 
 func plainASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainSafe reports text that is both safe (see Check) and plain ASCII, in one pass:
+// nearly every value, which is then copied as it is.
+func plainSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$' && i+1 < len(s) && s[i+1] == '{' {
 			return false
 		}
 	}
@@ -247,12 +272,26 @@ func pad8(s string) string { return strings.ToUpper(fmt.Sprintf("%08s", s)) }
 // EncodedProcessors is a processor list written once for several output sections.
 type EncodedProcessors struct{ data []byte }
 
+// Bytes is the list as written at the end of an output section; nil for none.
+func (p *EncodedProcessors) Bytes() []byte {
+	if p == nil {
+		return nil
+	}
+	return p.data[:len(p.data):len(p.data)]
+}
+
 // EncodeProcessors writes ps as the processors of an output section; nil for none.
 func EncodeProcessors(ps []Section) (*EncodedProcessors, error) {
+	var e Encoder
+	return e.Processors(ps)
+}
+
+// Processors encodes ps like EncodeProcessors, in the encoder's memory.
+func (e *Encoder) Processors(ps []Section) (*EncodedProcessors, error) {
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	w := &writer{}
+	w := e.start()
 	inner := outputsIndent + 2
 	w.key(inner, "processors")
 	w.nl()
@@ -261,7 +300,7 @@ func EncodeProcessors(ps []Section) (*EncodedProcessors, error) {
 	if err := w.sections(inner+4, ps); err != nil {
 		return nil, err
 	}
-	return &EncodedProcessors{data: w.buf.Bytes()}, nil
+	return &EncodedProcessors{data: e.done(w)}, nil
 }
 
 // condition writes a processor's condition block.
@@ -272,7 +311,7 @@ func (w *writer) condition(indent int, c *Condition) error {
 	w.key(indent, "condition")
 	w.nl()
 	w.key(indent+2, "op")
-	w.buf.WriteByte(' ')
+	w.buf = append(w.buf, ' ')
 	w.quoted(c.Op)
 	w.nl()
 	w.key(indent+2, "rules")
@@ -284,11 +323,11 @@ func (w *writer) condition(indent int, c *Condition) error {
 			}
 		}
 		w.dash(indent + 4)
-		w.buf.WriteString("field: ")
+		w.buf = append(w.buf, "field: "...)
 		w.quoted(r.Field)
 		w.nl()
 		w.key(indent+6, "op")
-		w.buf.WriteByte(' ')
+		w.buf = append(w.buf, ' ')
 		w.quoted(string(r.Op))
 		w.nl()
 		w.key(indent+6, "value")
@@ -301,7 +340,7 @@ func (w *writer) condition(indent int, c *Condition) error {
 				w.nl()
 			}
 		case OpEq, OpNeq, OpRegex:
-			w.buf.WriteByte(' ')
+			w.buf = append(w.buf, ' ')
 			w.quoted(r.Value)
 			w.nl()
 		default:

@@ -83,8 +83,8 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 		if len(families) == 0 {
 			continue // a selector that matches no namespace yet
 		}
-		b.addOutputs(p, tagMatch(families), func(ps *parsers) []fluentbit.Section {
-			return append(labelProcessors(p.Containers), filterProcessors(p.Filters, ps)...)
+		b.addOutputs(p, tagMatch(families), func(ps *parsers, out []fluentbit.Section) []fluentbit.Section {
+			return appendFilterProcessors(appendLabelProcessors(out, p.Containers), p.Filters, ps)
 		}, filesystem)
 	}
 	cfg, err := b.finish(main)

@@ -30,6 +30,16 @@ const defaultRetry = time.Hour
 // 30 s per retry once the backoff reaches its cap, e.g. 1h → 110 retries. Zero means
 // no limit: records wait in the buffer until delivered or until the buffer is full.
 func retryLimit(d time.Duration) fluentbit.Value {
+	if d == defaultRetry {
+		return defaultRetryLimit
+	}
+	return computeRetryLimit(d)
+}
+
+// defaultRetryLimit is worked out once: nearly every output has it.
+var defaultRetryLimit = computeRetryLimit(defaultRetry)
+
+func computeRetryLimit(d time.Duration) fluentbit.Value {
 	if d <= 0 {
 		return fluentbit.String("no_limits")
 	}

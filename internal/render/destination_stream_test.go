@@ -103,7 +103,7 @@ func TestStreamAndSaaSDestinations(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			pl := &pipeline{Ref: Ref{Kind: alias.LogPipeline, Namespace: "team-a", Name: "web"}}
 			o := &output{Ref: Ref{Kind: alias.LogOutput, Namespace: "team-a", Name: c.name}, SecretNamespace: "team-a", Spec: &c.spec}
-			_, err := outputSection(pl, o, match{glob: "kube.team-a.*"}, nil, newCredentials(), false)
+			_, err := outputSection(pl, o, match{glob: "kube.team-a.*"}, nil, newCredentials(), false, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got error %v, want one containing %q", err, c.want)
 			}

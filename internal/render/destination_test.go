@@ -31,7 +31,7 @@ func renderDestination(t *testing.T, c destinationCase) []byte {
 	o := &output{Ref: Ref{Kind: alias.LogOutput, Namespace: "team-a", Name: c.name}, SecretNamespace: "team-a",
 		Spec: &c.spec, Policy: c.policy}
 	creds := newCredentials()
-	s, err := outputSection(pl, o, match{glob: "kube.team-a.*"}, nil, creds, c.policy != nil)
+	s, err := outputSection(pl, o, match{glob: "kube.team-a.*"}, nil, creds, c.policy != nil, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", c.name, err)
 	}

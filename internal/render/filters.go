@@ -3,7 +3,9 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strconv"
+	"strings"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/fluentbit"
@@ -25,32 +27,89 @@ func accessor(f v1.FieldPath) string {
 
 // parsers collects the parser definitions a configuration needs, by content.
 type parsers struct {
-	byName map[string]fluentbit.Section
-	// byFilter remembers the name given to each distinct parse filter, so that a
-	// thousand pipelines parsing JSON hash the definition once.
-	byFilter map[string]string
+	// defs in the order added; byName indexes them once there are more than a few
+	// (a pipeline's own set has one or two, a file's may have thousands).
+	defs   []fluentbit.Section
+	byName map[string]int
 	// prefix starts every parser name. A sidecar runs several pipelines' fragments in
 	// one Fluent Bit, which refuses two parsers of one name: each fragment's names
 	// carry its pipeline.
 	prefix string
+	// known is shared by the parser sets of one file, so that a thousand pipelines
+	// parsing JSON hash the definition once.
+	known map[parserKey]fluentbit.Section
+}
+
+// parserKey is what a parser definition is made of: the name prefix and the parse
+// filter's format, regex and time settings (field and keepOriginal belong to the
+// filter).
+type parserKey struct {
+	prefix, format, regex, timeKey, timeFormat string
 }
 
 func newParsers() *parsers {
-	return &parsers{byName: map[string]fluentbit.Section{}, byFilter: map[string]string{}, prefix: "lp-"}
+	return &parsers{prefix: "lp-", known: map[parserKey]fluentbit.Section{}}
 }
 
-func (ps *parsers) add(s fluentbit.Section) { ps.byName[s.Name] = s }
+// child returns an empty set that shares ps's prefix and definitions.
+func (ps *parsers) child() *parsers { return &parsers{prefix: ps.prefix, known: ps.known} }
 
-func (ps *parsers) list() []fluentbit.Section { return sortedValues(ps.byName) }
+func (ps *parsers) add(s fluentbit.Section) {
+	if ps.byName != nil {
+		if i, ok := ps.byName[s.Name]; ok {
+			ps.defs[i] = s
+			return
+		}
+	} else {
+		for i := range ps.defs {
+			if ps.defs[i].Name == s.Name {
+				ps.defs[i] = s
+				return
+			}
+		}
+		if len(ps.defs) == 8 {
+			ps.byName = make(map[string]int, 16)
+			for i, d := range ps.defs {
+				ps.byName[d.Name] = i
+			}
+		}
+	}
+	if ps.byName != nil {
+		ps.byName[s.Name] = len(ps.defs)
+	}
+	ps.defs = append(ps.defs, s)
+}
+
+// list returns the definitions sorted by name.
+func (ps *parsers) list() []fluentbit.Section {
+	out := slices.Clone(ps.defs)
+	slices.SortFunc(out, func(a, b fluentbit.Section) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
 
 // parserFor returns the name of a parser for a parse filter, defining it on first use.
 // The name is derived from the definition, so equal filters share one parser.
 func (ps *parsers) parserFor(p *v1.ParseFilter) string {
-	// Field and KeepOriginal belong to the filter, not to the parser definition.
-	key := string(p.Format) + "\x00" + str(p.Regex).String() + "\x00" + str(p.TimeKey).String() + "\x00" + str(p.TimeFormat).String()
-	if name, ok := ps.byFilter[key]; ok {
-		return name
+	key := parserKey{ps.prefix, string(p.Format), deref(p.Regex), deref(p.TimeKey), deref(p.TimeFormat)}
+	def, ok := ps.known[key]
+	if !ok {
+		def = parserDefinition(ps.prefix, p)
+		ps.known[key] = def
 	}
+	ps.add(def)
+	return def.Name
+}
+
+// deref is optional API text, "" when unset.
+func deref[T ~string](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return string(*p)
+}
+
+// parserDefinition is the parser a parse filter needs, named after its content.
+func parserDefinition(prefix string, p *v1.ParseFilter) fluentbit.Section {
 	var def fluentbit.Section
 	switch p.Format {
 	case v1.ParseJSON:
@@ -70,19 +129,18 @@ func (ps *parsers) parserFor(p *v1.ParseFilter) string {
 	for _, kv := range def.Params {
 		h.Write([]byte(kv.Key + "=" + kv.Value.String() + "\n"))
 	}
-	def.Name = ps.prefix + hex.EncodeToString(h.Sum(nil))[:12]
-	ps.add(def)
-	ps.byFilter[key] = def.Name
-	return def.Name
+	def.Name = prefix + hex.EncodeToString(h.Sum(nil))[:12]
+	return def
 }
 
-// filterProcessors renders a pipeline's filters, except multiline, as processors.
-func filterProcessors(filters []v1.Filter, ps *parsers) []fluentbit.Section {
-	var out []fluentbit.Section
+// appendFilterProcessors appends a pipeline's filters, except multiline, to out as
+// processors.
+func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *parsers) []fluentbit.Section {
+	out = slices.Grow(out, len(filters)+1)
 	for _, f := range filters {
 		switch f.Type {
 		case v1.FilterGrep:
-			out = append(out, grepProcessors(f.Grep.Include, f.Grep.Exclude)...)
+			out = appendGrepProcessors(out, f.Grep.Include, f.Grep.Exclude)
 		case v1.FilterParse:
 			s := fluentbit.Section{Name: "parser"}
 			s.Set("key_name", fluentbit.String(string(f.Parse.Field)))
@@ -120,7 +178,10 @@ func filterProcessors(filters []v1.Filter, ps *parsers) []fluentbit.Section {
 // any exclude rule. Fluent Bit refuses both kinds in one grep with logical_op, so
 // each kind gets its own unit.
 func grepProcessors(include, exclude []v1.FieldMatch) []fluentbit.Section {
-	var out []fluentbit.Section
+	return appendGrepProcessors(nil, include, exclude)
+}
+
+func appendGrepProcessors(out []fluentbit.Section, include, exclude []v1.FieldMatch) []fluentbit.Section {
 	rules := func(ms []v1.FieldMatch) []string {
 		rs := make([]string, len(ms))
 		for i, m := range ms {
@@ -128,17 +189,20 @@ func grepProcessors(include, exclude []v1.FieldMatch) []fluentbit.Section {
 		}
 		return rs
 	}
+	return appendGrepRules(out, rules(include), rules(exclude))
+}
+
+// appendGrepRules appends grepProcessors for rules already written as Fluent Bit reads
+// them ("$field regex").
+func appendGrepRules(out []fluentbit.Section, include, exclude []string) []fluentbit.Section {
+	// Keys in order (logical_op, then regex or exclude), so no sorting is needed.
 	if len(include) > 0 {
-		s := fluentbit.Section{Name: "grep"}
-		s.Set("logical_op", fluentbit.String("and"))
-		s.Set("regex", fluentbit.List(rules(include)...))
-		out = append(out, s)
+		out = append(out, fluentbit.Section{Name: "grep", Params: []fluentbit.Param{
+			{Key: "logical_op", Value: fluentbit.String("and")}, {Key: "regex", Value: fluentbit.List(include...)}}})
 	}
 	if len(exclude) > 0 {
-		s := fluentbit.Section{Name: "grep"}
-		s.Set("logical_op", fluentbit.String("or"))
-		s.Set("exclude", fluentbit.List(rules(exclude)...))
-		out = append(out, s)
+		out = append(out, fluentbit.Section{Name: "grep", Params: []fluentbit.Param{
+			{Key: "exclude", Value: fluentbit.List(exclude...)}, {Key: "logical_op", Value: fluentbit.String("or")}}})
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,18 +11,24 @@ import (
 	"github.com/logplane/logplane/internal/fluentbit"
 )
 
-// labelProcessors select a pipeline's records by pod label. Labels are not in the tag,
-// so this is a grep over the records the output's tag match already narrowed to the
-// pipeline's namespaces — its cost stays within those namespaces, never the cluster.
-func labelProcessors(sel *v1.ContainerSelection) []fluentbit.Section {
+// appendLabelProcessors appends processors that select a pipeline's records by pod
+// label. Labels are not in the tag, so this is a grep over the records the output's
+// tag match already narrowed to the pipeline's namespaces — its cost stays within
+// those namespaces, never the cluster.
+func appendLabelProcessors(out []fluentbit.Section, sel *v1.ContainerSelection) []fluentbit.Section {
 	if sel == nil || sel.PodSelector == nil {
-		return nil
+		return out
 	}
-	var include, exclude []v1.FieldMatch
-	rule := func(key, re string) v1.FieldMatch {
-		return v1.FieldMatch{Field: v1.FieldPath("$kubernetes['labels']['" + key + "']"), Regex: v1.Regex(re)}
+	var include, exclude []string
+	rule := func(key, re string) string {
+		return "$kubernetes['labels']['" + key + "'] " + re
 	}
-	for _, k := range slices.Sorted(maps.Keys(sel.PodSelector.MatchLabels)) {
+	keys := make([]string, 0, len(sel.PodSelector.MatchLabels))
+	for k := range sel.PodSelector.MatchLabels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		include = append(include, rule(k, "^"+regexp.QuoteMeta(sel.PodSelector.MatchLabels[k])+"$"))
 	}
 	for _, e := range sel.PodSelector.MatchExpressions {
@@ -44,7 +49,7 @@ func labelProcessors(sel *v1.ContainerSelection) []fluentbit.Section {
 			exclude = append(exclude, rule(e.Key, ".*"))
 		}
 	}
-	return grepProcessors(include, exclude)
+	return appendGrepRules(out, include, exclude)
 }
 
 // multilineProcessors join multi-line messages on the container input. Fluent Bit 5.1

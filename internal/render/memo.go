@@ -1,6 +1,7 @@
 package render
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/logplane/logplane/internal/fluentbit"
@@ -14,16 +15,26 @@ import (
 // remembers never changes the result, only the time it takes; objects without a
 // resourceVersion (files given to `logplane render`) are never remembered.
 type Renderer struct {
-	mu       sync.Mutex
-	sections map[sectionKey]*memoSection
+	mu sync.Mutex
+	// sections are kept per pipeline version: one lookup finds a pipeline's few
+	// sections, told apart by the rest of their keys.
+	sections map[objectVersion][]*memoSection
 	checks   map[objectVersion]*checkResult
+	// shards are shard files by their first section.
+	shards map[*memoSection]*memoShard
 	// epoch counts renders; entries not touched by the latest are dropped after it.
 	epoch int
+	// How many entries there are, and how many the latest render touched: when every
+	// one was, there is nothing to drop and no need to look.
+	nsections                      int
+	touchedSections, touchedChecks int
+	touchedShards                  int
 }
 
 // NewRenderer returns a Renderer with nothing remembered.
 func NewRenderer() *Renderer {
-	return &Renderer{sections: map[sectionKey]*memoSection{}, checks: map[objectVersion]*checkResult{}}
+	return &Renderer{sections: map[objectVersion][]*memoSection{}, checks: map[objectVersion]*checkResult{},
+		shards: map[*memoSection]*memoShard{}}
 }
 
 // objectVersion identifies one version of one object.
@@ -43,10 +54,11 @@ type sectionKey struct {
 
 // memoSection is an encoded section and what it needs in the rest of the file.
 type memoSection struct {
-	data    []byte
-	creds   *credentials
-	parsers []fluentbit.Section
-	epoch   int
+	key         sectionKey
+	data, procs []byte
+	creds       *credentials
+	parsers     []fluentbit.Section
+	epoch       int
 }
 
 type checkResult struct {
@@ -60,15 +72,32 @@ func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.epoch++
+	r.touchedSections, r.touchedChecks, r.touchedShards = 0, 0, 0
 	res := render(s, r)
-	for k, v := range r.sections {
-		if v.epoch != r.epoch {
-			delete(r.sections, k)
+	if r.touchedSections != r.nsections {
+		r.nsections = 0
+		for k, list := range r.sections {
+			list = slices.DeleteFunc(list, func(m *memoSection) bool { return m.epoch != r.epoch })
+			if len(list) == 0 {
+				delete(r.sections, k)
+			} else {
+				r.sections[k] = list
+			}
+			r.nsections += len(list)
 		}
 	}
-	for k, v := range r.checks {
-		if v.epoch != r.epoch {
-			delete(r.checks, k)
+	if r.touchedChecks != len(r.checks) {
+		for k, v := range r.checks {
+			if v.epoch != r.epoch {
+				delete(r.checks, k)
+			}
+		}
+	}
+	if r.touchedShards != len(r.shards) {
+		for k, v := range r.shards {
+			if v.epoch != r.epoch {
+				delete(r.shards, k)
+			}
 		}
 	}
 	return res
@@ -76,54 +105,81 @@ func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
 
 // check returns an object's unsafe-value verdict and, for outputs, its Secret
 // references, remembered per resourceVersion: both depend only on the spec.
-func (r *Renderer) check(ref Ref, version string, spec any, wantRefs bool) *checkResult {
-	if r != nil && version != "" {
-		if c, ok := r.checks[objectVersion{ref, version}]; ok {
-			c.epoch = r.epoch
-			return c
-		}
+// A result in pre (checked ahead, keyed by spec) is used instead of checking again.
+func (r *Renderer) check(ref Ref, version string, spec any, wantRefs bool, pre map[any]*checkResult) *checkResult {
+	if c := r.remembered(ref, version); c != nil {
+		return c
 	}
-	c := &checkResult{}
-	c.path, c.why = unsafeField(spec)
-	if wantRefs {
-		c.secretRefs = snapshot.SecretRefs(spec)
+	c := pre[spec]
+	if c == nil {
+		c = runCheck(spec, wantRefs)
 	}
 	if r != nil && version != "" {
 		c.epoch = r.epoch
 		r.checks[objectVersion{ref, version}] = c
+		r.touchedChecks++
 	}
 	return c
 }
 
-// section returns the remembered section for key, if any.
-func (r *Renderer) section(key sectionKey) *memoSection {
-	if r == nil || key.pipeline.version == "" || key.output.version == "" || key.policy.ref.Name != "" && key.policy.version == "" {
+// remembered returns the remembered check of one version of an object, if any.
+func (r *Renderer) remembered(ref Ref, version string) *checkResult {
+	if r == nil || version == "" {
 		return nil
 	}
-	m := r.sections[key]
-	if m != nil {
-		m.epoch = r.epoch
+	c := r.checks[objectVersion{ref, version}]
+	if c != nil && c.epoch != r.epoch {
+		c.epoch = r.epoch
+		r.touchedChecks++
 	}
-	return m
+	return c
+}
+
+func runCheck(spec any, wantRefs bool) *checkResult {
+	c := &checkResult{}
+	c.path, c.why, c.secretRefs = scanSpec(spec, wantRefs)
+	return c
+}
+
+// remembers reports whether sections with this key are remembered: only those of
+// objects whose versions are known.
+func remembers(key sectionKey) bool {
+	return key.pipeline.version != "" && key.output.version != "" && (key.policy.ref.Name == "" || key.policy.version != "")
+}
+
+// section returns the remembered section for key, if any.
+func (r *Renderer) section(key sectionKey) *memoSection {
+	if r == nil || !remembers(key) {
+		return nil
+	}
+	for _, m := range r.sections[key.pipeline] {
+		if m.key == key {
+			if m.epoch != r.epoch {
+				m.epoch = r.epoch
+				r.touchedSections++
+			}
+			return m
+		}
+	}
+	return nil
 }
 
 func (r *Renderer) remember(key sectionKey, m *memoSection) {
-	if r == nil || key.pipeline.version == "" || key.output.version == "" || key.policy.ref.Name != "" && key.policy.version == "" {
+	if r == nil || !remembers(key) {
 		return
 	}
-	m.epoch = r.epoch
-	r.sections[key] = m
-}
-
-// merge adds the credentials of one section to a file's.
-func (c *credentials) merge(o *credentials) {
-	for k, v := range o.env {
-		c.env[k] = v
+	m.key, m.epoch = key, r.epoch
+	list := r.sections[key.pipeline]
+	for i, old := range list {
+		if old.key == key {
+			list[i] = m
+			if old.epoch != r.epoch {
+				r.touchedSections++
+			}
+			return
+		}
 	}
-	for k, v := range o.files {
-		c.files[k] = v
-	}
-	for k, v := range o.profiles {
-		c.profiles[k] = v
-	}
+	r.sections[key.pipeline] = append(list, m)
+	r.nsections++
+	r.touchedSections++
 }

@@ -9,8 +9,9 @@ import (
 
 // outputSection renders one (pipeline, output) pair: the destination's own keys, the
 // keys every output shares, and the processors that select and shape the pipeline's
-// records. The alias ties the section's metrics back to the pair.
-func outputSection(pl *pipeline, o *output, m match, procs *fluentbit.EncodedProcessors, creds *credentials, filesystem bool) (fluentbit.Section, error) {
+// records. The alias ties the section's metrics back to the pair. The section's keys
+// are appended to params, scratch space the caller may reuse once it is encoded.
+func outputSection(pl *pipeline, o *output, m match, procs *fluentbit.EncodedProcessors, creds *credentials, filesystem bool, params []fluentbit.Param) (fluentbit.Section, error) {
 	dest, ok := destinations[o.Spec.Type]
 	if !ok {
 		return fluentbit.Section{}, fmt.Errorf("unknown output type %q", o.Spec.Type)
@@ -20,15 +21,14 @@ func outputSection(pl *pipeline, o *output, m match, procs *fluentbit.EncodedPro
 	if a == "" {
 		return fluentbit.Section{}, fmt.Errorf("cannot name the section for %s → %s", pl.Ref, o.Ref)
 	}
-	s := fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, SharedProcessors: procs,
-		Params: make([]fluentbit.Param, 0, 16)}
+	s := fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, SharedProcessors: procs, Params: params}
 	s.Set("match_regex", fluentbit.String(m.regex))
 	env := &outputEnv{secretNamespace: o.SecretNamespace, creds: creds, outputID: a}
 	if err := dest.render(&s, o.Spec, env); err != nil {
-		return fluentbit.Section{}, err
+		return s, err
 	}
 	if err := setTLS(&s, o.Spec.TLS, dest.tls, env); err != nil {
-		return fluentbit.Section{}, err
+		return s, err
 	}
 	if o.Spec.Workers != nil {
 		s.Set("workers", fluentbit.Int(int64(*o.Spec.Workers)))

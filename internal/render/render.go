@@ -9,7 +9,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"slices"
+	"strconv"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
@@ -66,8 +68,11 @@ func Render(s *snapshot.Snapshot) *Result { return render(s, nil) }
 
 func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 	s = sortedCopy(s)
+	// The checks run while the snapshot is indexed.
+	prechecked := precheck(s, memo)
 	r := newResolver(s)
 	r.memo = memo
+	r.prechecked = prechecked()
 	pipelines := r.resolve()
 	res := &Result{}
 
@@ -112,101 +117,132 @@ func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 	return res
 }
 
-// sortedCopy returns a copy of s with every list sorted, leaving s as it was.
+// sortedCopy returns a copy of s with the lists whose order could show in the result
+// sorted, leaving s as it was (Sort puts a list out of order into a new slice). The
+// long lists need no order: outputs, Secrets and namespaces are only looked up, or
+// gathered and then sorted, and the resolved pipelines are sorted by identity.
 func sortedCopy(s *snapshot.Snapshot) *snapshot.Snapshot {
 	c := *s
-	c.Agents = slices.Clone(s.Agents)
-	c.ClusterPipelines = slices.Clone(s.ClusterPipelines)
-	c.Pipelines = slices.Clone(s.Pipelines)
-	c.Outputs = slices.Clone(s.Outputs)
-	c.ClusterOutputs = slices.Clone(s.ClusterOutputs)
-	c.Policies = slices.Clone(s.Policies)
-	c.Namespaces = slices.Clone(s.Namespaces)
-	c.Secrets = slices.Clone(s.Secrets)
+	c.Pipelines, c.Outputs, c.Secrets, c.Namespaces = nil, nil, nil, nil
 	c.Sort()
+	c.Pipelines, c.Outputs, c.Secrets, c.Namespaces = s.Pipelines, s.Outputs, s.Secrets, s.Namespaces
 	return &c
 }
 
 // builder accumulates one configuration file set.
 type builder struct {
-	creds   *credentials
 	parsers *parsers
 	// memo remembers sections across renders; nil remembers nothing.
 	memo *Renderer
-	// outputs are encoded as they are added, once each, so that a section that cannot
-	// be written fails alone and splitting a long list costs nothing more.
-	outputs [][]byte
-	// pipelines that got at least one output section.
-	rendered map[Ref]bool
+	// jobs are the pipelines whose outputs were added since the last flush.
+	jobs []*job
+	// outputs are encoded once each, so that a section that cannot be written fails
+	// alone and splitting a long list costs nothing more.
+	outputs []encodedOutput
+	// pipelines that got at least one output section, in the order added.
+	rendered []Ref
 	problems []Problem
+	// sectionCreds are the credentials of the sections in use, gathered when the file
+	// is finished.
+	sectionCreds []*credentials
 }
 
 func newBuilder(memo *Renderer) *builder {
-	return &builder{creds: newCredentials(), parsers: newParsers(), rendered: map[Ref]bool{}, memo: memo}
+	return &builder{parsers: newParsers(), memo: memo}
 }
 
-// addOutputs renders every output of p with the given match and the processors procs
-// returns (called only when some section is not remembered). An output that fails to
-// render is reported on the output and skipped.
-func (b *builder) addOutputs(p *pipeline, m match, procs func(*parsers) []fluentbit.Section, filesystem bool) {
-	var shared *fluentbit.EncodedProcessors
-	var sharedParsers []fluentbit.Section
-	encoded := false
-	for _, o := range p.Outputs {
-		key := sectionKey{pipeline: objectVersion{p.Ref, p.Version}, output: objectVersion{o.Ref, o.Version},
-			match: m, filesystem: filesystem}
-		if o.Policy != nil {
-			key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
+// addOutputs adds every output of p with the given match and the processors procs
+// appends to its second argument (called only when some section is not remembered).
+// Sections are encoded at the next flush; an output that fails to render is then
+// reported and skipped.
+func (b *builder) addOutputs(p *pipeline, m match, procs processorsFunc, filesystem bool) {
+	j := &job{p: p, m: m, procs: procs, filesystem: filesystem, hits: make([]*memoSection, len(p.Outputs))}
+	if b.memo != nil {
+		for i, o := range p.Outputs {
+			j.hits[i] = b.memo.section(j.key(o))
 		}
-		if hit := b.memo.section(key); hit != nil {
-			b.use(hit)
-			b.rendered[p.Ref] = true
+	}
+	b.jobs = append(b.jobs, j)
+}
+
+// key is what the section of output o is remembered by.
+func (j *job) key(o *output) sectionKey {
+	key := sectionKey{pipeline: objectVersion{j.p.Ref, j.p.Version}, output: objectVersion{o.Ref, o.Version},
+		match: j.m, filesystem: j.filesystem}
+	if o.Policy != nil {
+		key.policy = objectVersion{Ref{Kind: "RetentionPolicy", Name: o.Policy.Name}, o.Policy.ResourceVersion}
+	}
+	return key
+}
+
+// flush encodes the sections added since the last flush that are not remembered, and
+// adds every section to the file in the order added.
+func (b *builder) flush() {
+	var todo []*job
+	for _, j := range b.jobs {
+		if slices.Contains(j.hits, nil) {
+			todo = append(todo, j)
+		}
+	}
+	for _, c := range encodeJobs(todo, b.parsers.prefix, b.memo != nil) {
+		b.sectionCreds = append(b.sectionCreds, c)
+	}
+	n := len(b.outputs)
+	for _, j := range b.jobs {
+		n += len(j.p.Outputs)
+	}
+	b.outputs = slices.Grow(b.outputs, n-len(b.outputs))
+	for _, j := range b.jobs {
+		b.add(j)
+	}
+	b.jobs = nil
+}
+
+// add adds the sections of one job, as they were remembered or encoded.
+func (b *builder) add(j *job) {
+	p := j.p
+	for i, o := range p.Outputs {
+		if hit := j.hits[i]; hit != nil {
+			b.use(p, o, hit)
+			b.markRendered(p.Ref)
 			continue
 		}
-		if !encoded {
-			encoded = true
-			own := newParsers()
-			own.prefix = b.parsers.prefix
-			var err error
-			if shared, err = fluentbit.EncodeProcessors(procs(own)); err != nil {
-				b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", err.Error()))
-				return
-			}
-			sharedParsers = own.list()
+		if j.procsErr != nil {
+			b.problems = append(b.problems, problem(p.Ref, conditions.ReasonUnsafeValue, "spec.filters", j.procsErr.Error()))
+			return
 		}
-		// Remembered sections carry their own credentials, to be merged on reuse.
-		creds := b.creds
-		if b.memo != nil {
-			creds = newCredentials()
-		}
-		s, err := outputSection(p, o, m, shared, creds, filesystem)
-		var data []byte
-		if err == nil {
-			data, err = fluentbit.EncodeOutput(s)
-		}
-		if err != nil {
-			b.problems = append(b.problems, problem(o.Ref, conditions.ReasonOutputInvalid, o.Ref, err.Error()),
+		e := j.sections[i]
+		if e.err != nil {
+			b.problems = append(b.problems, problem(o.Ref, conditions.ReasonOutputInvalid, o.Ref, e.err.Error()),
 				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
 			continue
 		}
 		if b.memo == nil {
-			b.outputs = append(b.outputs, data)
-			for _, def := range sharedParsers {
+			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: e.data, procs: j.procsData})
+			for _, def := range j.parsers {
 				b.parsers.add(def)
 			}
 		} else {
-			section := &memoSection{data: data, creds: creds, parsers: sharedParsers}
-			b.memo.remember(key, section)
-			b.use(section)
+			section := &memoSection{data: e.data, procs: j.procsData, creds: e.creds, parsers: j.parsers}
+			b.memo.remember(j.key(o), section)
+			b.use(p, o, section)
 		}
-		b.rendered[p.Ref] = true
+		b.markRendered(p.Ref)
+	}
+}
+
+func (b *builder) markRendered(ref Ref) {
+	if n := len(b.rendered); n == 0 || b.rendered[n-1] != ref {
+		b.rendered = append(b.rendered, ref)
 	}
 }
 
 // use adds an encoded section and what it needs to the file being built.
-func (b *builder) use(s *memoSection) {
-	b.outputs = append(b.outputs, s.data)
-	b.creds.merge(s.creds)
+func (b *builder) use(p *pipeline, o *output, s *memoSection) {
+	b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: s.data, procs: s.procs, memo: s})
+	if len(s.creds.env)+len(s.creds.files)+len(s.creds.profiles) > 0 {
+		b.sectionCreds = append(b.sectionCreds, s.creds)
+	}
 	for _, def := range s.parsers {
 		b.parsers.add(def)
 	}
@@ -215,85 +251,63 @@ func (b *builder) use(s *memoSection) {
 // finish marshals the configuration, splitting output sections into included files
 // when one file would not fit in a Secret.
 func (b *builder) finish(main fluentbit.Config) (*Config, error) {
+	b.flush()
 	main.Parsers = append(main.Parsers, b.parsers.list()...)
-	files, err := splitFiles(main, b.outputs)
+	files, err := splitFiles(main, b.outputs, b.memo)
 	if err != nil {
 		return nil, err
+	}
+	// The files are hashed while the rest is gathered: megabytes take a while.
+	hashed := make(chan hash.Hash, 1)
+	hashFiles := func() { h := sha256.New(); writeFiles(h, files); hashed <- h }
+	if len(files) > 1 {
+		go hashFiles()
+	} else {
+		hashFiles()
 	}
 	cfg := &Config{
 		Files:       files,
-		Env:         sortedValues(b.creds.env),
-		SecretFiles: sortedValues(b.creds.files),
-		AWSProfiles: sortedValues(b.creds.profiles),
+		Env:         gather(b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
+		SecretFiles: gather(b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files }),
+		AWSProfiles: gather(b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles }),
 	}
-	for ref := range b.rendered {
-		cfg.Pipelines = append(cfg.Pipelines, ref)
+	// Pipelines are added in order (sorted only as a safeguard), each one's sections together.
+	cfg.Pipelines = b.rendered
+	if !slices.IsSortedFunc(cfg.Pipelines, compareRefs) {
+		slices.SortFunc(cfg.Pipelines, compareRefs)
+		cfg.Pipelines = slices.Compact(cfg.Pipelines)
 	}
-	slices.SortFunc(cfg.Pipelines, compareRefs)
-	cfg.Hash = hashConfig(cfg)
+	cfg.Hash = hashRest(<-hashed, cfg)
 	return cfg, nil
 }
 
-// maxFileBytes keeps each file, and so each Secret holding one, well under the 1 MiB
-// limit of a Secret, leaving room for the Secret's own metadata.
-var maxFileBytes = 900 * 1024
+// Config.Hash is SHA-256 over the files (writeFiles), then every reference to secret
+// material (hashRest).
 
-// splitFiles writes the configuration into the main file and, when it would not fit,
-// moves output sections in order into outputs-NNN.yaml files that it includes, each
-// filled up to maxFileBytes.
-func splitFiles(main fluentbit.Config, outputs [][]byte) ([]File, error) {
-	total := 0
-	for _, o := range outputs {
-		total += len(o)
-	}
-	data, err := main.MarshalWithOutputs(nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(data)+total+len("pipeline:\n  outputs:\n") <= maxFileBytes {
-		data, err := main.MarshalWithOutputs(outputs)
-		return []File{{Name: MainFile, Content: data}}, err
-	}
-	var files []File
-	for start := 0; start < len(outputs); {
-		end, size := start, 0
-		for end < len(outputs) && (end == start || size+len(outputs[end]) <= maxFileBytes-64) {
-			size += len(outputs[end])
-			end++
-		}
-		name := fmt.Sprintf("outputs-%03d.yaml", len(files))
-		content, err := fluentbit.Config{}.MarshalWithOutputs(outputs[start:end])
-		if err != nil {
-			return nil, err
-		}
-		if len(content) > maxFileBytes {
-			return nil, fmt.Errorf("an output section of %d bytes exceeds %d", len(content), maxFileBytes)
-		}
-		files = append(files, File{Name: name, Content: content})
-		main.Includes = append(main.Includes, name)
-		start = end
-	}
-	data, err = main.MarshalWithOutputs(nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileBytes {
-		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(data), maxFileBytes)
-	}
-	return append([]File{{Name: MainFile, Content: data}}, files...), nil
-}
-
-func hashConfig(c *Config) string {
-	h := sha256.New()
-	for _, f := range c.Files {
-		fmt.Fprintf(h, "file %s %d\n", f.Name, len(f.Content))
+// writeFiles writes the files, with their names and sizes, to h.
+func writeFiles(h hash.Hash, files []File) {
+	line := make([]byte, 0, 256)
+	for _, f := range files {
+		line = append(append(append(line[:0], "file "...), f.Name...), ' ')
+		line = append(strconv.AppendInt(line, int64(len(f.Content)), 10), '\n')
+		h.Write(line)
 		h.Write(f.Content)
 	}
+}
+
+// hashRest adds the references to secret material to h, the files written, and sums.
+func hashRest(h hash.Hash, c *Config) string {
+	line := make([]byte, 0, 256)
+	source := func(kind, name string, s SecretSource) {
+		line = append(append(append(append(line[:0], kind...), ' '), name...), ' ')
+		line = append(append(append(append(append(line, s.Namespace...), '/'), s.Name...), '/'), s.Key...)
+		h.Write(append(line, '\n'))
+	}
 	for _, e := range c.Env {
-		fmt.Fprintf(h, "env %s %s/%s/%s\n", e.Name, e.Source.Namespace, e.Source.Name, e.Source.Key)
+		source("env", e.Name, e.Source)
 	}
 	for _, f := range c.SecretFiles {
-		fmt.Fprintf(h, "secretfile %s %s/%s/%s\n", f.Path, f.Source.Namespace, f.Source.Name, f.Source.Key)
+		source("secretfile", f.Path, f.Source)
 	}
 	for _, p := range c.AWSProfiles {
 		fmt.Fprintf(h, "awsprofile %s %+v %+v\n", p.Name, p.AccessKeyID, p.SecretAccessKey)

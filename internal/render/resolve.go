@@ -53,18 +53,21 @@ type namespaceSet struct {
 
 // resolver checks references once per object and remembers the outcome.
 type resolver struct {
-	snap     *snapshot.Snapshot
-	index    *snapshot.Index
+	snap  *snapshot.Snapshot
+	index *snapshot.Index
+	// outputs already checked: the output, or nil when it did not pass.
 	outputs  map[Ref]*output
 	problems []Problem
 	memo     *Renderer
-	seen     map[Ref]bool // outputs already checked, whether or not they passed
 	// selectors caches each ClusterLogOutput's parsed allowedNamespaces.
 	selectors map[string]labels.Selector
+	// prechecked holds the checks run ahead, by spec (see precheck).
+	prechecked map[any]*checkResult
 }
 
 func newResolver(s *snapshot.Snapshot) *resolver {
-	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: map[Ref]*output{}, seen: map[Ref]bool{}}
+	n := len(s.Outputs) + len(s.ClusterOutputs)
+	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: make(map[Ref]*output, n)}
 }
 
 func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }
@@ -84,11 +87,11 @@ func (r *resolver) systemNamespaces() []string {
 
 // resolveOutput checks an output's own references: Secrets and retention policy.
 func (r *resolver) resolveOutput(ref Ref, version, secretNamespace string, spec *v1.OutputSpec) *output {
-	if r.seen[ref] {
-		return r.outputs[ref]
+	if o, seen := r.outputs[ref]; seen {
+		return o
 	}
-	r.seen[ref] = true
-	checked := r.memo.check(ref, version, spec, true)
+	r.outputs[ref] = nil
+	checked := r.memo.check(ref, version, spec, true, r.prechecked)
 	if checked.why != "" {
 		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
 		return nil
@@ -228,7 +231,7 @@ func (r *resolver) selectNamespaces(sel v1.NamespaceSelection) namespaceSet {
 
 // checkSpec reports a pipeline whose spec holds a value unsafe in a Fluent Bit file.
 func (r *resolver) checkSpec(pl Ref, version string, spec any) bool {
-	if c := r.memo.check(pl, version, spec, false); c.why != "" {
+	if c := r.memo.check(pl, version, spec, false, r.prechecked); c.why != "" {
 		r.report(problem(pl, conditions.ReasonUnsafeValue, c.path, c.why))
 		return false
 	}

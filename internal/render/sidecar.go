@@ -102,7 +102,10 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 		kept.Outputs = append(kept.Outputs, o)
 	}
 	b.parsers.prefix = "lp-" + p.Ref.Name + "-"
-	b.addOutputs(&kept, match{glob: tag}, func(ps *parsers) []fluentbit.Section { return filterProcessors(p.Filters, ps) }, filesystem)
+	b.addOutputs(&kept, match{glob: tag}, func(ps *parsers, out []fluentbit.Section) []fluentbit.Section {
+		return appendFilterProcessors(out, p.Filters, ps)
+	}, filesystem)
+	b.flush()
 	probs = append(probs, b.problems...)
 	if len(b.outputs) == 0 {
 		return nil, probs

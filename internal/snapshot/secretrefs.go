@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"reflect"
-
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 )
 
@@ -17,10 +15,19 @@ type SecretRef struct {
 // field order, so that a destination added to the API can never forget to declare
 // its credentials.
 func SecretRefs(v any) []SecretRef {
-	var refs []SecretRef
-	vis := &visitor{onRef: func(r v1.SecretKeyRef, path []pathElem) {
-		refs = append(refs, SecretRef{Path: render(path), Ref: r})
-	}}
-	vis.walk(reflect.ValueOf(v), make([]pathElem, 0, 8))
-	return refs
+	vis := &visitor{wantRefs: true}
+	vis.walkAny(v)
+	return vis.refs
+}
+
+// Scan walks v once for both questions a renderer asks of a spec: the path and value
+// of the first string for which bad returns true (found reports whether there was
+// one), and, with wantRefs and when there is none, every SecretKeyRef as SecretRefs
+// lists them.
+func Scan(v any, bad func(string) bool, wantRefs bool) (path, value string, found bool, refs []SecretRef) {
+	vis := &visitor{bad: bad, wantRefs: wantRefs}
+	if vis.walkAny(v) {
+		return render(vis.found), vis.foundValue, true, nil
+	}
+	return "", "", false, vis.refs
 }

@@ -85,7 +85,7 @@ type Index struct {
 	policies       map[string]*v1.RetentionPolicy
 	agents         map[string]*v1.LogAgent
 	namespaces     map[string]labels.Set
-	secretKeys     map[[2]string]map[string]bool
+	secretKeys     map[[3]string]bool
 }
 
 // NewIndex indexes s; s must not change while the index is in use.
@@ -96,7 +96,7 @@ func NewIndex(s *Snapshot) *Index {
 		policies:       make(map[string]*v1.RetentionPolicy, len(s.Policies)),
 		agents:         make(map[string]*v1.LogAgent, len(s.Agents)),
 		namespaces:     make(map[string]labels.Set, len(s.Namespaces)),
-		secretKeys:     make(map[[2]string]map[string]bool, len(s.Secrets)),
+		secretKeys:     make(map[[3]string]bool, len(s.Secrets)),
 	}
 	for i := range s.Outputs {
 		o := &s.Outputs[i]
@@ -115,11 +115,9 @@ func NewIndex(s *Snapshot) *Index {
 		ix.namespaces[ns.Name] = labels.Set(ns.Labels)
 	}
 	for _, sec := range s.Secrets {
-		keys := make(map[string]bool, len(sec.Keys))
 		for _, k := range sec.Keys {
-			keys[k] = true
+			ix.secretKeys[[3]string{sec.Namespace, sec.Name, k}] = true
 		}
-		ix.secretKeys[[2]string{sec.Namespace, sec.Name}] = keys
 	}
 	return ix
 }
@@ -146,5 +144,5 @@ func (ix *Index) NamespaceLabels(name string) (labels.Set, bool) {
 
 // HasSecretKey reports whether Secret namespace/name exists and holds key.
 func (ix *Index) HasSecretKey(namespace, name, key string) bool {
-	return ix.secretKeys[[2]string{namespace, name}][key]
+	return ix.secretKeys[[3]string{namespace, name, key}]
 }

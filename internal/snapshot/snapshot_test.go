@@ -3,7 +3,10 @@ package snapshot
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 )
@@ -39,6 +42,33 @@ func TestSecretRefsFindsEveryCredential(t *testing.T) {
 	cluster := v1.ClusterLogOutputSpec{OutputSpec: spec}
 	if got := SecretRefs(cluster); len(got) != 3 || got[0].Path != "spec.http.headers[1].valueFrom" {
 		t.Errorf("cluster spec refs = %+v", got)
+	}
+}
+
+// Scan names the first bad string by its field path (lists, maps and pointers
+// included) and, when there is none, lists the Secret references as SecretRefs does.
+func TestScanFindsTheFirstBadStringOrTheReferences(t *testing.T) {
+	bad := func(s string) bool { return strings.Contains(s, "BAD") }
+	spec := v1.LogPipelineSpec{
+		Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{
+			PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}},
+		Filters: []v1.Filter{
+			{Type: v1.FilterGrep, Grep: &v1.GrepFilter{Exclude: []v1.FieldMatch{{Field: "log", Regex: "ok"}}}},
+			{Type: v1.FilterAddFields, AddFields: &v1.AddFieldsFilter{Fields: []v1.KeyValue{{Key: "k", Value: "a BAD value"}}}},
+		},
+	}
+	path, value, found, _ := Scan(&spec, bad, false)
+	if !found || path != "spec.filters[1].addFields.fields[0].value" || value != "a BAD value" {
+		t.Errorf("Scan = %q, %q, %v", path, value, found)
+	}
+	spec.Input.Containers.PodSelector.MatchLabels["BAD"] = "x"
+	if path, _, _, _ := Scan(&spec, bad, false); path != "spec.input.containers.podSelector.matchLabels.BAD" {
+		t.Errorf("a bad label key: path %q", path)
+	}
+	out := v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "h",
+		BasicAuth: &v1.BasicAuth{User: "u", Password: v1.SecretKeyRef{Name: "basic", Key: "pw"}}}}
+	if _, _, found, refs := Scan(&out, bad, true); found || len(refs) != 1 || refs[0].Path != "spec.http.basicAuth.password" {
+		t.Errorf("clean output: found %v, refs %+v", found, refs)
 	}
 }
 

@@ -1,45 +1,97 @@
 package snapshot
 
 import (
+	"maps"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 )
 
-// Walking specs by reflection lets checks cover every field the API will ever have;
-// a per-type plan of the fields (computed once) keeps it cheap enough to run on every
-// object of every render.
+// Walking specs by reflection lets checks cover every field the API will ever have.
+// A plan per type (computed once) says where strings and Secret references can be,
+// so that a walk skips numbers and flags and never inspects a type twice: it runs on
+// every object of every render.
 
-type fieldPlan struct {
-	index int
-	name  string // JSON name; "" for inlined structs
+// plan is how to walk one type.
+type plan struct {
+	kind   reflect.Kind
+	isRef  bool    // a v1.SecretKeyRef
+	elem   *plan   // pointer, slice and map values
+	fields []field // structs: the fields that can hold a string
+	// empty: no value of this type holds a string or a reference.
+	empty bool
 }
 
-var plans sync.Map // reflect.Type → []fieldPlan
+type field struct {
+	index int
+	name  string // JSON name; "" for inlined structs
+	plan  *plan
+}
 
-func fieldsOf(t reflect.Type) []fieldPlan {
-	if p, ok := plans.Load(t); ok {
-		return p.([]fieldPlan)
-	}
-	var fs []fieldPlan
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+// The plans are read without a lock (walks run on every processor at once) from a
+// map that is replaced, never changed, when a new type is planned.
+var (
+	plansMu sync.Mutex
+	plans   atomic.Pointer[map[reflect.Type]*plan]
+)
+
+func planOf(t reflect.Type) *plan {
+	if m := plans.Load(); m != nil {
+		if p := (*m)[t]; p != nil {
+			return p
 		}
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if strings.Contains(opts, "inline") || f.Anonymous && name == "" {
-			name = ""
-		} else if name == "" {
-			name = f.Name
-		}
-		fs = append(fs, fieldPlan{index: i, name: name})
 	}
-	plans.Store(t, fs)
-	return fs
+	plansMu.Lock()
+	defer plansMu.Unlock()
+	next := map[reflect.Type]*plan{}
+	if m := plans.Load(); m != nil {
+		maps.Copy(next, *m)
+	}
+	p := buildPlan(next, t)
+	plans.Store(&next)
+	return p
+}
+
+// buildPlan plans t into plans. A type refers to itself only through a pointer, slice
+// or map, whose plan is registered before its element is built.
+func buildPlan(plans map[reflect.Type]*plan, t reflect.Type) *plan {
+	if p := plans[t]; p != nil {
+		return p
+	}
+	p := &plan{kind: t.Kind()}
+	plans[t] = p
+	switch t.Kind() {
+	case reflect.String, reflect.Interface:
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		p.elem = buildPlan(plans, t.Elem())
+		p.empty = p.elem.empty && (t.Kind() != reflect.Map || t.Key().Kind() != reflect.String)
+	case reflect.Struct:
+		p.isRef = t == secretKeyRefType
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if strings.Contains(opts, "inline") || f.Anonymous && name == "" {
+				name = ""
+			} else if name == "" {
+				name = f.Name
+			}
+			fp := buildPlan(plans, f.Type)
+			if !fp.empty {
+				p.fields = append(p.fields, field{index: i, name: name, plan: fp})
+			}
+		}
+		p.empty = !p.isRef && len(p.fields) == 0
+	default:
+		p.empty = true
+	}
+	return p
 }
 
 // pathElem is one step of a field path: a field name, or a list index when name is "".
@@ -64,45 +116,90 @@ func render(path []pathElem) string {
 
 var secretKeyRefType = reflect.TypeOf(v1.SecretKeyRef{})
 
-// visitor is called for every string (and map key) and every SecretKeyRef; returning
-// true stops the walk.
-type visitor struct {
-	onString func(s string, path []pathElem) bool
-	onRef    func(r v1.SecretKeyRef, path []pathElem)
+// The fields of a SecretKeyRef, by index.
+var refName, refKey = fieldIndex(secretKeyRefType, "Name"), fieldIndex(secretKeyRefType, "Key")
+
+func fieldIndex(t reflect.Type, name string) int {
+	f, ok := t.FieldByName(name)
+	if !ok || len(f.Index) != 1 || f.Type.Kind() != reflect.String {
+		panic("snapshot: " + t.String() + " has no string field " + name)
+	}
+	return f.Index[0]
 }
 
-func (vis *visitor) walk(v reflect.Value, path []pathElem) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
+// visitor looks at every string (and map key) and every SecretKeyRef of a value.
+type visitor struct {
+	// bad stops the walk at the first string it returns true for; found is the path.
+	bad        func(string) bool
+	found      []pathElem
+	foundValue string
+	// refs collects the SecretKeyRefs when wantRefs is set.
+	wantRefs bool
+	refs     []SecretRef
+	// path is where the walk keeps its field path, deep enough for every spec.
+	path [12]pathElem
+}
+
+func (vis *visitor) onString(s string, path []pathElem) bool {
+	if vis.bad != nil && vis.bad(s) {
+		vis.found, vis.foundValue = append([]pathElem(nil), path...), s
+		return true
+	}
+	return false
+}
+
+func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
+	if p.empty {
+		return false
+	}
+	switch p.kind {
+	case reflect.Pointer:
 		if !v.IsNil() {
-			return vis.walk(v.Elem(), path)
+			return vis.walk(v.Elem(), p.elem, path)
+		}
+	case reflect.Interface:
+		if !v.IsNil() {
+			e := v.Elem()
+			return vis.walk(e, planOf(e.Type()), path)
 		}
 	case reflect.String:
-		return vis.onString != nil && vis.onString(v.String(), path)
+		return vis.onString(v.String(), path)
 	case reflect.Struct:
-		if v.Type() == secretKeyRefType && vis.onRef != nil {
-			vis.onRef(v.Interface().(v1.SecretKeyRef), path)
+		if p.isRef && vis.wantRefs {
+			// Field by field: boxing the struct through Interface would allocate.
+			ref := v1.SecretKeyRef{Name: v1.ResourceName(v.Field(refName).String()), Key: v.Field(refKey).String()}
+			vis.refs = append(vis.refs, SecretRef{Path: render(path), Ref: ref})
 		}
-		for _, f := range fieldsOf(v.Type()) {
-			p := path
+		for _, f := range p.fields {
+			q := path
 			if f.name != "" {
-				p = append(path, pathElem{name: f.name})
+				q = append(path, pathElem{name: f.name})
 			}
-			if vis.walk(v.Field(f.index), p) {
+			if vis.walk(v.Field(f.index), f.plan, q) {
 				return true
 			}
 		}
-	case reflect.Slice:
+	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {
-			if vis.walk(v.Index(i), append(path, pathElem{index: i})) {
+			if vis.walk(v.Index(i), p.elem, append(path, pathElem{index: i})) {
 				return true
 			}
 		}
 	case reflect.Map:
+		if m, ok := v.Interface().(map[string]string); ok {
+			// The usual map (labels) without reflection, which copies every key and value.
+			for k, x := range m {
+				q := append(path, pathElem{name: k})
+				if vis.onString(k, q) || vis.onString(x, q) {
+					return true
+				}
+			}
+			return false
+		}
 		iter := v.MapRange()
 		for iter.Next() {
-			p := append(path, pathElem{name: iter.Key().String()})
-			if vis.onString != nil && vis.onString(iter.Key().String(), p) || vis.walk(iter.Value(), p) {
+			q := append(path, pathElem{name: iter.Key().String()})
+			if vis.onString(iter.Key().String(), q) || vis.walk(iter.Value(), p.elem, q) {
 				return true
 			}
 		}
@@ -110,19 +207,10 @@ func (vis *visitor) walk(v reflect.Value, path []pathElem) bool {
 	return false
 }
 
-// FindString returns the path of the first string inside v (a spec, or a pointer to
-// one) for which bad returns true, and whether there was one.
-func FindString(v any, bad func(string) bool) (string, bool) {
-	var found []pathElem
-	vis := &visitor{onString: func(s string, path []pathElem) bool {
-		if bad(s) {
-			found = append([]pathElem(nil), path...)
-			return true
-		}
+func (vis *visitor) walkAny(v any) bool {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
 		return false
-	}}
-	if vis.walk(reflect.ValueOf(v), make([]pathElem, 0, 8)) {
-		return render(found), true
 	}
-	return "", false
+	return vis.walk(rv, planOf(rv.Type()), vis.path[:0])
 }

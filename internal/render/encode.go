@@ -1,0 +1,150 @@
+package render
+
+import (
+	"bytes"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/logplane/logplane/internal/fluentbit"
+)
+
+// processorsFunc appends a pipeline's processors to out, defining the parsers they
+// use in ps. out is scratch space, reused once the processors are encoded.
+type processorsFunc func(ps *parsers, out []fluentbit.Section) []fluentbit.Section
+
+// job is one pipeline's outputs to add to a file: what the sections are made of,
+// which of them are remembered, and the others once encoded.
+type job struct {
+	p          *pipeline
+	m          match
+	procs      processorsFunc
+	filesystem bool
+	// hits are per output: the remembered section, or nil.
+	hits []*memoSection
+
+	// Set by encoding: a failure of the shared processors, or the sections (per
+	// output; zero for hits) and the parsers the processors use.
+	procsErr  error
+	sections  []encodedSection
+	parsers   []fluentbit.Section
+	procsData []byte // the shared processors, which end each section
+}
+
+type encodedSection struct {
+	data  []byte
+	creds *credentials
+	err   error
+}
+
+// encoder is what one goroutine encodes with.
+type encoder struct {
+	enc     fluentbit.Encoder
+	params  []fluentbit.Param
+	procs   []fluentbit.Section
+	parsers *parsers
+	own     *parsers // a pipeline's parsers, reused
+	creds   *credentials
+	// remember: sections are to be remembered, and so get memory and credentials of
+	// their own (a section sharing a block with sections long gone would keep the
+	// whole block alive).
+	remember bool
+}
+
+// parallelJobs is the number of jobs below which encoding stays on one goroutine.
+const parallelJobs = 64
+
+// encodeJobs encodes the sections of jobs that are not remembered, spreading the jobs
+// over the available processors when there are many: each job's result lands in the
+// job, so the order of the file never depends on scheduling. It returns the
+// credentials the sections refer to, unless they are to be remembered (then each
+// section carries its own).
+func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials {
+	if len(jobs) == 0 {
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(jobs)/parallelJobs))
+	encoders := make([]*encoder, workers)
+	for i := range encoders {
+		ps := newParsers()
+		ps.prefix = parserPrefix
+		encoders[i] = &encoder{parsers: ps, creds: newCredentials(), remember: remember}
+	}
+	if workers == 1 {
+		for _, j := range jobs {
+			encoders[0].encode(j)
+		}
+	} else {
+		// Jobs are taken in small batches: their costs differ.
+		const batch = 16
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for _, e := range encoders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					start := int(next.Add(batch)) - batch
+					if start >= len(jobs) {
+						return
+					}
+					for _, j := range jobs[start:min(start+batch, len(jobs))] {
+						e.encode(j)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if remember {
+		return nil
+	}
+	creds := make([]*credentials, workers)
+	for i, e := range encoders {
+		creds[i] = e.creds
+	}
+	return creds
+}
+
+// encode encodes the sections of j that are not remembered.
+func (e *encoder) encode(j *job) {
+	if e.own == nil {
+		e.own = e.parsers.child()
+	}
+	own := e.own
+	own.defs, own.byName = own.defs[:0], nil
+	procs := j.procs(own, e.procs[:0])
+	shared, err := e.enc.Processors(procs)
+	clear(procs) // nothing of them is kept; let go of what they refer to
+	e.procs = procs[:0]
+	if err != nil {
+		j.procsErr = err
+		return
+	}
+	j.parsers = own.list()
+	j.procsData = shared.Bytes()
+	if e.remember {
+		j.procsData = bytes.Clone(j.procsData)
+	}
+	j.sections = make([]encodedSection, len(j.p.Outputs))
+	for i, o := range j.p.Outputs {
+		if j.hits[i] != nil {
+			continue
+		}
+		creds := e.creds
+		if e.remember {
+			creds = e.creds.sharing()
+		}
+		s, err := outputSection(j.p, o, j.m, shared, creds, j.filesystem, e.params[:0])
+		e.params = s.Params[:0]
+		var data []byte
+		if err == nil {
+			data, err = e.enc.Head(s)
+		}
+		if e.remember {
+			data = bytes.Clone(data)
+			creds.ids = nil // the encoder's identifiers; the section needs none once written
+		}
+		j.sections[i] = encodedSection{data: data, creds: creds, err: err}
+	}
+}

@@ -1,0 +1,68 @@
+package render
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/snapshot"
+)
+
+// precheck starts the unsafe-value checks of the pipelines and outputs of s that memo
+// does not remember, on every processor, when there are many: each is a walk over a
+// spec, and a fleet has thousands. It returns a function that waits for the results,
+// by spec, for the resolver (nil when nothing was checked ahead). Checking is pure,
+// so the results are those of checking each spec when it is reached, and they land
+// by position, so nothing depends on scheduling.
+func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult {
+	none := func() map[any]*checkResult { return nil }
+	if memo != nil && len(memo.checks) > 0 {
+		return none // after its first render, a Renderer remembers nearly every check
+	}
+	type item struct {
+		spec     any
+		wantRefs bool
+	}
+	var items []item
+	for i := range s.ClusterPipelines {
+		cp := &s.ClusterPipelines[i]
+		if memo.remembered(Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}, cp.ResourceVersion) == nil {
+			items = append(items, item{&cp.Spec, false})
+		}
+	}
+	for i := range s.Pipelines {
+		lp := &s.Pipelines[i]
+		if memo.remembered(Ref{Kind: alias.LogPipeline, Namespace: lp.Namespace, Name: lp.Name}, lp.ResourceVersion) == nil {
+			items = append(items, item{&lp.Spec, false})
+		}
+	}
+	for i := range s.Outputs {
+		lo := &s.Outputs[i]
+		if memo.remembered(Ref{Kind: alias.LogOutput, Namespace: lo.Namespace, Name: lo.Name}, lo.ResourceVersion) == nil {
+			items = append(items, item{&lo.Spec, true})
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(items)/256)
+	if workers < 2 {
+		return none // checked when reached
+	}
+	results := make([]*checkResult, len(items))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(items); i += workers {
+				results[i] = runCheck(items[i].spec, items[i].wantRefs)
+			}
+		}()
+	}
+	return func() map[any]*checkResult {
+		wg.Wait()
+		byspec := make(map[any]*checkResult, len(items))
+		for i, it := range items {
+			byspec[it.spec] = results[i]
+		}
+		return byspec
+	}
+}

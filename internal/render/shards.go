@@ -1,0 +1,242 @@
+package render
+
+import (
+	"fmt"
+	"hash/fnv"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/logplane/logplane/internal/fluentbit"
+)
+
+// A configuration too large for one Secret is split: the main file keeps the service
+// section, parsers and inputs, and includes the output sections from shard files,
+// each carried by a Secret of its own. A pipeline's sections always go to the shard
+// its identity hashes to, so that editing, adding or removing a pipeline rewrites
+// that one shard and leaves every other file — and Secret — as it was; only a change
+// in the number of shards moves sections between files.
+
+// maxFileBytes keeps each file, and so each Secret holding one, well under the 1 MiB
+// limit of a Secret, leaving room for the Secret's own metadata.
+var maxFileBytes = 900 * 1024
+
+// shardFill sets the number of shards: the smallest power of two that keeps the
+// average shard at 1/shardFill of maxFileBytes. The headroom lets pipelines be added
+// and absorbs hashing's unevenness for a long time before a shard overflows, which
+// doubles the count (and moves every section once).
+const shardFill = 4
+
+// maxShards bounds the doubling; a configuration needing more is refused.
+const maxShards = 1024
+
+// outputsHeader starts a file that holds only output sections.
+const outputsHeader = "pipeline:\n  outputs:\n"
+
+// encodedOutput is one output section as written, and what it belongs to.
+type encodedOutput struct {
+	pipeline *pipeline
+	output   *output
+	// data, then procs (the pipeline's processors, shared by its sections), is the
+	// section as written.
+	data, procs []byte
+	// memo is the remembered section the bytes come from; nil when not remembered.
+	memo *memoSection
+}
+
+// ShardFile is the name of shard i.
+func ShardFile(i int) string { return fmt.Sprintf("outputs-%03d.yaml", i) }
+
+// splitFiles writes the configuration into the main file alone when it fits, and
+// otherwise into the main file and the shard files it includes (see above). Sections
+// keep their order within a shard; an empty shard is left out.
+func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) ([]File, error) {
+	total := 0
+	for _, o := range outputs {
+		total += o.size()
+	}
+	head, err := main.MarshalWithOutputs(nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(head)+total+len(outputsHeader) <= maxFileBytes {
+		data, err := main.MarshalWithOutputs(sectionBytes(outputs))
+		return []File{{Name: MainFile, Content: data}}, err
+	}
+
+	keys := shardKeys(outputs)
+	shards := 1
+	for shards < maxShards && total > shards*(maxFileBytes/shardFill) {
+		shards *= 2
+	}
+	var sizes []int
+	for {
+		sizes = make([]int, shards)
+		for i, o := range outputs {
+			sizes[keys[i]&uint64(shards-1)] += o.size()
+		}
+		if len(outputsHeader)+slices.Max(sizes) <= maxFileBytes {
+			break
+		}
+		if shards == maxShards {
+			return nil, fmt.Errorf("output sections of %d bytes do not fit in %d files of %d bytes", total, maxShards, maxFileBytes)
+		}
+		shards *= 2
+	}
+	// Each shard's sections, as positions in outputs: in order, and without copies.
+	members := make([][]int32, shards)
+	for i := range outputs {
+		k := keys[i] & uint64(shards-1)
+		if members[k] == nil {
+			members[k] = make([]int32, 0, len(outputs)/shards+8)
+		}
+		members[k] = append(members[k], int32(i))
+	}
+	files := []File{{Name: MainFile}}
+	type join struct{ file, shard int }
+	var toJoin []join // shards not remembered as they are
+	for i, m := range members {
+		if len(m) == 0 {
+			continue
+		}
+		name := ShardFile(i)
+		content := memo.reuseShard(outputs, m)
+		if content == nil {
+			toJoin = append(toJoin, join{len(files), i})
+		}
+		files = append(files, File{Name: name, Content: content})
+		main.Includes = append(main.Includes, name)
+	}
+	parallel(len(toJoin), func(j int) {
+		files[toJoin[j].file].Content = joinShard(outputs, members[toJoin[j].shard], sizes[toJoin[j].shard])
+	})
+	for _, j := range toJoin {
+		memo.keepShard(outputs, members[j.shard], files[j.file].Content)
+	}
+	if files[0].Content, err = main.MarshalWithOutputs(nil); err != nil {
+		return nil, err
+	}
+	if len(files[0].Content) > maxFileBytes {
+		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(files[0].Content), maxFileBytes)
+	}
+	return files, nil
+}
+
+// shardKeys hashes what decides each section's shard: its pipeline's identity, or,
+// for a pipeline whose sections alone would fill more than an average shard, the
+// pipeline and the output, so that such a pipeline spreads instead of overflowing.
+// outputs holds each pipeline's sections together.
+func shardKeys(outputs []encodedOutput) []uint64 {
+	keys := make([]uint64, len(outputs))
+	for start := 0; start < len(outputs); {
+		end, size := start, 0
+		for end < len(outputs) && outputs[end].pipeline == outputs[start].pipeline {
+			size += outputs[end].size()
+			end++
+		}
+		for i := start; i < end; i++ {
+			h := fnv.New64a()
+			p := outputs[i].pipeline.Ref
+			h.Write([]byte(p.Kind + "/" + p.Namespace + "/" + p.Name))
+			if size > maxFileBytes/shardFill {
+				o := outputs[i].output.Ref
+				h.Write([]byte("\x00" + o.Kind + "/" + o.Namespace + "/" + o.Name))
+			}
+			keys[i] = h.Sum64()
+		}
+		start = end
+	}
+	return keys
+}
+
+func (o *encodedOutput) size() int { return len(o.data) + len(o.procs) }
+
+// sectionBytes lists the pieces of the sections in order.
+func sectionBytes(outputs []encodedOutput) [][]byte {
+	out := make([][]byte, 0, 2*len(outputs))
+	for _, o := range outputs {
+		out = append(out, o.data, o.procs)
+	}
+	return out
+}
+
+// joinShard writes a shard file: the outputs header and the sections.
+func joinShard(outputs []encodedOutput, members []int32, size int) []byte {
+	data := make([]byte, 0, len(outputsHeader)+size)
+	data = append(data, outputsHeader...)
+	for _, i := range members {
+		data = append(append(data, outputs[i].data...), outputs[i].procs...)
+	}
+	return data
+}
+
+// memoShard is a shard file as last written, and the sections it was written from.
+type memoShard struct {
+	sections []*memoSection
+	content  []byte
+	epoch    int
+}
+
+// parallel runs do(0..n-1) on every processor when there are a few to do: joining
+// shard files copies megabytes, memory-bound, and each file is independent.
+func parallel(n int, do func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/4)
+	if workers < 2 {
+		for i := range n {
+			do(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// reuseShard returns the shard file written last time for exactly these remembered
+// sections, or nil.
+func (r *Renderer) reuseShard(outputs []encodedOutput, members []int32) []byte {
+	if r == nil {
+		return nil
+	}
+	// A section belongs to one configuration, so the first one names the shard.
+	first := outputs[members[0]].memo
+	m := r.shards[first]
+	if first == nil || m == nil || len(m.sections) != len(members) {
+		return nil
+	}
+	for j, i := range members {
+		if m.sections[j] != outputs[i].memo {
+			return nil
+		}
+	}
+	if m.epoch != r.epoch {
+		m.epoch = r.epoch
+		r.touchedShards++
+	}
+	return m.content
+}
+
+// keepShard remembers a shard file written from remembered sections only.
+func (r *Renderer) keepShard(outputs []encodedOutput, members []int32, content []byte) {
+	if r == nil {
+		return
+	}
+	ptrs := make([]*memoSection, len(members))
+	for j, i := range members {
+		if ptrs[j] = outputs[i].memo; ptrs[j] == nil {
+			return
+		}
+	}
+	if old := r.shards[ptrs[0]]; old == nil || old.epoch != r.epoch {
+		r.touchedShards++
+	}
+	r.shards[ptrs[0]] = &memoShard{sections: ptrs, content: content, epoch: r.epoch}
+}
