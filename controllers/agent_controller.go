@@ -25,10 +25,10 @@ import (
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents/status;clusterlogpipelines/status;logpipelines/status;logoutputs/status;clusterlogoutputs/status;retentionpolicies/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups="",resources=namespaces;pods;events,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=create;patch;update;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=get;create;patch;update;delete,namespace=logplane-system
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;patch;update;delete,namespace=logplane-system
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;create;patch;update;delete,namespace=logplane-system
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=create;patch;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;create;patch;update;delete
 
 // AgentController wires the agent reconciler: any change to a logplane resource, a
 // namespace's labels or an agent's DaemonSet queues every agent. The queue holds one

@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer(), Board: board,
 		// Objects no watch covers (ServiceAccount, RBAC, Service) are re-applied at
 		// least this often, undoing edits made by hand.
-		Applied: apply.NewMemo(10 * time.Minute)}}
+		Applied: apply.NewMemo(10*time.Minute, mgr.GetAPIReader())}}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}
