@@ -13,7 +13,7 @@ const samples = "../../config/samples"
 func TestRenderPrintsTheAgentConfig(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := Run([]string{"-f", samples}, &stdout, &stderr)
-	if !strings.Contains(stdout.String(), `alias: "lp_in_containers"`) {
+	if !strings.Contains(stdout.String(), `alias: "lp_in_containers_0"`) {
 		t.Fatalf("stdout lacks the container input:\n%s", stdout.String())
 	}
 	// Problems are one line per resource, and make the exit code non-zero.
