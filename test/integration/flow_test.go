@@ -85,17 +85,7 @@ func TestThroughputReachesPipelineStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var got v1.LogPipeline
-	eventually(t, "throughput and a debounced SomeDataDropped in status", func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeFlowHealthy)
-		if c == nil || c.Reason != conditions.ReasonSomeDataDropped || got.Status.Throughput == nil {
-			return fmt.Errorf("FlowHealthy %+v, throughput %+v", c, got.Status.Throughput)
-		}
-		return nil
-	})
+	got := waitForSomeDataDropped(t, p)
 	th := got.Status.Throughput
 	if th.RecordsPerSecond < 40 || th.RecordsPerSecond > 60 || th.DroppedRecordsPerSecond < 4 || th.DroppedRecordsPerSecond > 6 ||
 		th.DropRatioBasisPoints < 800 || th.DropRatioBasisPoints > 1000 || th.LastMeasured == nil || th.WindowSeconds > 3 {
@@ -119,4 +109,22 @@ func TestThroughputReachesPipelineStatus(t *testing.T) {
 	if got.ResourceVersion != rv {
 		t.Errorf("a steady flow rewrote status (%s → %s):\n%+v\n%+v", rv, got.ResourceVersion, before, got.Status)
 	}
+}
+
+// waitForSomeDataDropped waits until p's status shows throughput and the debounced
+// SomeDataDropped verdict, and returns it.
+func waitForSomeDataDropped(t *testing.T, p *v1.LogPipeline) v1.LogPipeline {
+	t.Helper()
+	var got v1.LogPipeline
+	eventually(t, "throughput and a debounced SomeDataDropped in status", func() error {
+		if err := k8s.Get(t.Context(), client.ObjectKeyFromObject(p), &got); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeFlowHealthy)
+		if c == nil || c.Reason != conditions.ReasonSomeDataDropped || got.Status.Throughput == nil {
+			return fmt.Errorf("FlowHealthy %+v, throughput %+v", c, got.Status.Throughput)
+		}
+		return nil
+	})
+	return got
 }

@@ -104,17 +104,7 @@ func TestSidecarThroughputReachesPipelineStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var got v1.LogPipeline
-	eventually(t, "the sidecar's throughput and a debounced SomeDataDropped in status", func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeFlowHealthy)
-		if c == nil || c.Reason != conditions.ReasonSomeDataDropped || got.Status.Throughput == nil {
-			return fmt.Errorf("FlowHealthy %+v, throughput %+v", c, got.Status.Throughput)
-		}
-		return nil
-	})
+	got := waitForSomeDataDropped(t, p)
 	th := got.Status.Throughput
 	if th.RecordsPerSecond < 40 || th.RecordsPerSecond > 60 || th.DroppedRecordsPerSecond < 4 || th.DroppedRecordsPerSecond > 6 ||
 		len(th.Outputs) != 1 || th.Outputs[0].Name != "debug" {
