@@ -71,7 +71,7 @@ func (m *Memo) Apply(ctx context.Context, c client.Client, obj client.Object) er
 	e, ok := m.applied[key]
 	m.mu.Unlock()
 	if !ok {
-		e, ok = m.seed(ctx, obj, annotations[AnnotationApplied], hash, now)
+		e, ok = m.seed(ctx, key, obj, annotations[AnnotationApplied], hash, now)
 	}
 	if ok && e.hash == hash && now.Sub(e.at) < m.TTL {
 		return nil
@@ -89,7 +89,7 @@ func (m *Memo) Apply(ctx context.Context, c client.Client, obj client.Object) er
 
 // seed recognises an object a previous operator process applied with the same hash,
 // and remembers it as applied now.
-func (m *Memo) seed(ctx context.Context, obj client.Object, want string, hash [sha256.Size]byte, now time.Time) (memoEntry, bool) {
+func (m *Memo) seed(ctx context.Context, key memoKey, obj client.Object, want string, hash [sha256.Size]byte, now time.Time) (memoEntry, bool) {
 	if m.Live == nil {
 		return memoEntry{}, false
 	}
@@ -100,7 +100,7 @@ func (m *Memo) seed(ctx context.Context, obj client.Object, want string, hash [s
 	}
 	e := memoEntry{hash: hash, resourceVersion: live.ResourceVersion, at: now}
 	m.mu.Lock()
-	m.applied[memoKey{obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName()}] = e
+	m.applied[key] = e
 	m.mu.Unlock()
 	return e, true
 }

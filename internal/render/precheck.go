@@ -1,9 +1,6 @@
 package render
 
 import (
-	"runtime"
-	"sync"
-
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/snapshot"
 )
@@ -42,23 +39,17 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 			items = append(items, item{&lo.Spec, true})
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(items)/256)
-	if workers < 2 {
+	if workersFor(len(items), 256) < 2 {
 		return none // checked when reached
 	}
 	results := make([]*checkResult, len(items))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(items); i += workers {
-				results[i] = runCheck(items[i].spec, items[i].wantRefs)
-			}
-		}()
-	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		parallel(len(items), 256, func(i int) { results[i] = runCheck(items[i].spec, items[i].wantRefs) })
+	}()
 	return func() map[any]*checkResult {
-		wg.Wait()
+		<-done
 		byspec := make(map[any]*checkResult, len(items))
 		for i, it := range items {
 			byspec[it.spec] = results[i]

@@ -3,9 +3,7 @@ package render
 import (
 	"fmt"
 	"hash/fnv"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/logplane/logplane/internal/fluentbit"
 )
@@ -107,7 +105,8 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		files = append(files, File{Name: name, Content: content})
 		main.Includes = append(main.Includes, name)
 	}
-	parallel(len(toJoin), func(j int) {
+	// Joining copies megabytes, memory-bound, and each file is independent.
+	parallel(len(toJoin), 4, func(j int) {
 		files[toJoin[j].file].Content = joinShard(outputs, members[toJoin[j].shard], sizes[toJoin[j].shard])
 	})
 	for _, j := range toJoin {
@@ -175,29 +174,6 @@ type memoShard struct {
 	sections []*memoSection
 	content  []byte
 	epoch    int
-}
-
-// parallel runs do(0..n-1) on every processor when there are a few to do: joining
-// shard files copies megabytes, memory-bound, and each file is independent.
-func parallel(n int, do func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/4)
-	if workers < 2 {
-		for i := range n {
-			do(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				do(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // reuseShard returns the shard file written last time for exactly these remembered
