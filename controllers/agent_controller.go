@@ -7,9 +7,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -30,8 +32,9 @@ import (
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;create;patch;update;delete,namespace=logplane-system
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;create;patch;update;delete
 
-// AgentController wires the agent reconciler: any change to a logplane resource, a
-// namespace's labels or an agent's DaemonSet queues every agent. The queue holds one
+// AgentController wires the agent reconciler: a pipeline's change queues its agent;
+// any other change to a logplane resource or a namespace's labels queues every
+// agent; an agent's DaemonSet, pods and Secrets queue that agent. The queue holds one
 // entry per agent, so a burst of events costs one render per agent, not one per event.
 type AgentController struct {
 	*agent.Reconciler
@@ -48,8 +51,11 @@ func (c *AgentController) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("agent").
 		Watches(&v1.LogAgent{}, allAgents, specOnly).
-		Watches(&v1.LogPipeline{}, allAgents, specOnly).
-		Watches(&v1.ClusterLogPipeline{}, allAgents, specOnly).
+		// A pipeline's change queues the agents it ran and runs on (and the default
+		// agent, which reports on outputs), so one tenant's edit does not re-render
+		// every agent.
+		Watches(&v1.LogPipeline{}, c.pipelineAgents(), specOnly).
+		Watches(&v1.ClusterLogPipeline{}, c.pipelineAgents(), specOnly).
 		Watches(&v1.LogOutput{}, allAgents, specOnly).
 		Watches(&v1.ClusterLogOutput{}, allAgents, specOnly).
 		Watches(&v1.RetentionPolicy{}, allAgents, specOnly).
@@ -77,6 +83,32 @@ func (c *AgentController) allAgents(ctx context.Context, _ client.Object) []reco
 		}
 	}
 	return reqs
+}
+
+// pipelineAgents queues the agents agent.AgentsToRender names for a pipeline event.
+func (c *AgentController) pipelineAgents() handler.EventHandler {
+	queue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], old, new client.Object) {
+		exists := func(name string) bool {
+			return c.Client.Get(ctx, client.ObjectKey{Name: name}, &v1.LogAgent{}) == nil
+		}
+		for _, a := range agent.AgentsToRender(old, new, exists) {
+			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: a}})
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			queue(ctx, q, nil, e.Object)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			queue(ctx, q, e.ObjectOld, e.ObjectNew)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			queue(ctx, q, e.Object, nil)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			queue(ctx, q, nil, e.Object)
+		},
+	}
 }
 
 func (c *AgentController) agentsForSecret(ctx context.Context, o client.Object) []reconcile.Request {

@@ -27,6 +27,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	loggingv1alpha1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/controllers"
@@ -36,6 +37,7 @@ import (
 	"github.com/logplane/logplane/internal/flow"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 	flowreconciler "github.com/logplane/logplane/internal/reconciler/flow"
+	"github.com/logplane/logplane/internal/reconciler/output"
 	"github.com/logplane/logplane/internal/reconciler/pipeline"
 	retentionreconciler "github.com/logplane/logplane/internal/reconciler/retention"
 	"github.com/logplane/logplane/internal/render"
@@ -160,9 +162,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}
-	for _, kind := range []string{alias.LogPipeline, alias.ClusterLogPipeline} {
-		c := &controllers.PipelineStatusController{Reconciler: &pipeline.Reconciler{
-			Client: mgr.GetClient(), Board: board, Kind: kind, Events: events}}
+	statusWriters := map[string]reconcile.Reconciler{
+		alias.LogPipeline:        &pipeline.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.LogPipeline, Events: events},
+		alias.ClusterLogPipeline: &pipeline.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.ClusterLogPipeline, Events: events},
+		alias.LogOutput:          &output.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.LogOutput, Events: events},
+		alias.ClusterLogOutput:   &output.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.ClusterLogOutput, Events: events},
+	}
+	for kind, r := range statusWriters {
+		c := &controllers.StatusController{Kind: kind, Board: board, Reconciler: r}
 		if err := c.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("failed to set up the %s status controller: %w", kind, err)
 		}

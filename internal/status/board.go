@@ -47,16 +47,17 @@ type Board struct {
 	publisher map[render.Ref]string // which publisher owns each verdict
 	health    map[string]metav1.Condition
 	flows     map[render.Ref]Flow
-	listeners map[string]func(render.Ref) // by pipeline kind
+	outputs   map[render.Ref]OutputVerdict
+	listeners map[string]func(render.Ref) // by pipeline or output kind
 }
 
 // NewBoard returns an empty board.
 func NewBoard() *Board {
 	return &Board{verdicts: map[render.Ref]Verdict{}, publisher: map[render.Ref]string{},
-		health: map[string]metav1.Condition{}, flows: map[render.Ref]Flow{}, listeners: map[string]func(render.Ref){}}
+		health: map[string]metav1.Condition{}, flows: map[render.Ref]Flow{}, outputs: map[render.Ref]OutputVerdict{}, listeners: map[string]func(render.Ref){}}
 }
 
-// Listen registers the function told about changes to pipelines of one kind.
+// Listen registers the function told about changes to pipelines or outputs of one kind.
 func (b *Board) Listen(kind string, fn func(render.Ref)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -143,7 +143,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	return reconcile.Result{}, r.publishVerdicts(ctx, req.Name, snap, res, health)
+	r.publishVerdicts(req.Name, snap, res, health)
+	return reconcile.Result{}, nil
 }
 
 // health reads the agent's DaemonSet and pods from the cache and judges them.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/render"
 )
 
@@ -40,13 +41,17 @@ func (x *SecretIndex) record(agent string, cfg render.Config, referenced map[[2]
 }
 
 // Agents returns the agents a change of Secret namespace/name can affect; all=true
-// means every agent.
+// means every agent. The default agent is among them for any Secret in use, since
+// it reports on the outputs that refer to it.
 func (x *SecretIndex) Agents(namespace, name string) (agents []string, all bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	key := [2]string{namespace, name}
 	if used := x.usedBy[key]; len(used) > 0 {
-		return slices.Clone(used), false
+		if slices.Contains(used, v1.DefaultAgentName) {
+			return slices.Clone(used), false
+		}
+		return append(slices.Clone(used), v1.DefaultAgentName), false
 	}
 	return nil, x.referenced[key]
 }

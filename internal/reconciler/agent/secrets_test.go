@@ -17,6 +17,12 @@ func TestSecretIndexQueuesOnlyAffectedAgents(t *testing.T) {
 	if agents, all := x.Agents("team-a", "token"); all || !slices.Equal(agents, []string{"default"}) {
 		t.Errorf("used secret: %v, all=%v; want only default", agents, all)
 	}
+	// An edge agent's Secret also queues the default agent, which reports on outputs.
+	edgeCfg := render.Config{Env: []render.EnvVar{{Name: "LP_B", Source: render.SecretSource{Namespace: "team-c", Name: "key", Key: "k"}}}}
+	x.record("edge", edgeCfg, referenced)
+	if agents, all := x.Agents("team-c", "key"); all || !slices.Equal(agents, []string{"edge", "default"}) {
+		t.Errorf("secret used on edge: %v, all=%v; want edge and default", agents, all)
+	}
 	if agents, all := x.Agents("team-b", "not-yet-created"); !all || agents != nil {
 		t.Errorf("referenced but unused secret: %v, all=%v; want all agents", agents, all)
 	}

@@ -71,10 +71,10 @@ func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) bool {
 }
 
 // publishVerdicts puts the render's verdict on the pipelines this agent runs on the
-// board, whose status reconciler writes them. The default agent also speaks for the
-// pipelines no agent runs: file inputs (sidecars) and those naming a missing agent.
-// It writes the outputs' statuses itself (from the default agent's reconcile only).
-func (r *Reconciler) publishVerdicts(ctx context.Context, agent string, snap *snapshot.Snapshot, res *render.Result, health metav1.Condition) error {
+// board, whose status reconcilers write them. The default agent also speaks for the
+// pipelines no agent runs (file inputs, events, those naming a missing agent) and for
+// every output.
+func (r *Reconciler) publishVerdicts(agent string, snap *snapshot.Snapshot, res *render.Result, health metav1.Condition) {
 	rendered := map[render.Ref]bool{}
 	for _, a := range res.Agents {
 		for _, p := range a.Pipelines {
@@ -126,29 +126,31 @@ func (r *Reconciler) publishVerdicts(ctx context.Context, agent string, snap *sn
 		ref := render.Ref{Kind: alias.ClusterLogPipeline, Name: p.Name}
 		verdicts[ref] = status.Verdict{Agent: runBy, Rendered: rendered[ref], Config: configCondition(ref, rendered[ref], res.Problems, p.Generation)}
 	}
-	if r.Board != nil {
-		r.Board.PublishAgentHealth(agent, health)
-		r.Board.PublishConfig(agent, verdicts)
+	if r.Board == nil {
+		return
 	}
-	if !isDefault {
-		return nil
+	r.Board.PublishAgentHealth(agent, health)
+	r.Board.PublishConfig(agent, verdicts)
+	if isDefault {
+		r.Board.PublishOutputs(outputVerdicts(snap, res.Problems))
 	}
+}
+
+// outputVerdicts judges every output and lists the pipelines using it.
+func outputVerdicts(snap *snapshot.Snapshot, problems []render.Problem) map[render.Ref]status.OutputVerdict {
 	users := outputUsers(snap)
+	verdicts := make(map[render.Ref]status.OutputVerdict, len(snap.Outputs)+len(snap.ClusterOutputs))
 	for i := range snap.Outputs {
 		o := &snap.Outputs[i]
 		ref := render.Ref{Kind: alias.LogOutput, Namespace: o.Namespace, Name: o.Name}
-		if err := r.patchOutputStatus(ctx, o, &o.Status, users[ref], configCondition(ref, true, res.Problems, o.Generation)); err != nil {
-			return err
-		}
+		verdicts[ref] = status.NewOutputVerdict(configCondition(ref, true, problems, o.Generation), users[ref])
 	}
 	for i := range snap.ClusterOutputs {
 		o := &snap.ClusterOutputs[i]
 		ref := render.Ref{Kind: alias.ClusterLogOutput, Name: o.Name}
-		if err := r.patchOutputStatus(ctx, o, &o.Status, users[ref], configCondition(ref, true, res.Problems, o.Generation)); err != nil {
-			return err
-		}
+		verdicts[ref] = status.NewOutputVerdict(configCondition(ref, true, problems, o.Generation), users[ref])
 	}
-	return nil
+	return verdicts
 }
 
 // outputUsers lists, per output, the pipelines that refer to it, sorted.
@@ -181,31 +183,11 @@ func outputUsers(snap *snapshot.Snapshot) map[render.Ref][]v1.ObjectReference {
 	return users
 }
 
-// maxListedPipelines keeps an output's status small however many pipelines use it;
-// pipelineCount always has the full number.
-const maxListedPipelines = 100
-
-func (r *Reconciler) patchOutputStatus(ctx context.Context, obj client.Object, st *v1.OutputStatus, users []v1.ObjectReference, config metav1.Condition) error {
-	base := obj.DeepCopyObject().(client.Object)
-	status.RecordTransition(r.Events, obj, meta.FindStatusCondition(st.Conditions, config.Type), config)
-	changed := setConditions(&st.Conditions, config, status.Ready(obj.GetGeneration(), config))
-	listed := users[:min(len(users), maxListedPipelines)]
-	if !equality.Semantic.DeepEqual(st.Pipelines, listed) && (len(st.Pipelines) > 0 || len(listed) > 0) {
-		st.Pipelines, changed = listed, true
-	}
-	changed = setInt32(&st.PipelineCount, int32(len(users))) || changed
-	if st.ObservedGeneration != obj.GetGeneration() {
-		st.ObservedGeneration, changed = obj.GetGeneration(), true
-	}
-	return r.patchIfChanged(ctx, obj, base, changed)
-}
-
 func (r *Reconciler) patchIfChanged(ctx context.Context, obj, base client.Object, changed bool) error {
 	if !changed {
 		return nil
 	}
-	// Optimistic locking: another controller writes its own condition on outputs,
-	// and a patch built on a stale copy must not take it away.
+	// Optimistic locking: a patch built on a stale copy must not undo a newer write.
 	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 	if err := r.Client.Status().Patch(ctx, obj, patch); err != nil && !isNotFound(err) {
 		return fmt.Errorf("failed to write status of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)

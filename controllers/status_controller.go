@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -13,23 +15,34 @@ import (
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
-	"github.com/logplane/logplane/internal/reconciler/pipeline"
 	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/status"
 )
 
-// PipelineStatusController wires the status writer of one pipeline kind: it runs when
-// the status board says a verdict changed, and when the pipeline itself changes (so a
-// status edited by hand is put back).
-type PipelineStatusController struct {
-	*pipeline.Reconciler
+// StatusController wires the status writer of one pipeline or output kind: it runs
+// when the status board says a verdict changed, and when the resource itself changes
+// (so a status edited by hand is put back).
+type StatusController struct {
+	// Kind is a pipeline or output kind from package alias.
+	Kind       string
+	Board      *status.Board
+	Reconciler reconcile.Reconciler
 }
 
 // SetupWithManager registers the controller.
-func (c *PipelineStatusController) SetupWithManager(mgr ctrl.Manager) error {
-	var obj client.Object = &v1.LogPipeline{}
-	name := "logpipeline-status"
-	if c.Kind == alias.ClusterLogPipeline {
-		obj, name = &v1.ClusterLogPipeline{}, "clusterlogpipeline-status"
+func (c *StatusController) SetupWithManager(mgr ctrl.Manager) error {
+	var obj client.Object
+	switch c.Kind {
+	case alias.LogPipeline:
+		obj = &v1.LogPipeline{}
+	case alias.ClusterLogPipeline:
+		obj = &v1.ClusterLogPipeline{}
+	case alias.LogOutput:
+		obj = &v1.LogOutput{}
+	case alias.ClusterLogOutput:
+		obj = &v1.ClusterLogOutput{}
+	default:
+		return fmt.Errorf("no status controller for kind %q", c.Kind)
 	}
 	board := source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 		c.Board.Listen(c.Kind, func(ref render.Ref) {
@@ -38,7 +51,7 @@ func (c *PipelineStatusController) SetupWithManager(mgr ctrl.Manager) error {
 		return nil
 	})
 	return ctrl.NewControllerManagedBy(mgr).
-		Named(name).
+		Named(strings.ToLower(c.Kind) + "-status").
 		For(obj).
 		WatchesRawSource(board).
 		// Status writes are independent small patches; a few at once keep a burst of
