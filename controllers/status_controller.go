@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -27,6 +28,9 @@ type StatusController struct {
 	Kind       string
 	Board      *status.Board
 	Reconciler reconcile.Reconciler
+	// Coalesce delays the write a board change asks for, so that the changes of a
+	// burst share one write; zero writes at once.
+	Coalesce time.Duration
 }
 
 // SetupWithManager registers the controller.
@@ -46,7 +50,7 @@ func (c *StatusController) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	board := source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 		c.Board.Listen(c.Kind, func(ref render.Ref) {
-			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}})
+			q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}}, c.Coalesce)
 		})
 		return nil
 	})

@@ -126,12 +126,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		Scheme: NewScheme(),
 		// Only the operator's own DaemonSets and agent pods are cached; Secret data is
 		// read on demand and never cached.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}}},
-			&corev1.Pod{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}},
-				Label: labels.SelectorFromSet(labels.Set{agent.LabelManagedBy: "logplane"})},
-			secretMetadata(): {Transform: keepIdentityOnly},
-		}},
+		Cache: cache.Options{
+			// Nothing reads managedFields; dropping them keeps every cached object,
+			// and each deep copy and status patch of one, a good deal smaller.
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}}},
+				&corev1.Pod{}: {Namespaces: map[string]cache.Config{opts.Namespace: {}},
+					Label: labels.SelectorFromSet(labels.Set{agent.LabelManagedBy: "logplane"})},
+				secretMetadata(): {Transform: keepIdentityOnly},
+			}},
 		WebhookServer:           webhookServer(opts.Webhook),
 		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Logger:                  log,
@@ -170,6 +174,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	for kind, r := range statusWriters {
 		c := &controllers.StatusController{Kind: kind, Board: board, Reconciler: r}
+		if kind == alias.LogOutput || kind == alias.ClusterLogOutput {
+			// The list of pipelines using an output grows with every render of a
+			// burst; one write a second says the same in far fewer.
+			c.Coalesce = time.Second
+		}
 		if err := c.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("failed to set up the %s status controller: %w", kind, err)
 		}

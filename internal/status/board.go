@@ -47,8 +47,11 @@ type Board struct {
 	publisher map[render.Ref]string // which publisher owns each verdict
 	health    map[string]metav1.Condition
 	flows     map[render.Ref]Flow
-	outputs   map[render.Ref]OutputVerdict
-	listeners map[string]func(render.Ref) // by pipeline or output kind
+	// unmeasured is the flow verdict of the last cycle for agent-run pipelines it had
+	// no figures for; a pipeline rendered since shows it until measured itself.
+	unmeasured *Flow
+	outputs    map[render.Ref]OutputVerdict
+	listeners  map[string]func(render.Ref) // by pipeline or output kind
 }
 
 // NewBoard returns an empty board.
@@ -112,19 +115,45 @@ func (b *Board) PublishFlow(flows map[render.Ref]Flow) {
 	b.mu.Lock()
 	var changed []render.Ref
 	for ref, f := range flows {
-		if _, known := b.verdicts[ref]; !known {
+		v, known := b.verdicts[ref]
+		if !known {
 			continue
 		}
 		// Figures within tolerance keep the ones last told, so that a slow creep
 		// still adds up to a change once it passes the tolerance.
-		old, ok := b.flows[ref]
+		old, ok := b.flowOf(ref, v)
 		if !ok || !sameCondition(old.Condition, f.Condition) || !SameFigures(old.Throughput, f.Throughput) {
 			b.flows[ref] = f
 			changed = append(changed, ref)
+		} else if _, own := b.flows[ref]; !own {
+			b.flows[ref] = old
 		}
 	}
 	b.mu.Unlock()
 	b.notify(changed)
+}
+
+// PublishUnmeasured records the verdict a pipeline that runs on an agent shows from
+// its first render until a cycle measures it: what the last cycle said of the ones
+// it could not measure (no agent pod running, or not reporting the pipeline yet).
+// Without it, each new pipeline's status would be written twice: at its render,
+// then once more at the next cycle, with that same verdict.
+func (b *Board) PublishUnmeasured(f Flow) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.unmeasured = &f
+}
+
+// flowOf is the pipeline's own last measurement or, for one that runs on an agent
+// and has none yet, the unmeasured verdict. Callers hold b.mu.
+func (b *Board) flowOf(ref render.Ref, v Verdict) (Flow, bool) {
+	if f, ok := b.flows[ref]; ok {
+		return f, true
+	}
+	if b.unmeasured != nil && v.Rendered && v.Agent != "" {
+		return *b.unmeasured, true
+	}
+	return Flow{}, false
 }
 
 // Pipelines lists the pipelines the board knows, with their verdicts.
@@ -159,7 +188,7 @@ func (b *Board) Get(ref render.Ref) (e Entry, ok bool) {
 	if h, ok := b.health[v.Agent]; ok && v.Agent != "" {
 		e.Health = &h
 	}
-	if f, ok := b.flows[ref]; ok {
+	if f, ok := b.flowOf(ref, v); ok {
 		e.Flow = &f
 	}
 	return e, true

@@ -215,3 +215,39 @@ func TestBoardLetsFiguresCreepUntilTheyMatter(t *testing.T) {
 		t.Errorf("board holds %d records/s, want the last told 1120", e.Flow.Throughput.RecordsPerSecond)
 	}
 }
+
+func TestNewPipelineShowsTheUnmeasuredVerdictUntilMeasured(t *testing.T) {
+	b := NewBoard()
+	got := recorder(b)
+	noPods := Flow{Condition: conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0, "no agent pod is running")}
+	b.PublishUnmeasured(noPods)
+	sidecar := render.Ref{Kind: "LogPipeline", Namespace: "team-a", Name: "files"}
+	b.PublishConfig("default", map[render.Ref]Verdict{
+		web:     {Agent: "default", Rendered: true, Config: configured(1)},
+		audit:   {Agent: "default", Rendered: false, Config: configured(1)},
+		sidecar: {Sidecar: true, Rendered: true, Config: configured(1)},
+	})
+	if e, _ := b.Get(web); e.Flow == nil || e.Flow.Condition.Reason != conditions.ReasonProbingFailed {
+		t.Fatalf("a rendered agent pipeline shows %+v before its first cycle, want the unmeasured verdict", e.Flow)
+	}
+	for _, ref := range []render.Ref{audit, sidecar} {
+		if e, _ := b.Get(ref); e.Flow != nil {
+			t.Errorf("%s shows %+v; only rendered agent pipelines take the unmeasured verdict", ref, e.Flow)
+		}
+	}
+	*got = nil
+	b.PublishFlow(map[render.Ref]Flow{web: noPods})
+	if len(*got) != 0 {
+		t.Errorf("the cycle confirming the unmeasured verdict notified %v: that status would be written twice", *got)
+	}
+	// The verdict is now the pipeline's own: a later cycle that measures elsewhere
+	// does not move it.
+	b.PublishUnmeasured(Flow{Condition: conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0, "not reported yet")})
+	if e, _ := b.Get(web); e.Flow.Condition.Message != noPods.Condition.Message {
+		t.Errorf("own verdict replaced by the new unmeasured one: %+v", e.Flow.Condition)
+	}
+	b.PublishFlow(map[render.Ref]Flow{web: {Throughput: &v1.Throughput{Figures: v1.Figures{RecordsPerSecond: 10}}}})
+	if !slices.Equal(*got, []render.Ref{web}) {
+		t.Errorf("first figures notified %v, want web", *got)
+	}
+}

@@ -79,6 +79,12 @@ func (m *Monitor) Step(ctx context.Context) error {
 	reported := flow.ReportedPipelines(cycle)
 	sidecars, _ := m.Source.(SidecarSource)
 	readsSidecars := sidecars != nil && sidecars.ReadsSidecars()
+	// What an agent-run pipeline without figures this cycle shows.
+	unmeasured := status.Flow{Condition: conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0,
+		"the agents do not report this pipeline yet; they may still be loading the new configuration")}
+	if probeError != "" {
+		unmeasured.Condition = conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0, probeError)
+	}
 	flows := map[render.Ref]status.Flow{}
 	known := m.Board.Pipelines()
 	for ref, v := range known {
@@ -98,11 +104,8 @@ func (m *Monitor) Step(ctx context.Context) error {
 			}
 		case v.Agent == "":
 			continue // runs in the events collector or in sidecars the source does not read
-		case probeError != "":
-			f.Condition = conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0, probeError)
 		default:
-			f.Condition = conditions.New(conditions.TypeFlowHealthy, metav1.ConditionUnknown, conditions.ReasonProbingFailed, 0,
-				"the agents do not report this pipeline yet; they may still be loading the new configuration")
+			f = unmeasured
 		}
 		f.Condition = m.Debounce.Settle(ref.String(), f.Condition)
 		flows[ref] = f
@@ -113,6 +116,7 @@ func (m *Monitor) Step(ctx context.Context) error {
 	}
 	m.Debounce.Retain(keep)
 	m.Metrics.setPipelines(measured)
+	m.Board.PublishUnmeasured(unmeasured)
 	m.Board.PublishFlow(flows)
 	return nil
 }
