@@ -191,6 +191,10 @@ func TestBrokenTenantChangesNothingForOthers(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-secret"},
 		Spec: v1.OutputSpec{Type: v1.OutputLoki, Loki: &v1.LokiOutput{Host: "loki",
 			BearerToken: &v1.SecretKeyRef{Name: "absent", Key: "token"}}},
+	}, v1.LogOutput{ // no pipeline uses it yet; its status still says what is wrong
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unused"},
+		Spec: v1.OutputSpec{Type: v1.OutputLoki, Loki: &v1.LokiOutput{Host: "loki",
+			BearerToken: &v1.SecretKeyRef{Name: "absent", Key: "token"}}},
 	})
 
 	h, b := Render(healthy), Render(broken)
@@ -201,6 +205,7 @@ func TestBrokenTenantChangesNothingForOthers(t *testing.T) {
 		"LogPipeline/team-002/missing-output": conditions.ReasonOutputNotFound,
 		"LogPipeline/team-002/missing-secret": conditions.ReasonOutputInvalid,
 		"LogOutput/team-002/no-secret":        conditions.ReasonSecretNotFound,
+		"LogOutput/team-002/unused":           conditions.ReasonSecretNotFound,
 		"LogPipeline/outsider/not-allowed":    conditions.ReasonOutputNotAllowed,
 		"LogPipeline/team-002/injection":      conditions.ReasonUnsafeValue,
 	}

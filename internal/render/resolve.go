@@ -293,6 +293,26 @@ func (r *resolver) resolve() []*pipeline {
 			Containers: lp.Spec.Input.Containers, Namespaces: namespaceSet{Only: []string{lp.Namespace}},
 			Files: lp.Spec.Input.Files})
 	}
+	r.resolveUnusedOutputs()
 	slices.SortFunc(out, func(a, b *pipeline) int { return compareRefs(a.Ref, b.Ref) })
 	return out
+}
+
+// resolveUnusedOutputs checks the outputs no pipeline refers to, so that one with a
+// missing Secret or policy says so on its status before a pipeline starts using it.
+func (r *resolver) resolveUnusedOutputs() {
+	for i := range r.snap.Outputs {
+		lo := &r.snap.Outputs[i]
+		ref := Ref{Kind: alias.LogOutput, Namespace: lo.Namespace, Name: lo.Name}
+		if _, seen := r.outputs[ref]; !seen {
+			r.resolveOutput(ref, lo.ResourceVersion, lo.Namespace, &lo.Spec)
+		}
+	}
+	for i := range r.snap.ClusterOutputs {
+		co := &r.snap.ClusterOutputs[i]
+		ref := Ref{Kind: alias.ClusterLogOutput, Name: co.Name}
+		if _, seen := r.outputs[ref]; !seen {
+			r.resolveOutput(ref, co.ResourceVersion, r.snap.OperatorNamespace, &co.Spec.OutputSpec)
+		}
+	}
 }
