@@ -27,7 +27,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	loggingv1alpha1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/controllers"
@@ -37,9 +36,8 @@ import (
 	"github.com/logplane/logplane/internal/flow"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 	flowreconciler "github.com/logplane/logplane/internal/reconciler/flow"
-	"github.com/logplane/logplane/internal/reconciler/output"
-	"github.com/logplane/logplane/internal/reconciler/pipeline"
 	retentionreconciler "github.com/logplane/logplane/internal/reconciler/retention"
+	"github.com/logplane/logplane/internal/reconciler/verdict"
 	"github.com/logplane/logplane/internal/render"
 	"github.com/logplane/logplane/internal/retention"
 	"github.com/logplane/logplane/internal/status"
@@ -166,13 +164,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}
-	statusWriters := map[string]reconcile.Reconciler{
-		alias.LogPipeline:        &pipeline.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.LogPipeline, Events: events},
-		alias.ClusterLogPipeline: &pipeline.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.ClusterLogPipeline, Events: events},
-		alias.LogOutput:          &output.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.LogOutput, Events: events},
-		alias.ClusterLogOutput:   &output.Reconciler{Client: mgr.GetClient(), Board: board, Kind: alias.ClusterLogOutput, Events: events},
-	}
-	for kind, r := range statusWriters {
+	for _, kind := range []string{alias.LogPipeline, alias.ClusterLogPipeline, alias.LogOutput, alias.ClusterLogOutput} {
+		r := &verdict.Reconciler{Client: mgr.GetClient(), Board: board, Kind: kind, Events: events}
 		c := &controllers.StatusController{Kind: kind, Board: board, Reconciler: r}
 		if kind == alias.LogOutput || kind == alias.ClusterLogOutput {
 			// The list of pipelines using an output grows with every render of a

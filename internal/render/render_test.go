@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -340,4 +341,21 @@ func BenchmarkRender(b *testing.B) {
 			r.Render(s)
 		}
 	})
+}
+
+// The operator hands the renderer objects it shares with its informer cache (listed
+// without a deep copy), so a render must leave its input exactly as it found it.
+func TestRenderLeavesItsInputAlone(t *testing.T) {
+	s, want := fleet(60), fleet(60)
+	if !reflect.DeepEqual(s, want) {
+		t.Fatal("fleet is not deterministic; the test cannot compare")
+	}
+	Render(s)
+	r := NewRenderer()
+	r.Render(s)
+	s.Pipelines[1].ResourceVersion, want.Pipelines[1].ResourceVersion = "2", "2"
+	r.Render(s)
+	if !reflect.DeepEqual(s, want) {
+		t.Fatal("rendering changed its input")
+	}
 }

@@ -51,6 +51,23 @@ func agentConfig(ctx context.Context) (string, *corev1.Secret, error) {
 	return string(s.Data["fluent-bit.yaml"]), &s, nil
 }
 
+// waitForWarning waits for a Warning event with reason about the object namespace/name.
+func waitForWarning(t *testing.T, namespace, name, reason string) {
+	t.Helper()
+	eventually(t, "Warning event "+reason+" on "+name, func() error {
+		var events eventsv1.EventList
+		if err := k8s.List(t.Context(), &events, client.InNamespace(namespace)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Regarding.Name == name && e.Type == "Warning" && e.Reason == reason {
+				return nil
+			}
+		}
+		return errString("no event yet")
+	})
+}
+
 // waitForCondition waits until pipeline name in the controller namespace has a
 // condition of type condType with status (and reason, unless empty) that describes
 // its current generation.
@@ -187,18 +204,7 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 	})
 
 	t.Run("leaving the configuration is an event on the pipeline", func(t *testing.T) {
-		eventually(t, "Warning event", func() error {
-			var events eventsv1.EventList
-			if err := k8s.List(ctx, &events, client.InNamespace(controllerNamespace)); err != nil {
-				return err
-			}
-			for _, e := range events.Items {
-				if e.Regarding.Name == "broken" && e.Type == "Warning" && e.Reason == conditions.ReasonOutputNotFound {
-					return nil
-				}
-			}
-			return errString("no event yet")
-		})
+		waitForWarning(t, controllerNamespace, "broken", conditions.ReasonOutputNotFound)
 	})
 
 	t.Run("the missing output appears later and the broken pipeline recovers on its own", func(t *testing.T) {

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	agentobjects "github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/internal/alias"
+	"github.com/logplane/logplane/internal/conditions"
 )
 
 // A pipeline on a named agent is rendered by that agent; the outputs it uses still
@@ -85,4 +87,40 @@ func TestNamedAgentPipelineIsListedOnItsOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "a deleted pipeline is listed nowhere", usersOf(map[string]int32{"first": 0, "second": 0}))
+}
+
+// An output no pipeline uses yet still says what is wrong with it, on its status and
+// as an event, and recovers when the Secret appears.
+func TestUnusedOutputReportsItsOwnProblem(t *testing.T) {
+	ctx := t.Context()
+	const ns = "routing-unused"
+	ensureNamespace(t, ns)
+	o := &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "loki"},
+		Spec: v1.OutputSpec{Type: v1.OutputLoki, Loki: &v1.LokiOutput{Host: "loki.example.com",
+			BearerToken: &v1.SecretKeyRef{Name: "loki-token", Key: "token"}}}}
+	if err := k8s.Create(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), o) })
+	configGenerated := func(want metav1.ConditionStatus, reason string) func() error {
+		return func() error {
+			var got v1.LogOutput
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(o), &got); err != nil {
+				return err
+			}
+			c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeConfigGenerated)
+			if c == nil || c.Status != want || c.Reason != reason || c.ObservedGeneration != got.Generation {
+				return errString(fmt.Sprintf("ConfigGenerated %+v, want %s %s", c, want, reason))
+			}
+			return nil
+		}
+	}
+	eventually(t, "the unused output reports the missing Secret", configGenerated(metav1.ConditionFalse, conditions.ReasonSecretNotFound))
+	waitForWarning(t, ns, "loki", conditions.ReasonSecretNotFound)
+	token := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "loki-token"}, Data: map[string][]byte{"token": []byte("t")}}
+	if err := k8s.Create(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), token) })
+	eventually(t, "the output recovers once the Secret exists", configGenerated(metav1.ConditionTrue, conditions.ReasonConfigGenerated))
 }

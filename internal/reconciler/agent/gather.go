@@ -28,8 +28,15 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 		namespaces metav1.PartialObjectMetadataList // labels are all selectors need
 	)
 	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-	for _, l := range []client.ObjectList{&agents, &cpipelines, &pipelines, &outputs, &coutputs, &policies, &namespaces} {
-		if err := r.Client.List(ctx, l); err != nil {
+	// LogAgents are copied: the reconcile writes an agent's status on its object.
+	if err := r.Client.List(ctx, &agents); err != nil {
+		return nil, nil, fmt.Errorf("failed to list LogAgents: %w", err)
+	}
+	// The rest is only read, by the renderer and the verdicts, so it is listed without
+	// a deep copy of every object on every render; the informer replaces a cached
+	// object on update rather than changing it, so what the renderer keeps stays valid.
+	for _, l := range []client.ObjectList{&cpipelines, &pipelines, &outputs, &coutputs, &policies, &namespaces} {
+		if err := r.Client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, nil, fmt.Errorf("failed to list %T: %w", l, err)
 		}
 	}
