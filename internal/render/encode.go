@@ -20,7 +20,8 @@ type job struct {
 	m          match
 	procs      processorsFunc
 	filesystem bool
-	// hits are per output: the remembered section, or nil.
+	// hits are per output: the remembered section, or nil; nil when nothing is
+	// remembered (see hit).
 	hits []*memoSection
 
 	// Set by encoding: a failure of the shared processors, or the sections (per
@@ -29,6 +30,14 @@ type job struct {
 	sections  []encodedSection
 	parsers   []fluentbit.Section
 	procsData []byte // the shared processors, which end each section
+}
+
+// hit is the remembered section of output i, or nil.
+func (j *job) hit(i int) *memoSection {
+	if j.hits == nil {
+		return nil
+	}
+	return j.hits[i]
 }
 
 type encodedSection struct {
@@ -45,6 +54,9 @@ type encoder struct {
 	parsers *parsers
 	own     *parsers // a pipeline's parsers, reused
 	creds   *credentials
+	// section and env are scratch space for one output section at a time.
+	section fluentbit.Section
+	env     outputEnv
 	// remember: sections are to be remembered, and so get memory and credentials of
 	// their own (a section sharing a block with sections long gone would keep the
 	// whole block alive).
@@ -128,19 +140,23 @@ func (e *encoder) encode(j *job) {
 	}
 	j.sections = make([]encodedSection, len(j.p.Outputs))
 	for i, o := range j.p.Outputs {
-		if j.hits[i] != nil {
+		if j.hit(i) != nil {
 			continue
 		}
 		creds := e.creds
 		if e.remember {
 			creds = e.creds.sharing()
 		}
-		s, err := outputSection(j.p, o, j.m, shared, creds, j.filesystem, e.params[:0])
-		e.params = s.Params[:0]
+		s := &e.section
+		err := fillOutputSection(s, &e.env, j.p, o, j.m, shared, creds, j.filesystem, e.params[:0])
+		if s.Params != nil {
+			e.params = s.Params[:0]
+		}
 		var data []byte
 		if err == nil {
-			data, err = e.enc.Head(s)
+			data, err = e.enc.Head(*s)
 		}
+		*s, e.env = fluentbit.Section{}, outputEnv{} // let go of what they refer to
 		if e.remember {
 			data = bytes.Clone(data)
 			creds.ids = nil // the encoder's identifiers; the section needs none once written

@@ -156,8 +156,9 @@ func newBuilder(memo *Renderer) *builder {
 // Sections are encoded at the next flush; an output that fails to render is then
 // reported and skipped.
 func (b *builder) addOutputs(p *pipeline, m match, procs processorsFunc, filesystem bool) {
-	j := &job{p: p, m: m, procs: procs, filesystem: filesystem, hits: make([]*memoSection, len(p.Outputs))}
+	j := &job{p: p, m: m, procs: procs, filesystem: filesystem}
 	if b.memo != nil {
+		j.hits = make([]*memoSection, len(p.Outputs))
 		for i, o := range p.Outputs {
 			j.hits[i] = b.memo.section(j.key(o))
 		}
@@ -180,7 +181,7 @@ func (j *job) key(o *output) sectionKey {
 func (b *builder) flush() {
 	var todo []*job
 	for _, j := range b.jobs {
-		if slices.Contains(j.hits, nil) {
+		if j.hits == nil || slices.Contains(j.hits, nil) {
 			todo = append(todo, j)
 		}
 	}
@@ -202,7 +203,7 @@ func (b *builder) flush() {
 func (b *builder) add(j *job) {
 	p := j.p
 	for i, o := range p.Outputs {
-		if hit := j.hits[i]; hit != nil {
+		if hit := j.hit(i); hit != nil {
 			b.use(p, o, hit)
 			b.markRendered(p.Ref)
 			continue
