@@ -254,18 +254,22 @@ func (b *builder) use(p *pipeline, o *output, s *memoSection) {
 func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	b.flush()
 	main.Parsers = append(main.Parsers, b.parsers.list()...)
-	files, err := splitFiles(main, b.outputs, b.memo)
+	fs, err := splitFiles(main, b.outputs, b.memo)
 	if err != nil {
 		return nil, err
 	}
-	// The files are hashed while the rest is gathered: megabytes take a while.
+	// The files are hashed while the rest is gathered: megabytes take a while. Shard
+	// files are hashed from their sections while they are being joined.
 	hashed := make(chan hash.Hash, 1)
-	hashFiles := func() { h := sha256.New(); writeFiles(h, files); hashed <- h }
-	if len(files) > 1 {
-		go hashFiles()
+	if len(fs.files) > 1 {
+		go func() { h := sha256.New(); fs.hash(h); hashed <- h }()
+		fs.join()
 	} else {
-		hashFiles()
+		h := sha256.New()
+		writeFiles(h, fs.files)
+		hashed <- h
 	}
+	files := fs.files
 	cfg := &Config{
 		Files:       files,
 		Env:         gather(b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
