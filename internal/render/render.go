@@ -258,24 +258,23 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The files are hashed while the rest is gathered: megabytes take a while. Shard
-	// files are hashed from their sections while they are being joined.
+	// A sharded configuration is megabytes: its files are hashed (from their sections),
+	// joined and their credentials gathered at once, each taking a while.
 	hashed := make(chan hash.Hash, 1)
+	cfg := &Config{}
 	if len(fs.files) > 1 {
 		go func() { h := sha256.New(); fs.hash(h); hashed <- h }()
+		gathered := make(chan struct{})
+		go func() { b.gatherCredentials(cfg); close(gathered) }()
 		fs.join()
+		<-gathered
 	} else {
 		h := sha256.New()
 		writeFiles(h, fs.files)
 		hashed <- h
+		b.gatherCredentials(cfg)
 	}
-	files := fs.files
-	cfg := &Config{
-		Files:       files,
-		Env:         gather(b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
-		SecretFiles: gather(b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files }),
-		AWSProfiles: gather(b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles }),
-	}
+	cfg.Files = fs.files
 	// Pipelines are added in order (sorted only as a safeguard), each one's sections together.
 	cfg.Pipelines = b.rendered
 	if !slices.IsSortedFunc(cfg.Pipelines, compareRefs) {
@@ -284,6 +283,13 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	}
 	cfg.Hash = hashRest(<-hashed, cfg)
 	return cfg, nil
+}
+
+// gatherCredentials lists the secret material of the sections in use in cfg.
+func (b *builder) gatherCredentials(cfg *Config) {
+	cfg.Env = gather(b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env })
+	cfg.SecretFiles = gather(b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files })
+	cfg.AWSProfiles = gather(b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles })
 }
 
 // Config.Hash is SHA-256 over the files (writeFiles), then every reference to secret
