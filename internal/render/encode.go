@@ -76,11 +76,22 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 		return nil
 	}
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(jobs)/parallelJobs))
+	// Outputs usually refer to a Secret each: the maps of an encoder's Secret
+	// references are sized for one per section it encodes, not grown thousands of times.
+	sections := 0
+	for _, j := range jobs {
+		sections += len(j.p.Outputs)
+	}
 	encoders := make([]*encoder, workers)
 	for i := range encoders {
 		ps := newParsers()
 		ps.prefix = parserPrefix
-		encoders[i] = &encoder{parsers: ps, creds: newCredentials(), remember: remember}
+		creds := newCredentials()
+		if !remember {
+			creds.env = make(map[string]EnvVar, sections/workers)
+		}
+		creds.ids = make(map[SecretSource]string, sections/workers)
+		encoders[i] = &encoder{parsers: ps, creds: creds, remember: remember}
 	}
 	if workers == 1 {
 		for _, j := range jobs {

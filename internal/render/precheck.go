@@ -20,7 +20,7 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 		spec     any
 		wantRefs bool
 	}
-	var items []item
+	items := make([]item, 0, len(s.ClusterPipelines)+len(s.Pipelines)+len(s.Outputs))
 	for i := range s.ClusterPipelines {
 		cp := &s.ClusterPipelines[i]
 		if memo.remembered(Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}, cp.ResourceVersion) == nil {
@@ -42,7 +42,9 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 	if workersFor(len(items), 256) < 2 {
 		return none // checked when reached
 	}
-	results := make([]*checkResult, len(items))
+	// One allocation for all results: a Renderer keeps them (only after its first
+	// render, when nearly all are new anyway).
+	results := make([]checkResult, len(items))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -52,7 +54,7 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 		<-done
 		byspec := make(map[any]*checkResult, len(items))
 		for i, it := range items {
-			byspec[it.spec] = results[i]
+			byspec[it.spec] = &results[i]
 		}
 		return byspec
 	}

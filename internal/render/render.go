@@ -193,6 +193,7 @@ func (b *builder) flush() {
 		n += len(j.p.Outputs)
 	}
 	b.outputs = slices.Grow(b.outputs, n-len(b.outputs))
+	b.rendered = slices.Grow(b.rendered, len(b.jobs))
 	for _, j := range b.jobs {
 		b.add(j)
 	}
