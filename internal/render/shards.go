@@ -144,19 +144,20 @@ func (fs *fileSet) join() {
 }
 
 // hash writes what writeFiles would write of the complete files to h, and may run
-// while join does: a shard's bytes are taken from its sections, which equal it.
+// while join does: a shard's bytes are taken from its sections, which equal it, and
+// its content (being written) is never read.
 func (fs *fileSet) hash(h hash.Hash) {
 	line := make([]byte, 0, 256)
-	for i, f := range fs.files {
-		size := len(f.Content)
-		if i > 0 {
-			size = len(outputsHeader) + fs.sizes[i]
+	for i := range fs.files {
+		size := len(outputsHeader) + fs.sizes[i]
+		if i == 0 {
+			size = len(fs.files[0].Content)
 		}
-		line = append(append(append(line[:0], "file "...), f.Name...), ' ')
+		line = append(append(append(line[:0], "file "...), fs.files[i].Name...), ' ')
 		line = append(strconv.AppendInt(line, int64(size), 10), '\n')
 		h.Write(line)
 		if i == 0 {
-			h.Write(f.Content)
+			h.Write(fs.files[0].Content)
 			continue
 		}
 		// Short pieces are gathered: each Write has a cost of its own.
