@@ -51,11 +51,13 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 		parallel(len(items), 256, func(i int) { results[i] = runCheck(items[i].spec, items[i].wantRefs) })
 	}()
 	return func() map[any]*checkResult {
-		<-done
+		// Where each result lands is known before it is there: the index is built
+		// while the checks run.
 		byspec := make(map[any]*checkResult, len(items))
 		for i, it := range items {
 			byspec[it.spec] = &results[i]
 		}
+		<-done
 		return byspec
 	}
 }

@@ -265,8 +265,9 @@ func (r *resolver) resolveParallel() []*pipeline {
 	}
 	parts := make([]*resolver, workers)
 	outs := make([][]*pipeline, workers)
+	outputs := len(r.snap.Outputs)/workers + len(r.snap.ClusterOutputs) // each part's, about
 	parallel(workers, 1, func(w int) {
-		part := &resolver{snap: r.snap, index: r.index, outputs: make(map[Ref]*output, len(r.outputs)),
+		part := &resolver{snap: r.snap, index: r.index, outputs: make(map[Ref]*output, outputs),
 			prechecked: r.prechecked}
 		parts[w] = part
 		outs[w] = part.resolveRange(w*n/workers, (w+1)*n/workers)
