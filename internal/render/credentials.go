@@ -166,8 +166,12 @@ func gather[V any](sections []*credentials, kind func(*credentials) map[string]V
 		key string
 		at  int32
 	}
-	var keys []entry
-	var values []V
+	n := 0
+	for _, c := range sections {
+		n += len(kind(c))
+	}
+	keys := make([]entry, 0, n)
+	values := make([]V, 0, n)
 	for _, c := range sections {
 		for k, v := range kind(c) {
 			keys = append(keys, entry{k, int32(len(values))})
