@@ -56,8 +56,9 @@ type fileSet struct {
 	// main file), and sizes the sum of their sizes.
 	members [][]int32
 	sizes   []int
-	// toJoin are the files to join.
+	// toJoin are the files to join; joined tells them apart.
 	toJoin []int
+	joined []bool
 	memo   *Renderer
 }
 
@@ -107,7 +108,8 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		}
 		members[k] = append(members[k], int32(i))
 	}
-	fs := &fileSet{files: []File{{Name: MainFile}}, outputs: outputs, members: [][]int32{nil}, sizes: []int{0}, memo: memo}
+	fs := &fileSet{files: []File{{Name: MainFile}}, outputs: outputs, members: [][]int32{nil}, sizes: []int{0},
+		joined: []bool{false}, memo: memo}
 	for i, m := range members {
 		if len(m) == 0 {
 			continue
@@ -117,6 +119,7 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		if content == nil {
 			fs.toJoin = append(fs.toJoin, len(fs.files))
 		}
+		fs.joined = append(fs.joined, content == nil)
 		fs.files = append(fs.files, File{Name: name, Content: content})
 		fs.members = append(fs.members, m)
 		fs.sizes = append(fs.sizes, sizes[i])
@@ -144,20 +147,20 @@ func (fs *fileSet) join() {
 }
 
 // hash writes what writeFiles would write of the complete files to h, and may run
-// while join does: a shard's bytes are taken from its sections, which equal it, and
-// its content (being written) is never read.
+// while join does: a shard being joined is hashed from its sections, which equal it,
+// and its content (being written) is never read.
 func (fs *fileSet) hash(h hash.Hash) {
 	line := make([]byte, 0, 256)
 	for i := range fs.files {
 		size := len(outputsHeader) + fs.sizes[i]
-		if i == 0 {
-			size = len(fs.files[0].Content)
+		if !fs.joined[i] {
+			size = len(fs.files[i].Content)
 		}
 		line = append(append(append(line[:0], "file "...), fs.files[i].Name...), ' ')
 		line = append(strconv.AppendInt(line, int64(size), 10), '\n')
 		h.Write(line)
-		if i == 0 {
-			h.Write(fs.files[0].Content)
+		if !fs.joined[i] {
+			h.Write(fs.files[i].Content)
 			continue
 		}
 		// Short pieces are gathered: each Write has a cost of its own.
