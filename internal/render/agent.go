@@ -83,8 +83,8 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 		if matches[i] == (match{}) {
 			continue // a selector that matches no namespace yet
 		}
-		b.addOutputs(p, matches[i], func(ps *parsers, out []fluentbit.Section) []fluentbit.Section {
-			return appendFilterProcessors(appendLabelProcessors(out, p.Containers), p.Filters, ps)
+		b.addOutputs(p, matches[i], func(ps *parsers, keys *sectionKeys, out []fluentbit.Section) []fluentbit.Section {
+			return appendFilterProcessors(appendLabelProcessors(out, p.Containers, keys), p.Filters, ps, keys)
 		}, filesystem)
 	}
 	cfg, err := b.finish(main)

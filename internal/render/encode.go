@@ -10,8 +10,9 @@ import (
 )
 
 // processorsFunc appends a pipeline's processors to out, defining the parsers they
-// use in ps. out is scratch space, reused once the processors are encoded.
-type processorsFunc func(ps *parsers, out []fluentbit.Section) []fluentbit.Section
+// use in ps. out and the processors' keys (from keys) are scratch space, reused once
+// the processors are encoded.
+type processorsFunc func(ps *parsers, keys *sectionKeys, out []fluentbit.Section) []fluentbit.Section
 
 // job is one pipeline's outputs to add to a file: what the sections are made of,
 // which of them are remembered, and the others once encoded.
@@ -51,6 +52,7 @@ type encoder struct {
 	enc     fluentbit.Encoder
 	params  []fluentbit.Param
 	procs   []fluentbit.Section
+	keys    sectionKeys // the keys of procs
 	parsers *parsers
 	own     *parsers // a pipeline's parsers, reused
 	creds   *credentials
@@ -136,10 +138,11 @@ func (e *encoder) encode(j *job) {
 	}
 	own := e.own
 	own.defs, own.byName = own.defs[:0], nil
-	procs := j.procs(own, e.procs[:0])
+	procs := j.procs(own, &e.keys, e.procs[:0])
 	shared, err := e.enc.Processors(procs)
 	clear(procs) // nothing of them is kept; let go of what they refer to
 	e.procs = procs[:0]
+	e.keys.reset()
 	if err != nil {
 		j.procsErr = err
 		return
