@@ -219,7 +219,7 @@ func (k *sectionKeys) room(n int) []fluentbit.Param {
 		return make([]fluentbit.Param, 0, n)
 	}
 	if cap(k.buf)-len(k.buf) < n {
-		k.buf = make([]fluentbit.Param, 0, max(64, n, 2*cap(k.buf)))
+		k.buf = make([]fluentbit.Param, 0, max(16, n, 2*cap(k.buf)))
 	}
 	start := len(k.buf)
 	k.buf = k.buf[:start+n]
