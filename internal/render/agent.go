@@ -75,19 +75,16 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 	if len(files) > 0 {
 		main.Inputs = append(main.Inputs, hostFilesInput(files, filesystem))
 	}
-	for _, p := range pipelines {
-		var families []tagFamily
-		if p.Containers != nil && (p.Namespaces.Only == nil || len(p.Namespaces.Only) > 0) {
-			families = append(families, containerFamily(namespaceFamily(p.Namespaces), p.Containers))
-		}
-		if p.Node != nil {
-			families = append(families, nodeFamilies(p.Node)...)
-		}
-		if len(families) == 0 {
+	// Each pipeline's match is quoting and joining of its own: thousands are worked out
+	// on every processor.
+	matches := make([]match, len(pipelines))
+	parallel(len(pipelines), 256, func(i int) { matches[i] = pipelineMatch(pipelines[i]) })
+	for i, p := range pipelines {
+		if matches[i] == (match{}) {
 			continue // a selector that matches no namespace yet
 		}
-		b.addOutputs(p, tagMatch(families), func(ps *parsers, out []fluentbit.Section) []fluentbit.Section {
-			return appendFilterProcessors(appendLabelProcessors(out, p.Containers), p.Filters, ps)
+		b.addOutputs(p, matches[i], func(ps *parsers, keys *sectionKeys, out []fluentbit.Section) []fluentbit.Section {
+			return appendFilterProcessors(appendLabelProcessors(out, p.Containers, keys), p.Filters, ps, keys)
 		}, filesystem)
 	}
 	cfg, err := b.finish(main)
@@ -96,6 +93,19 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 		panic("render: agent configuration does not marshal: " + err.Error())
 	}
 	return cfg, b.problems
+}
+
+// pipelineMatch is the tag match of the records an agent reads for p; zero when
+// there are none (a selector that matches no namespace yet).
+func pipelineMatch(p *pipeline) match {
+	var families []tagFamily
+	if p.Containers != nil && (p.Namespaces.Only == nil || len(p.Namespaces.Only) > 0) {
+		families = append(families, containerFamily(namespaceFamily(p.Namespaces), p.Containers))
+	}
+	if p.Node != nil {
+		families = append(families, nodeFamilies(p.Node)...)
+	}
+	return tagMatch(families)
 }
 
 func needsFilesystem(pipelines []*pipeline) bool {

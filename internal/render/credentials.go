@@ -51,10 +51,19 @@ const (
 // secretID derives a stable identifier from the Secret key it stands for: a hash, so
 // that two tenants' Secrets never share a name and the order of resources does not matter.
 func secretID(s SecretSource) string {
+	var id [idLen]byte
+	return string(appendSecretID(id[:0], s))
+}
+
+// idLen is the length of a secretID: 15 bytes of hash in base32.
+const idLen = 24
+
+// appendSecretID appends secretID(s) to dst.
+func appendSecretID(dst []byte, s SecretSource) []byte {
 	var in [512]byte // on the stack for any Secret key the API allows
 	sum := sha256.Sum256(append(append(append(append(append(in[:0], s.Namespace...), 0), s.Name...), 0), s.Key...))
 	// The standard alphabet is upper case already.
-	return idEncoding.EncodeToString(sum[:15])
+	return idEncoding.AppendEncode(dst, sum[:15])
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -64,7 +73,8 @@ type credentials struct {
 	env      map[string]EnvVar
 	files    map[string]SecretFile
 	profiles map[string]AWSProfile
-	// ids remembers secretID per Secret key, shared by the credentials of one file.
+	// ids remembers the environment variable per Secret key, shared by the
+	// credentials of one file.
 	ids map[SecretSource]string
 }
 
@@ -78,15 +88,19 @@ func (c *credentials) sharing() *credentials {
 	return &credentials{env: map[string]EnvVar{}, files: map[string]SecretFile{}, profiles: map[string]AWSProfile{}, ids: c.ids}
 }
 
-// id is secretID(s), worked out once per file.
-func (c *credentials) id(s SecretSource) string {
-	id, ok := c.ids[s]
+// envName is the environment variable that carries s, "LP_" and secretID(s),
+// worked out once per file.
+func (c *credentials) envName(s SecretSource) string {
+	name, ok := c.ids[s]
 	if !ok {
-		id = secretID(s)
-		c.ids[s] = id
+		var buf [len(envPrefix) + idLen]byte
+		name = string(appendSecretID(append(buf[:0], envPrefix...), s)) // one allocation
+		c.ids[s] = name
 	}
-	return id
+	return name
 }
+
+const envPrefix = "LP_"
 
 func source(namespace string, r v1.SecretKeyRef) SecretSource {
 	return SecretSource{Namespace: namespace, Name: string(r.Name), Key: r.Key}
@@ -95,7 +109,7 @@ func source(namespace string, r v1.SecretKeyRef) SecretSource {
 // envRef returns the ${ENV} value that carries a Secret key.
 func (c *credentials) envRef(namespace string, r v1.SecretKeyRef) fluentbit.Value {
 	src := source(namespace, r)
-	name := "LP_" + c.id(src)
+	name := c.envName(src)
 	c.env[name] = EnvVar{Name: name, Source: src}
 	return fluentbit.Env(name)
 }
@@ -152,8 +166,12 @@ func gather[V any](sections []*credentials, kind func(*credentials) map[string]V
 		key string
 		at  int32
 	}
-	var keys []entry
-	var values []V
+	n := 0
+	for _, c := range sections {
+		n += len(kind(c))
+	}
+	keys := make([]entry, 0, n)
+	values := make([]V, 0, n)
 	for _, c := range sections {
 		for k, v := range kind(c) {
 			keys = append(keys, entry{k, int32(len(values))})

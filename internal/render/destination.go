@@ -168,7 +168,8 @@ func headers(hs []v1.Header, env *outputEnv) []fluentbit.Value {
 	out := make([]fluentbit.Value, 0, len(hs))
 	for _, h := range hs {
 		if h.ValueFrom != nil {
-			out = append(out, fluentbit.Concat(fluentbit.String(h.Name+" "), env.secret(*h.ValueFrom)))
+			// Pieces, not h.Name+" ": the same text, without a string of its own.
+			out = append(out, fluentbit.Concat(fluentbit.String(h.Name), fluentbit.String(" "), env.secret(*h.ValueFrom)))
 		} else if h.Value != nil {
 			out = append(out, fluentbit.String(h.Name+" "+string(*h.Value)))
 		}

@@ -10,8 +10,9 @@ import (
 )
 
 // processorsFunc appends a pipeline's processors to out, defining the parsers they
-// use in ps. out is scratch space, reused once the processors are encoded.
-type processorsFunc func(ps *parsers, out []fluentbit.Section) []fluentbit.Section
+// use in ps. out and the processors' keys (from keys) are scratch space, reused once
+// the processors are encoded.
+type processorsFunc func(ps *parsers, keys *sectionKeys, out []fluentbit.Section) []fluentbit.Section
 
 // job is one pipeline's outputs to add to a file: what the sections are made of,
 // which of them are remembered, and the others once encoded.
@@ -20,7 +21,8 @@ type job struct {
 	m          match
 	procs      processorsFunc
 	filesystem bool
-	// hits are per output: the remembered section, or nil.
+	// hits are per output: the remembered section, or nil; nil when nothing is
+	// remembered (see hit).
 	hits []*memoSection
 
 	// Set by encoding: a failure of the shared processors, or the sections (per
@@ -29,6 +31,14 @@ type job struct {
 	sections  []encodedSection
 	parsers   []fluentbit.Section
 	procsData []byte // the shared processors, which end each section
+}
+
+// hit is the remembered section of output i, or nil.
+func (j *job) hit(i int) *memoSection {
+	if j.hits == nil {
+		return nil
+	}
+	return j.hits[i]
 }
 
 type encodedSection struct {
@@ -42,9 +52,13 @@ type encoder struct {
 	enc     fluentbit.Encoder
 	params  []fluentbit.Param
 	procs   []fluentbit.Section
+	keys    sectionKeys // the keys of procs
 	parsers *parsers
 	own     *parsers // a pipeline's parsers, reused
 	creds   *credentials
+	// section and env are scratch space for one output section at a time.
+	section fluentbit.Section
+	env     outputEnv
 	// remember: sections are to be remembered, and so get memory and credentials of
 	// their own (a section sharing a block with sections long gone would keep the
 	// whole block alive).
@@ -64,11 +78,22 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 		return nil
 	}
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(jobs)/parallelJobs))
+	// Outputs usually refer to a Secret each: the maps of an encoder's Secret
+	// references are sized for one per section it encodes, not grown thousands of times.
+	sections := 0
+	for _, j := range jobs {
+		sections += len(j.p.Outputs)
+	}
 	encoders := make([]*encoder, workers)
 	for i := range encoders {
 		ps := newParsers()
 		ps.prefix = parserPrefix
-		encoders[i] = &encoder{parsers: ps, creds: newCredentials(), remember: remember}
+		creds := newCredentials()
+		if !remember {
+			creds.env = make(map[string]EnvVar, sections/workers)
+		}
+		creds.ids = make(map[SecretSource]string, sections/workers)
+		encoders[i] = &encoder{parsers: ps, creds: creds, remember: remember}
 	}
 	if workers == 1 {
 		for _, j := range jobs {
@@ -113,10 +138,11 @@ func (e *encoder) encode(j *job) {
 	}
 	own := e.own
 	own.defs, own.byName = own.defs[:0], nil
-	procs := j.procs(own, e.procs[:0])
+	procs := j.procs(own, &e.keys, e.procs[:0])
 	shared, err := e.enc.Processors(procs)
 	clear(procs) // nothing of them is kept; let go of what they refer to
 	e.procs = procs[:0]
+	e.keys.reset()
 	if err != nil {
 		j.procsErr = err
 		return
@@ -128,19 +154,23 @@ func (e *encoder) encode(j *job) {
 	}
 	j.sections = make([]encodedSection, len(j.p.Outputs))
 	for i, o := range j.p.Outputs {
-		if j.hits[i] != nil {
+		if j.hit(i) != nil {
 			continue
 		}
 		creds := e.creds
 		if e.remember {
 			creds = e.creds.sharing()
 		}
-		s, err := outputSection(j.p, o, j.m, shared, creds, j.filesystem, e.params[:0])
-		e.params = s.Params[:0]
+		s := &e.section
+		err := fillOutputSection(s, &e.env, j.p, o, j.m, shared, creds, j.filesystem, e.params[:0])
+		if s.Params != nil {
+			e.params = s.Params[:0]
+		}
 		var data []byte
 		if err == nil {
-			data, err = e.enc.Head(s)
+			data, err = e.enc.Head(*s)
 		}
+		*s, e.env = fluentbit.Section{}, outputEnv{} // let go of what they refer to
 		if e.remember {
 			data = bytes.Clone(data)
 			creds.ids = nil // the encoder's identifiers; the section needs none once written

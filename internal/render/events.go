@@ -30,8 +30,8 @@ func renderEvents(pipelines []*pipeline) (*Config, []Problem) {
 		if p.EventNamespaces.Only != nil && len(p.EventNamespaces.Only) == 0 {
 			continue // a selector that matches no namespace yet
 		}
-		b.addOutputs(p, match{glob: eventsTag}, func(ps *parsers, out []fluentbit.Section) []fluentbit.Section {
-			return appendFilterProcessors(append(out, eventNamespaceProcessors(p.EventNamespaces)...), p.Filters, ps)
+		b.addOutputs(p, match{glob: eventsTag}, func(ps *parsers, keys *sectionKeys, out []fluentbit.Section) []fluentbit.Section {
+			return appendFilterProcessors(append(out, eventNamespaceProcessors(p.EventNamespaces)...), p.Filters, ps, keys)
 		}, false)
 	}
 	cfg, err := b.finish(main)

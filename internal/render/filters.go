@@ -135,14 +135,14 @@ func parserDefinition(prefix string, p *v1.ParseFilter) fluentbit.Section {
 
 // appendFilterProcessors appends a pipeline's filters, except multiline, to out as
 // processors.
-func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *parsers) []fluentbit.Section {
+func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *parsers, keys *sectionKeys) []fluentbit.Section {
 	out = slices.Grow(out, len(filters)+1)
 	for _, f := range filters {
 		switch f.Type {
 		case v1.FilterGrep:
-			out = appendGrepProcessors(out, f.Grep.Include, f.Grep.Exclude)
+			out = appendGrepProcessors(out, f.Grep.Include, f.Grep.Exclude, keys)
 		case v1.FilterParse:
-			s := fluentbit.Section{Name: "parser"}
+			s := fluentbit.Section{Name: "parser", Params: keys.room(4)}
 			s.Set("key_name", fluentbit.String(string(f.Parse.Field)))
 			s.Set("parser", fluentbit.String(ps.parserFor(f.Parse)))
 			s.Set("reserve_data", fluentbit.Bool(true))
@@ -150,7 +150,7 @@ func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *pa
 			out = append(out, s)
 		case v1.FilterAddFields:
 			for _, kv := range f.AddFields.Fields {
-				s := fluentbit.Section{Name: "content_modifier"}
+				s := fluentbit.Section{Name: "content_modifier", Params: keys.room(3)}
 				s.Set("action", fluentbit.String("upsert"))
 				s.Set("key", fluentbit.String(kv.Key))
 				s.Set("value", fluentbit.String(string(kv.Value)))
@@ -158,13 +158,13 @@ func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *pa
 			}
 		case v1.FilterRemoveFields:
 			for _, key := range f.RemoveFields.Fields {
-				s := fluentbit.Section{Name: "content_modifier"}
+				s := fluentbit.Section{Name: "content_modifier", Params: keys.room(2)}
 				s.Set("action", fluentbit.String("delete"))
 				s.Set("key", fluentbit.String(key))
 				out = append(out, s)
 			}
 		case v1.FilterThrottle:
-			s := fluentbit.Section{Name: "throttle"}
+			s := fluentbit.Section{Name: "throttle", Params: keys.room(3)}
 			s.Set("rate", fluentbit.Int(int64(f.Throttle.Records)))
 			s.Set("window", fluentbit.Int(int64(max(f.Throttle.Window, 1))))
 			s.Set("interval", fluentbit.String(cmpOr(f.Throttle.Interval, "1s")))
@@ -178,10 +178,10 @@ func appendFilterProcessors(out []fluentbit.Section, filters []v1.Filter, ps *pa
 // any exclude rule. Fluent Bit refuses both kinds in one grep with logical_op, so
 // each kind gets its own unit.
 func grepProcessors(include, exclude []v1.FieldMatch) []fluentbit.Section {
-	return appendGrepProcessors(nil, include, exclude)
+	return appendGrepProcessors(nil, include, exclude, nil)
 }
 
-func appendGrepProcessors(out []fluentbit.Section, include, exclude []v1.FieldMatch) []fluentbit.Section {
+func appendGrepProcessors(out []fluentbit.Section, include, exclude []v1.FieldMatch, keys *sectionKeys) []fluentbit.Section {
 	rules := func(ms []v1.FieldMatch) []string {
 		rs := make([]string, len(ms))
 		for i, m := range ms {
@@ -189,22 +189,47 @@ func appendGrepProcessors(out []fluentbit.Section, include, exclude []v1.FieldMa
 		}
 		return rs
 	}
-	return appendGrepRules(out, rules(include), rules(exclude))
+	return appendGrepRules(out, rules(include), rules(exclude), keys)
 }
 
 // appendGrepRules appends grepProcessors for rules already written as Fluent Bit reads
 // them ("$field regex").
-func appendGrepRules(out []fluentbit.Section, include, exclude []string) []fluentbit.Section {
+func appendGrepRules(out []fluentbit.Section, include, exclude []string, keys *sectionKeys) []fluentbit.Section {
 	// Keys in order (logical_op, then regex or exclude), so no sorting is needed.
 	if len(include) > 0 {
-		out = append(out, fluentbit.Section{Name: "grep", Params: []fluentbit.Param{
-			{Key: "logical_op", Value: fluentbit.String("and")}, {Key: "regex", Value: fluentbit.List(include...)}}})
+		out = append(out, fluentbit.Section{Name: "grep", Params: append(keys.room(2),
+			fluentbit.Param{Key: "logical_op", Value: fluentbit.String("and")}, fluentbit.Param{Key: "regex", Value: fluentbit.List(include...)})})
 	}
 	if len(exclude) > 0 {
-		out = append(out, fluentbit.Section{Name: "grep", Params: []fluentbit.Param{
-			{Key: "exclude", Value: fluentbit.List(exclude...)}, {Key: "logical_op", Value: fluentbit.String("or")}}})
+		out = append(out, fluentbit.Section{Name: "grep", Params: append(keys.room(2),
+			fluentbit.Param{Key: "exclude", Value: fluentbit.List(exclude...)}, fluentbit.Param{Key: "logical_op", Value: fluentbit.String("or")})})
 	}
 	return out
+}
+
+// sectionKeys hands out room for processors' keys from one buffer, which the encoder
+// reuses once they are encoded: a pipeline's processors then cost no allocation each
+// for their keys. A nil sectionKeys allocates.
+type sectionKeys struct{ buf []fluentbit.Param }
+
+// room returns an empty list with room for n keys; Section.Set adds within it, and
+// only a key past n moves the list elsewhere.
+func (k *sectionKeys) room(n int) []fluentbit.Param {
+	if k == nil {
+		return make([]fluentbit.Param, 0, n)
+	}
+	if cap(k.buf)-len(k.buf) < n {
+		k.buf = make([]fluentbit.Param, 0, max(16, n, 2*cap(k.buf)))
+	}
+	start := len(k.buf)
+	k.buf = k.buf[:start+n]
+	return k.buf[start : start : start+n]
+}
+
+// reset makes all the room free again; nothing handed out may be in use.
+func (k *sectionKeys) reset() {
+	clear(k.buf) // let go of what the keys refer to
+	k.buf = k.buf[:0]
 }
 
 func cmpOr(s, fallback string) string {

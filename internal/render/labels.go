@@ -15,7 +15,7 @@ import (
 // label. Labels are not in the tag, so this is a grep over the records the output's
 // tag match already narrowed to the pipeline's namespaces — its cost stays within
 // those namespaces, never the cluster.
-func appendLabelProcessors(out []fluentbit.Section, sel *v1.ContainerSelection) []fluentbit.Section {
+func appendLabelProcessors(out []fluentbit.Section, sel *v1.ContainerSelection, room *sectionKeys) []fluentbit.Section {
 	if sel == nil || sel.PodSelector == nil {
 		return out
 	}
@@ -49,7 +49,7 @@ func appendLabelProcessors(out []fluentbit.Section, sel *v1.ContainerSelection) 
 			exclude = append(exclude, rule(e.Key, ".*"))
 		}
 	}
-	return appendGrepRules(out, include, exclude)
+	return appendGrepRules(out, include, exclude, room)
 }
 
 // multilineProcessors join multi-line messages on the container input. Fluent Bit 5.1

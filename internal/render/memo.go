@@ -112,7 +112,8 @@ func (r *Renderer) check(ref Ref, version string, spec any, wantRefs bool, pre m
 	}
 	c := pre[spec]
 	if c == nil {
-		c = runCheck(spec, wantRefs)
+		checked := runCheck(spec, wantRefs)
+		c = &checked
 	}
 	if r != nil && version != "" {
 		c.epoch = r.epoch
@@ -135,8 +136,8 @@ func (r *Renderer) remembered(ref Ref, version string) *checkResult {
 	return c
 }
 
-func runCheck(spec any, wantRefs bool) *checkResult {
-	c := &checkResult{}
+func runCheck(spec any, wantRefs bool) checkResult {
+	var c checkResult
 	c.path, c.why, c.secretRefs = scanSpec(spec, wantRefs)
 	return c
 }

@@ -12,30 +12,42 @@ import (
 // records. The alias ties the section's metrics back to the pair. The section's keys
 // are appended to params, scratch space the caller may reuse once it is encoded.
 func outputSection(pl *pipeline, o *output, m match, procs *fluentbit.EncodedProcessors, creds *credentials, filesystem bool, params []fluentbit.Param) (fluentbit.Section, error) {
+	var s fluentbit.Section
+	var env outputEnv
+	err := fillOutputSection(&s, &env, pl, o, m, procs, creds, filesystem, params)
+	return s, err
+}
+
+// fillOutputSection is outputSection writing into s, with env as scratch space: the
+// destination renderers are called through a function value, so a section and an
+// environment of their own would be moved to the heap for every section.
+func fillOutputSection(s *fluentbit.Section, env *outputEnv, pl *pipeline, o *output, m match, procs *fluentbit.EncodedProcessors, creds *credentials, filesystem bool, params []fluentbit.Param) error {
 	dest, ok := destinations[o.Spec.Type]
 	if !ok {
-		return fluentbit.Section{}, fmt.Errorf("unknown output type %q", o.Spec.Type)
+		*s = fluentbit.Section{}
+		return fmt.Errorf("unknown output type %q", o.Spec.Type)
 	}
 	a := alias.Output{PipelineKind: pl.Ref.Kind, Namespace: pl.Ref.Namespace, Pipeline: pl.Ref.Name,
 		OutputKind: o.Ref.Kind, Output: o.Ref.Name}.Encode()
 	if a == "" {
-		return fluentbit.Section{}, fmt.Errorf("cannot name the section for %s → %s", pl.Ref, o.Ref)
+		*s = fluentbit.Section{}
+		return fmt.Errorf("cannot name the section for %s → %s", pl.Ref, o.Ref)
 	}
-	s := fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, SharedProcessors: procs, Params: params}
+	*s = fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, SharedProcessors: procs, Params: params}
 	s.Set("match_regex", fluentbit.String(m.regex))
-	env := &outputEnv{secretNamespace: o.SecretNamespace, creds: creds, outputID: a}
-	if err := dest.render(&s, o.Spec, env); err != nil {
-		return s, err
+	*env = outputEnv{secretNamespace: o.SecretNamespace, creds: creds, outputID: a}
+	if err := dest.render(s, o.Spec, env); err != nil {
+		return err
 	}
-	if err := setTLS(&s, o.Spec.TLS, dest.tls, env); err != nil {
-		return s, err
+	if err := setTLS(s, o.Spec.TLS, dest.tls, env); err != nil {
+		return err
 	}
 	if o.Spec.Workers != nil {
 		s.Set("workers", fluentbit.Int(int64(*o.Spec.Workers)))
 	}
-	setDelivery(&s, deliveryOf(o.Policy), filesystem)
+	setDelivery(s, deliveryOf(o.Policy), filesystem)
 	for _, kv := range o.Spec.RawParameters {
 		s.Set(kv.Key, fluentbit.String(string(kv.Value)))
 	}
-	return s, nil
+	return nil
 }

@@ -20,7 +20,7 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 		spec     any
 		wantRefs bool
 	}
-	var items []item
+	items := make([]item, 0, len(s.ClusterPipelines)+len(s.Pipelines)+len(s.Outputs))
 	for i := range s.ClusterPipelines {
 		cp := &s.ClusterPipelines[i]
 		if memo.remembered(Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}, cp.ResourceVersion) == nil {
@@ -42,18 +42,22 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 	if workersFor(len(items), 256) < 2 {
 		return none // checked when reached
 	}
-	results := make([]*checkResult, len(items))
+	// One allocation for all results: a Renderer keeps them (only after its first
+	// render, when nearly all are new anyway).
+	results := make([]checkResult, len(items))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		parallel(len(items), 256, func(i int) { results[i] = runCheck(items[i].spec, items[i].wantRefs) })
 	}()
 	return func() map[any]*checkResult {
-		<-done
+		// Where each result lands is known before it is there: the index is built
+		// while the checks run.
 		byspec := make(map[any]*checkResult, len(items))
 		for i, it := range items {
-			byspec[it.spec] = results[i]
+			byspec[it.spec] = &results[i]
 		}
+		<-done
 		return byspec
 	}
 }

@@ -1,8 +1,8 @@
 package render
 
 import (
-	"cmp"
 	"fmt"
+	"strings"
 
 	"github.com/logplane/logplane/internal/conditions"
 )
@@ -22,7 +22,14 @@ func (r Ref) String() string {
 }
 
 func compareRefs(a, b Ref) int {
-	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	// strings.Compare looks at each pair once; cmp.Compare tests < and then >.
+	if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // Problem is something wrong with one resource, for its own status. Unless Warning is

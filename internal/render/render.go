@@ -156,8 +156,9 @@ func newBuilder(memo *Renderer) *builder {
 // Sections are encoded at the next flush; an output that fails to render is then
 // reported and skipped.
 func (b *builder) addOutputs(p *pipeline, m match, procs processorsFunc, filesystem bool) {
-	j := &job{p: p, m: m, procs: procs, filesystem: filesystem, hits: make([]*memoSection, len(p.Outputs))}
+	j := &job{p: p, m: m, procs: procs, filesystem: filesystem}
 	if b.memo != nil {
+		j.hits = make([]*memoSection, len(p.Outputs))
 		for i, o := range p.Outputs {
 			j.hits[i] = b.memo.section(j.key(o))
 		}
@@ -180,7 +181,7 @@ func (j *job) key(o *output) sectionKey {
 func (b *builder) flush() {
 	var todo []*job
 	for _, j := range b.jobs {
-		if slices.Contains(j.hits, nil) {
+		if j.hits == nil || slices.Contains(j.hits, nil) {
 			todo = append(todo, j)
 		}
 	}
@@ -192,6 +193,7 @@ func (b *builder) flush() {
 		n += len(j.p.Outputs)
 	}
 	b.outputs = slices.Grow(b.outputs, n-len(b.outputs))
+	b.rendered = slices.Grow(b.rendered, len(b.jobs))
 	for _, j := range b.jobs {
 		b.add(j)
 	}
@@ -202,7 +204,7 @@ func (b *builder) flush() {
 func (b *builder) add(j *job) {
 	p := j.p
 	for i, o := range p.Outputs {
-		if hit := j.hits[i]; hit != nil {
+		if hit := j.hit(i); hit != nil {
 			b.use(p, o, hit)
 			b.markRendered(p.Ref)
 			continue
@@ -253,24 +255,27 @@ func (b *builder) use(p *pipeline, o *output, s *memoSection) {
 func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	b.flush()
 	main.Parsers = append(main.Parsers, b.parsers.list()...)
-	files, err := splitFiles(main, b.outputs, b.memo)
+	fs, err := splitFiles(main, b.outputs, b.memo)
 	if err != nil {
 		return nil, err
 	}
-	// The files are hashed while the rest is gathered: megabytes take a while.
+	// A sharded configuration is megabytes: its files are hashed (from their sections),
+	// joined and their credentials gathered at once, each taking a while.
 	hashed := make(chan hash.Hash, 1)
-	hashFiles := func() { h := sha256.New(); writeFiles(h, files); hashed <- h }
-	if len(files) > 1 {
-		go hashFiles()
+	cfg := &Config{}
+	if len(fs.files) > 1 {
+		go func() { h := sha256.New(); fs.hash(h); hashed <- h }()
+		gathered := make(chan struct{})
+		go func() { b.gatherCredentials(cfg); close(gathered) }()
+		fs.join()
+		<-gathered
 	} else {
-		hashFiles()
+		h := sha256.New()
+		writeFiles(h, fs.files)
+		hashed <- h
+		b.gatherCredentials(cfg)
 	}
-	cfg := &Config{
-		Files:       files,
-		Env:         gather(b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env }),
-		SecretFiles: gather(b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files }),
-		AWSProfiles: gather(b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles }),
-	}
+	cfg.Files = fs.files
 	// Pipelines are added in order (sorted only as a safeguard), each one's sections together.
 	cfg.Pipelines = b.rendered
 	if !slices.IsSortedFunc(cfg.Pipelines, compareRefs) {
@@ -279,6 +284,13 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	}
 	cfg.Hash = hashRest(<-hashed, cfg)
 	return cfg, nil
+}
+
+// gatherCredentials lists the secret material of the sections in use in cfg.
+func (b *builder) gatherCredentials(cfg *Config) {
+	cfg.Env = gather(b.sectionCreds, func(c *credentials) map[string]EnvVar { return c.env })
+	cfg.SecretFiles = gather(b.sectionCreds, func(c *credentials) map[string]SecretFile { return c.files })
+	cfg.AWSProfiles = gather(b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles })
 }
 
 // Config.Hash is SHA-256 over the files (writeFiles), then every reference to secret

@@ -241,57 +241,12 @@ func (r *resolver) checkSpec(pl Ref, version string, spec any) bool {
 // resolve checks every pipeline and returns those that can render, sorted.
 func (r *resolver) resolve() []*pipeline {
 	var out []*pipeline
-	for i := range r.snap.ClusterPipelines {
-		cp := &r.snap.ClusterPipelines[i]
-		ref := Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}
-		agent, ok := r.agentFor(ref, cp.Spec.Agent)
-		if !ok || !r.checkSpec(ref, cp.ResourceVersion, &cp.Spec) {
-			continue
-		}
-		outs := r.pipelineOutputs(ref, nil, cp.Spec.ClusterOutputRefs)
-		if len(outs) == 0 {
-			continue
-		}
-		p := &pipeline{Ref: ref, Version: cp.ResourceVersion, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
-			Node: cp.Spec.Input.Node, Events: cp.Spec.Input.Events}
-		if e := cp.Spec.Input.Events; e != nil {
-			p.EventNamespaces = r.selectNamespaces(e.Namespaces)
-			if p.EventNamespaces.Only != nil && len(p.EventNamespaces.Only) == 0 {
-				r.warn(problem(ref, conditions.ReasonNoNamespacesSelected, "input.events.namespaces"))
-			}
-		}
-		if c := cp.Spec.Input.Containers; c != nil {
-			sel := c.ContainerSelection
-			p.Containers = &sel
-			p.Namespaces = r.selectNamespaces(c.Namespaces)
-			if p.Namespaces.Only != nil && len(p.Namespaces.Only) == 0 {
-				r.warn(problem(ref, conditions.ReasonNoNamespacesSelected, "input.containers.namespaces"))
-			}
-		}
-		out = append(out, p)
-	}
-	for i := range r.snap.Pipelines {
-		lp := &r.snap.Pipelines[i]
-		ref := Ref{Kind: alias.LogPipeline, Namespace: lp.Namespace, Name: lp.Name}
-		agent := ""
-		if lp.Spec.Input.Containers != nil {
-			var ok bool
-			if agent, ok = r.agentFor(ref, lp.Spec.Agent); !ok {
-				continue
-			}
-		}
-		if !r.checkSpec(ref, lp.ResourceVersion, &lp.Spec) {
-			continue
-		}
-		outs := r.pipelineOutputs(ref, lp.Spec.OutputRefs, lp.Spec.ClusterOutputRefs)
-		if len(outs) == 0 {
-			continue
-		}
-		// A tenant pipeline reads its own namespace and nothing else: the namespace
-		// comes from its metadata, never from its spec.
-		out = append(out, &pipeline{Ref: ref, Version: lp.ResourceVersion, Agent: agent, Filters: lp.Spec.Filters, Outputs: outs,
-			Containers: lp.Spec.Input.Containers, Namespaces: namespaceSet{Only: []string{lp.Namespace}},
-			Files: lp.Spec.Input.Files})
+	if r.memo == nil {
+		out = r.resolveParallel()
+	} else {
+		// A Renderer's memo is not shared between goroutines; after its first render it
+		// has most checks remembered, and resolving is cheap.
+		out = r.resolveRange(0, len(r.snap.ClusterPipelines)+len(r.snap.Pipelines))
 	}
 	r.resolveUnusedOutputs()
 	slices.SortFunc(out, func(a, b *pipeline) int { return compareRefs(a.Ref, b.Ref) })
@@ -315,4 +270,125 @@ func (r *resolver) resolveUnusedOutputs() {
 			r.resolveOutput(ref, co.ResourceVersion, r.snap.OperatorNamespace, &co.Spec.OutputSpec)
 		}
 	}
+}
+
+// resolveParallel resolves the pipelines on every processor when there are many:
+// each worker takes a contiguous part with a resolver of its own, and the parts'
+// pipelines and problems are joined in order. An output several parts use is resolved
+// by each, and its problems kept from the first part only, so the problems are those
+// of resolving everything in one go (each resource's in the same order).
+func (r *resolver) resolveParallel() []*pipeline {
+	n := len(r.snap.ClusterPipelines) + len(r.snap.Pipelines)
+	workers := workersFor(n, 512)
+	if workers < 2 {
+		return r.resolveRange(0, n)
+	}
+	parts := make([]*resolver, workers)
+	outs := make([][]*pipeline, workers)
+	outputs := len(r.snap.Outputs)/workers + len(r.snap.ClusterOutputs) // each part's, about
+	parallel(workers, 1, func(w int) {
+		part := &resolver{snap: r.snap, index: r.index, outputs: make(map[Ref]*output, outputs),
+			prechecked: r.prechecked}
+		parts[w] = part
+		outs[w] = part.resolveRange(w*n/workers, (w+1)*n/workers)
+	})
+	reported := map[Ref]bool{} // outputs whose problems an earlier part reported
+	for _, part := range parts {
+		var mine []Ref
+		for _, p := range part.problems {
+			if isOutputKind(p.Ref.Kind) {
+				if reported[p.Ref] {
+					continue
+				}
+				mine = append(mine, p.Ref)
+			}
+			r.problems = append(r.problems, p)
+		}
+		for _, ref := range mine {
+			reported[ref] = true
+		}
+		// Checked outputs are known to the whole, so that none is checked again
+		// as unused.
+		for ref, o := range part.outputs {
+			if _, seen := r.outputs[ref]; !seen {
+				r.outputs[ref] = o
+			}
+		}
+	}
+	return slices.Concat(outs...)
+}
+
+func isOutputKind(kind string) bool { return kind == alias.LogOutput || kind == alias.ClusterLogOutput }
+
+// resolveRange resolves pipelines from..to-1 of the cluster pipelines followed by the
+// pipelines, in that order.
+func (r *resolver) resolveRange(from, to int) []*pipeline {
+	var out []*pipeline
+	nc := len(r.snap.ClusterPipelines)
+	for i := from; i < to; i++ {
+		var p *pipeline
+		if i < nc {
+			p = r.resolveClusterPipeline(&r.snap.ClusterPipelines[i])
+		} else {
+			p = r.resolvePipeline(&r.snap.Pipelines[i-nc])
+		}
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// resolveClusterPipeline checks one ClusterLogPipeline; nil when it cannot render.
+func (r *resolver) resolveClusterPipeline(cp *v1.ClusterLogPipeline) *pipeline {
+	ref := Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}
+	agent, ok := r.agentFor(ref, cp.Spec.Agent)
+	if !ok || !r.checkSpec(ref, cp.ResourceVersion, &cp.Spec) {
+		return nil
+	}
+	outs := r.pipelineOutputs(ref, nil, cp.Spec.ClusterOutputRefs)
+	if len(outs) == 0 {
+		return nil
+	}
+	p := &pipeline{Ref: ref, Version: cp.ResourceVersion, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
+		Node: cp.Spec.Input.Node, Events: cp.Spec.Input.Events}
+	if e := cp.Spec.Input.Events; e != nil {
+		p.EventNamespaces = r.selectNamespaces(e.Namespaces)
+		if p.EventNamespaces.Only != nil && len(p.EventNamespaces.Only) == 0 {
+			r.warn(problem(ref, conditions.ReasonNoNamespacesSelected, "input.events.namespaces"))
+		}
+	}
+	if c := cp.Spec.Input.Containers; c != nil {
+		sel := c.ContainerSelection
+		p.Containers = &sel
+		p.Namespaces = r.selectNamespaces(c.Namespaces)
+		if p.Namespaces.Only != nil && len(p.Namespaces.Only) == 0 {
+			r.warn(problem(ref, conditions.ReasonNoNamespacesSelected, "input.containers.namespaces"))
+		}
+	}
+	return p
+}
+
+// resolvePipeline checks one LogPipeline; nil when it cannot render.
+func (r *resolver) resolvePipeline(lp *v1.LogPipeline) *pipeline {
+	ref := Ref{Kind: alias.LogPipeline, Namespace: lp.Namespace, Name: lp.Name}
+	agent := ""
+	if lp.Spec.Input.Containers != nil {
+		var ok bool
+		if agent, ok = r.agentFor(ref, lp.Spec.Agent); !ok {
+			return nil
+		}
+	}
+	if !r.checkSpec(ref, lp.ResourceVersion, &lp.Spec) {
+		return nil
+	}
+	outs := r.pipelineOutputs(ref, lp.Spec.OutputRefs, lp.Spec.ClusterOutputRefs)
+	if len(outs) == 0 {
+		return nil
+	}
+	// A tenant pipeline reads its own namespace and nothing else: the namespace
+	// comes from its metadata, never from its spec.
+	return &pipeline{Ref: ref, Version: lp.ResourceVersion, Agent: agent, Filters: lp.Spec.Filters, Outputs: outs,
+		Containers: lp.Spec.Input.Containers, Namespaces: namespaceSet{Only: []string{lp.Namespace}},
+		Files: lp.Spec.Input.Files}
 }

@@ -2,8 +2,10 @@ package render
 
 import (
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"slices"
+	"strconv"
 
 	"github.com/logplane/logplane/internal/fluentbit"
 )
@@ -45,10 +47,26 @@ type encodedOutput struct {
 // ShardFile is the name of shard i.
 func ShardFile(i int) string { return fmt.Sprintf("outputs-%03d.yaml", i) }
 
-// splitFiles writes the configuration into the main file alone when it fits, and
-// otherwise into the main file and the shard files it includes (see above). Sections
-// keep their order within a shard; an empty shard is left out.
-func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) ([]File, error) {
+// fileSet is a configuration's files as laid out by splitFiles, before the shard
+// files not remembered are joined: their contents are nil until join.
+type fileSet struct {
+	files   []File
+	outputs []encodedOutput
+	// members are, per file, the positions in outputs of its sections (nil for the
+	// main file), and sizes the sum of their sizes.
+	members [][]int32
+	sizes   []int
+	// toJoin are the files to join; joined tells them apart.
+	toJoin []int
+	joined []bool
+	memo   *Renderer
+}
+
+// splitFiles lays the configuration out in the main file alone when it fits, and
+// otherwise in the main file and the shard files it includes (see above). Sections
+// keep their order within a shard; an empty shard is left out. The files are complete
+// once join returns.
+func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) (*fileSet, error) {
 	total := 0
 	for _, o := range outputs {
 		total += o.size()
@@ -59,7 +77,7 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 	}
 	if len(head)+total+len(outputsHeader) <= maxFileBytes {
 		data, err := main.MarshalWithOutputs(sectionBytes(outputs))
-		return []File{{Name: MainFile, Content: data}}, err
+		return &fileSet{files: []File{{Name: MainFile, Content: data}}}, err
 	}
 
 	keys := shardKeys(outputs)
@@ -90,9 +108,8 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		}
 		members[k] = append(members[k], int32(i))
 	}
-	files := []File{{Name: MainFile}}
-	type join struct{ file, shard int }
-	var toJoin []join // shards not remembered as they are
+	fs := &fileSet{files: []File{{Name: MainFile}}, outputs: outputs, members: [][]int32{nil}, sizes: []int{0},
+		joined: []bool{false}, memo: memo}
 	for i, m := range members {
 		if len(m) == 0 {
 			continue
@@ -100,25 +117,69 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		name := ShardFile(i)
 		content := memo.reuseShard(outputs, m)
 		if content == nil {
-			toJoin = append(toJoin, join{len(files), i})
+			fs.toJoin = append(fs.toJoin, len(fs.files))
 		}
-		files = append(files, File{Name: name, Content: content})
+		fs.joined = append(fs.joined, content == nil)
+		fs.files = append(fs.files, File{Name: name, Content: content})
+		fs.members = append(fs.members, m)
+		fs.sizes = append(fs.sizes, sizes[i])
 		main.Includes = append(main.Includes, name)
 	}
-	// Joining copies megabytes, memory-bound, and each file is independent.
-	parallel(len(toJoin), 4, func(j int) {
-		files[toJoin[j].file].Content = joinShard(outputs, members[toJoin[j].shard], sizes[toJoin[j].shard])
-	})
-	for _, j := range toJoin {
-		memo.keepShard(outputs, members[j.shard], files[j.file].Content)
-	}
-	if files[0].Content, err = main.MarshalWithOutputs(nil); err != nil {
+	if fs.files[0].Content, err = main.MarshalWithOutputs(nil); err != nil {
 		return nil, err
 	}
-	if len(files[0].Content) > maxFileBytes {
-		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(files[0].Content), maxFileBytes)
+	if len(fs.files[0].Content) > maxFileBytes {
+		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(fs.files[0].Content), maxFileBytes)
 	}
-	return files, nil
+	return fs, nil
+}
+
+// join writes the shard files not remembered, and remembers them.
+func (fs *fileSet) join() {
+	// Joining copies megabytes, memory-bound, and each file is independent.
+	parallel(len(fs.toJoin), 4, func(j int) {
+		f := fs.toJoin[j]
+		fs.files[f].Content = joinShard(fs.outputs, fs.members[f], fs.sizes[f])
+	})
+	for _, f := range fs.toJoin {
+		fs.memo.keepShard(fs.outputs, fs.members[f], fs.files[f].Content)
+	}
+}
+
+// hash writes what writeFiles would write of the complete files to h, and may run
+// while join does: a shard being joined is hashed from its sections, which equal it,
+// and its content (being written) is never read.
+func (fs *fileSet) hash(h hash.Hash) {
+	line := make([]byte, 0, 256)
+	for i := range fs.files {
+		size := len(outputsHeader) + fs.sizes[i]
+		if !fs.joined[i] {
+			size = len(fs.files[i].Content)
+		}
+		line = append(append(append(line[:0], "file "...), fs.files[i].Name...), ' ')
+		line = append(strconv.AppendInt(line, int64(size), 10), '\n')
+		h.Write(line)
+		if !fs.joined[i] {
+			h.Write(fs.files[i].Content)
+			continue
+		}
+		// Short pieces are gathered: each Write has a cost of its own.
+		line = append(line[:0], outputsHeader...)
+		for _, o := range fs.members[i] {
+			for _, piece := range [2][]byte{fs.outputs[o].data, fs.outputs[o].procs} {
+				if len(line)+len(piece) > cap(line) {
+					h.Write(line)
+					line = line[:0]
+				}
+				if len(piece) > cap(line) {
+					h.Write(piece)
+				} else {
+					line = append(line, piece...)
+				}
+			}
+		}
+		h.Write(line)
+	}
 }
 
 // shardKeys hashes what decides each section's shard: its pipeline's identity, or,

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -189,4 +190,24 @@ func TestRememberingRendererMatchesRenderWhenSharded(t *testing.T) {
 	s.Pipelines[0].Spec.OutputRefs = append(slices.Clone(s.Pipelines[0].Spec.OutputRefs), "extra")
 	s.Pipelines[0].ResourceVersion = "2"
 	check("output added to a pipeline", 1)
+}
+
+// A sharded configuration's hash is taken from the sections while the shard files
+// are joined; it must equal the hash of the files as written, with and without a
+// Renderer (which reuses shard files it remembers).
+func TestShardedHashIsHashOfFiles(t *testing.T) {
+	withMaxFileBytes(t, 64*1024)
+	s := fleet(200)
+	r := NewRenderer()
+	for name, got := range map[string]Config{"Render": Render(s).Agents[0].Config,
+		"Renderer": r.Render(s).Agents[0].Config, "Renderer again": r.Render(s).Agents[0].Config} {
+		if len(got.Files) < 3 {
+			t.Fatalf("%s: %d files: not sharded", name, len(got.Files))
+		}
+		h := sha256.New()
+		writeFiles(h, got.Files)
+		if want := hashRest(h, &got); got.Hash != want {
+			t.Errorf("%s: hash %s, the files hash to %s", name, got.Hash, want)
+		}
+	}
 }

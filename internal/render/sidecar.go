@@ -102,8 +102,8 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 		kept.Outputs = append(kept.Outputs, o)
 	}
 	b.parsers.prefix = "lp-" + p.Ref.Name + "-"
-	b.addOutputs(&kept, match{glob: tag}, func(ps *parsers, out []fluentbit.Section) []fluentbit.Section {
-		return appendFilterProcessors(out, p.Filters, ps)
+	b.addOutputs(&kept, match{glob: tag}, func(ps *parsers, keys *sectionKeys, out []fluentbit.Section) []fluentbit.Section {
+		return appendFilterProcessors(out, p.Filters, ps, keys)
 	}, filesystem)
 	b.flush()
 	probs = append(probs, b.problems...)
