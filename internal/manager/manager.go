@@ -68,6 +68,9 @@ type Options struct {
 	PrometheusWindow time.Duration
 	// RetentionInterval is how often retention is re-applied to catch drift.
 	RetentionInterval time.Duration
+	// RolloutInterval is the least time between two configuration rollouts of an
+	// agent in Restart mode; zero rolls out every change at once.
+	RolloutInterval time.Duration
 	// RetentionAppliers reaches the destinations; nil uses the real ones (tests swap it).
 	RetentionAppliers retention.Factory
 	// Webhook: see webhook.go.
@@ -101,6 +104,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"This operator's image; agents in HotReload mode run its reloader.")
 	fs.DurationVar(&o.RetentionInterval, "retention-interval", retentionreconciler.DefaultInterval,
 		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
+	fs.DurationVar(&o.RolloutInterval, "min-rollout-interval", 10*time.Second,
+		"Least time between two configuration rollouts (pod restarts) of an agent in Restart mode; a burst of changes rolls out its first and its last.")
 	o.Webhook.BindFlags(fs)
 	fs.StringVar(&o.PprofAddr, "pprof-address", "",
 		"Address of the Go pprof endpoints (/debug/pprof), for profiling; empty turns them off.")
@@ -158,6 +163,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		SecretData:  agentreconciler.NewSecretData(mgr.GetCache(), mgr.GetAPIReader()),
 		SecretIndex: agentreconciler.NewSecretIndex(), Events: events,
 		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer(), Board: board,
+		Rollouts: &agentreconciler.Rollouts{Interval: opts.RolloutInterval},
 		// Objects no watch covers (ServiceAccount, RBAC, Service) are re-applied at
 		// least this often, undoing edits made by hand.
 		Applied: apply.NewMemo(10*time.Minute, mgr.GetAPIReader())}}

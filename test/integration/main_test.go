@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 		managerDone <- manager.Run(ctx, env.Config, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-test",
 			FlowInterval:      time.Second,
+			RolloutInterval:   5 * time.Second,
 			RetentionAppliers: loopbackAppliers.build,
 			// The API server calls the in-process webhook at the address envtest chose,
 			// trusting the certificate envtest wrote.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +50,8 @@ type Reconciler struct {
 	Applied *apply.Memo
 	// Board receives the render's verdicts on pipelines, for their status reconciler.
 	Board *status.Board
+	// Rollouts paces configuration rollouts in Restart mode; nil rolls out each change.
+	Rollouts *Rollouts
 
 	// eventsAbsent remembers that the events collector was removed. Only the default
 	// agent's reconcile touches it, and one reconcile per agent runs at a time.
@@ -102,6 +105,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		in.Spec = owner.Spec
 	}
 	objs := agentobjects.Build(in)
+	requeue, err := r.paceRollout(ctx, req.Name, objs.DaemonSet)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	// One list serves the apply memo and the pruning: the Secrets the apply below
 	// creates are the current configuration's, which pruning keeps anyway.
 	existing, err := r.agentSecrets(ctx, req.Name)
@@ -144,7 +151,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	r.publishVerdicts(req.Name, snap, res, health)
-	return reconcile.Result{}, nil
+	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// paceRollout keeps the running configuration hash on the pod template while a
+// rollout must wait (see Rollouts), and says when to come back for it.
+func (r *Reconciler) paceRollout(ctx context.Context, agent string, ds *appsv1.DaemonSet) (time.Duration, error) {
+	if r.Rollouts == nil {
+		return 0, nil
+	}
+	var live appsv1.DaemonSet
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(ds), &live)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("failed to get DaemonSet: %w", err)
+	}
+	tmpl := ds.Spec.Template.Annotations
+	var wait time.Duration
+	tmpl[agentobjects.AnnotationConfig], wait = r.Rollouts.TemplateHash(agent,
+		tmpl[agentobjects.AnnotationConfig], live.Spec.Template.Annotations[agentobjects.AnnotationConfig], time.Now())
+	return wait, nil
 }
 
 // health reads the agent's DaemonSet and pods from the cache and judges them.
