@@ -220,6 +220,9 @@ func (b *bench) measure(ctx context.Context, w *Workload, ph *phases) error {
 	if err := b.edits(ctx, obs, w.Pipelines); err != nil {
 		return err
 	}
+	// The last edits' rollout may be held back for the operator's rollout interval; it
+	// goes out at its end, and belongs to the edits, not to the quiet window.
+	sleep(ctx, rolloutInterval)
 	if _, _, err := b.sampler.waitIdle(ctx, time.Now(), cfg.Timeout); err != nil {
 		return err
 	}
@@ -300,7 +303,8 @@ func (b *bench) startOperator(ctx context.Context, logName string) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--metrics-secure=false"}
+	args := []string{"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--metrics-secure=false",
+		"--min-rollout-interval=" + rolloutInterval.String()}
 	b.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
 	b.pprof = ""
 	if b.cfg.Pprof {
@@ -350,6 +354,9 @@ func slicesFrom(ch chan error) []error {
 	}
 	return out
 }
+
+// rolloutInterval is the operator's --min-rollout-interval in the bench.
+const rolloutInterval = 10 * time.Second
 
 // edits changes one pipeline at a time and times the update call until its new value
 // is in the configuration Secret.
