@@ -105,19 +105,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		in.Spec = owner.Spec
 	}
 	objs := agentobjects.Build(in)
-	requeue, err := r.paceRollout(ctx, req.Name, objs.DaemonSet)
-	if err != nil {
-		return reconcile.Result{}, err
+	// The running DaemonSet, as the cache has it, read once: the apply memo compares
+	// with it, and rollout pacing starts from its hash after a restart.
+	var live appsv1.DaemonSet
+	err = r.Client.Get(ctx, client.ObjectKeyFromObject(objs.DaemonSet), &live)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, fmt.Errorf("failed to get DaemonSet: %w", err)
 	}
+	liveFound := err == nil
+	requeue := r.paceRollout(req.Name, objs.DaemonSet, &live)
 	// One list serves the apply memo and the pruning: the Secrets the apply below
 	// creates are the current configuration's, which pruning keeps anyway.
 	existing, err := r.agentSecrets(ctx, req.Name)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := r.confirmApplied(ctx, objs, existing); err != nil {
-		return reconcile.Result{}, err
-	}
+	r.confirmApplied(objs, &live, liveFound, existing)
 	for _, obj := range objs.All() {
 		if owner != nil {
 			if err := controllerutil.SetOwnerReference(owner, obj, r.Client.Scheme()); err != nil {
@@ -155,24 +158,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 }
 
 // paceRollout keeps the running configuration hash on the pod template while a
-// rollout must wait (see Rollouts), and says when to come back for it.
-func (r *Reconciler) paceRollout(ctx context.Context, agent string, ds *appsv1.DaemonSet) (time.Duration, error) {
+// rollout must wait (see Rollouts), and says when to come back for it. live is empty
+// when there is no DaemonSet yet.
+func (r *Reconciler) paceRollout(agent string, ds, live *appsv1.DaemonSet) time.Duration {
 	if r.Rollouts == nil {
-		return 0, nil
-	}
-	var live appsv1.DaemonSet
-	err := r.Client.Get(ctx, client.ObjectKeyFromObject(ds), &live)
-	if apierrors.IsNotFound(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("failed to get DaemonSet: %w", err)
+		return 0
 	}
 	tmpl := ds.Spec.Template.Annotations
 	var wait time.Duration
 	tmpl[agentobjects.AnnotationConfig], wait = r.Rollouts.TemplateHash(agent,
 		tmpl[agentobjects.AnnotationConfig], live.Spec.Template.Annotations[agentobjects.AnnotationConfig], time.Now())
-	return wait, nil
+	return wait
 }
 
 // health reads the agent's DaemonSet and pods from the cache and judges them.
@@ -278,16 +274,11 @@ func (r *Reconciler) apply(ctx context.Context, obj client.Object) error {
 
 // confirmApplied tells the apply memo what the agent's DaemonSet and Secrets look like
 // now, so that an object edited or deleted by someone else is applied again.
-func (r *Reconciler) confirmApplied(ctx context.Context, objs *agentobjects.Objects, secrets []metav1.PartialObjectMetadata) error {
+func (r *Reconciler) confirmApplied(objs *agentobjects.Objects, live *appsv1.DaemonSet, liveFound bool, secrets []metav1.PartialObjectMetadata) {
 	if r.Applied == nil {
-		return nil
+		return
 	}
-	var ds appsv1.DaemonSet
-	err := r.Client.Get(ctx, client.ObjectKeyFromObject(objs.DaemonSet), &ds)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("failed to get DaemonSet: %w", err)
-	}
-	r.Applied.Confirm("DaemonSet", objs.DaemonSet.Namespace, objs.DaemonSet.Name, ds.ResourceVersion, err == nil)
+	r.Applied.Confirm("DaemonSet", objs.DaemonSet.Namespace, objs.DaemonSet.Name, live.ResourceVersion, liveFound)
 	rvs := make(map[string]string, len(secrets))
 	for _, s := range secrets {
 		rvs[s.Name] = s.ResourceVersion
@@ -296,7 +287,6 @@ func (r *Reconciler) confirmApplied(ctx context.Context, objs *agentobjects.Obje
 		rv, ok := rvs[s.Name]
 		r.Applied.Confirm("Secret", s.Namespace, s.Name, rv, ok)
 	}
-	return nil
 }
 
 // agentSecrets lists the metadata of the Secrets logplane labelled as the agent's.
