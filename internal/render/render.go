@@ -259,20 +259,21 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A sharded configuration is megabytes: its files are hashed (from their sections),
-	// joined and their credentials gathered at once, each taking a while.
-	hashed := make(chan hash.Hash, 1)
 	cfg := &Config{}
+	var h hash.Hash
 	if len(fs.files) > 1 {
-		go func() { h := sha256.New(); fs.hash(h); hashed <- h }()
-		gathered := make(chan struct{})
+		// A sharded configuration is megabytes: its files are hashed (from their
+		// sections), joined and their credentials gathered at once, each taking a while.
+		digested, gathered := make(chan struct{}), make(chan struct{})
+		go func() { fs.digest(); close(digested) }()
 		go func() { b.gatherCredentials(cfg); close(gathered) }()
 		fs.join()
+		<-digested
 		<-gathered
+		fs.remember()
+		h = hashDigests(fs.files, fs.digests)
 	} else {
-		h := sha256.New()
-		writeFiles(h, fs.files)
-		hashed <- h
+		h = hashFiles(fs.files)
 		b.gatherCredentials(cfg)
 	}
 	cfg.Files = fs.files
@@ -282,7 +283,7 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 		slices.SortFunc(cfg.Pipelines, compareRefs)
 		cfg.Pipelines = slices.Compact(cfg.Pipelines)
 	}
-	cfg.Hash = hashRest(<-hashed, cfg)
+	cfg.Hash = hashRest(h, cfg)
 	return cfg, nil
 }
 
@@ -293,8 +294,47 @@ func (b *builder) gatherCredentials(cfg *Config) {
 	cfg.AWSProfiles = gather(b.sectionCreds, func(c *credentials) map[string]AWSProfile { return c.profiles })
 }
 
-// Config.Hash is SHA-256 over the files (writeFiles), then every reference to secret
+// Config.Hash is SHA-256 over the files (hashFiles), then every reference to secret
 // material (hashRest).
+
+// hashFiles writes the files to a new SHA-256: one file whole (writeFiles), several
+// as their digests (fileDigest), so that a shard file a Renderer remembers is not
+// hashed again.
+func hashFiles(files []File) hash.Hash {
+	h := sha256.New()
+	if len(files) == 1 {
+		writeFiles(h, files)
+		return h
+	}
+	digests := make([]digest, len(files))
+	for i, f := range files {
+		digests[i] = fileDigest(f)
+	}
+	return hashDigests(files, digests)
+}
+
+// digest is a file's SHA-256 (fileDigest).
+type digest [sha256.Size]byte
+
+// fileDigest is SHA-256 over what writeFiles writes of f alone.
+func fileDigest(f File) digest {
+	h := sha256.New()
+	writeFiles(h, []File{f})
+	return digest(h.Sum(nil))
+}
+
+// hashDigests writes each file's name, size and digest to a new SHA-256.
+func hashDigests(files []File, digests []digest) hash.Hash {
+	h := sha256.New()
+	line := make([]byte, 0, 256)
+	for i, f := range files {
+		line = append(append(append(line[:0], "file "...), f.Name...), ' ')
+		line = append(strconv.AppendInt(line, int64(len(f.Content)), 10), ' ')
+		line = append(hex.AppendEncode(line, digests[i][:]), '\n')
+		h.Write(line)
+	}
+	return h
+}
 
 // writeFiles writes the files, with their names and sizes, to h.
 func writeFiles(h hash.Hash, files []File) {

@@ -1,8 +1,8 @@
 package render
 
 import (
+	"crypto/sha256"
 	"fmt"
-	"hash"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -48,18 +48,20 @@ type encodedOutput struct {
 func ShardFile(i int) string { return fmt.Sprintf("outputs-%03d.yaml", i) }
 
 // fileSet is a configuration's files as laid out by splitFiles, before the shard
-// files not remembered are joined: their contents are nil until join.
+// files not remembered are joined: their contents are nil until complete.
 type fileSet struct {
-	files   []File
+	files []File
+	// digests are the files' digests (fileDigest), zero until complete for the
+	// files it works out.
+	digests []digest
 	outputs []encodedOutput
 	// members are, per file, the positions in outputs of its sections (nil for the
 	// main file), and sizes the sum of their sizes.
 	members [][]int32
 	sizes   []int
-	// toJoin are the files to join; joined tells them apart.
-	toJoin []int
-	joined []bool
-	memo   *Renderer
+	// remembered tells the shard files a Renderer gave back whole, with their digests.
+	remembered []bool
+	memo       *Renderer
 }
 
 // splitFiles lays the configuration out in the main file alone when it fits, and
@@ -108,18 +110,16 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		}
 		members[k] = append(members[k], int32(i))
 	}
-	fs := &fileSet{files: []File{{Name: MainFile}}, outputs: outputs, members: [][]int32{nil}, sizes: []int{0},
-		joined: []bool{false}, memo: memo}
+	fs := &fileSet{files: []File{{Name: MainFile}}, digests: []digest{{}}, outputs: outputs, members: [][]int32{nil},
+		sizes: []int{0}, remembered: []bool{false}, memo: memo}
 	for i, m := range members {
 		if len(m) == 0 {
 			continue
 		}
 		name := ShardFile(i)
-		content := memo.reuseShard(outputs, m)
-		if content == nil {
-			fs.toJoin = append(fs.toJoin, len(fs.files))
-		}
-		fs.joined = append(fs.joined, content == nil)
+		content, sum := memo.reuseShard(outputs, m)
+		fs.remembered = append(fs.remembered, content != nil)
+		fs.digests = append(fs.digests, sum)
 		fs.files = append(fs.files, File{Name: name, Content: content})
 		fs.members = append(fs.members, m)
 		fs.sizes = append(fs.sizes, sizes[i])
@@ -134,38 +134,37 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 	return fs, nil
 }
 
-// join writes the shard files not remembered, and remembers them.
+// join writes the shard files not remembered.
 func (fs *fileSet) join() {
 	// Joining copies megabytes, memory-bound, and each file is independent.
-	parallel(len(fs.toJoin), 4, func(j int) {
-		f := fs.toJoin[j]
-		fs.files[f].Content = joinShard(fs.outputs, fs.members[f], fs.sizes[f])
+	parallel(len(fs.files)-1, 4, func(i int) {
+		if f := i + 1; !fs.remembered[f] {
+			fs.files[f].Content = joinShard(fs.outputs, fs.members[f], fs.sizes[f])
+		}
 	})
-	for _, f := range fs.toJoin {
-		fs.memo.keepShard(fs.outputs, fs.members[f], fs.files[f].Content)
-	}
 }
 
-// hash writes what writeFiles would write of the complete files to h, and may run
-// while join does: a shard being joined is hashed from its sections, which equal it,
-// and its content (being written) is never read.
-func (fs *fileSet) hash(h hash.Hash) {
+// digest works out the digests of the files not remembered, as fileDigest would of
+// the complete files. It may run while join does: a shard being joined is hashed
+// from its sections, which equal it, and its content (being written) is never read.
+func (fs *fileSet) digest() {
+	h := sha256.New()
 	line := make([]byte, 0, 256)
-	for i := range fs.files {
-		size := len(outputsHeader) + fs.sizes[i]
-		if !fs.joined[i] {
-			size = len(fs.files[i].Content)
-		}
-		line = append(append(append(line[:0], "file "...), fs.files[i].Name...), ' ')
-		line = append(strconv.AppendInt(line, int64(size), 10), '\n')
-		h.Write(line)
-		if !fs.joined[i] {
-			h.Write(fs.files[i].Content)
+	for f := range fs.files {
+		if fs.remembered[f] {
 			continue
 		}
+		h.Reset()
+		if f == 0 {
+			writeFiles(h, fs.files[:1])
+			fs.digests[f] = digest(h.Sum(nil))
+			continue
+		}
+		line = append(append(append(line[:0], "file "...), fs.files[f].Name...), ' ')
+		line = append(strconv.AppendInt(line, int64(len(outputsHeader)+fs.sizes[f]), 10), '\n')
+		line = append(line, outputsHeader...)
 		// Short pieces are gathered: each Write has a cost of its own.
-		line = append(line[:0], outputsHeader...)
-		for _, o := range fs.members[i] {
+		for _, o := range fs.members[f] {
 			for _, piece := range [2][]byte{fs.outputs[o].data, fs.outputs[o].procs} {
 				if len(line)+len(piece) > cap(line) {
 					h.Write(line)
@@ -179,6 +178,16 @@ func (fs *fileSet) hash(h hash.Hash) {
 			}
 		}
 		h.Write(line)
+		fs.digests[f] = digest(h.Sum(nil))
+	}
+}
+
+// remember keeps the shard files just joined, with their digests.
+func (fs *fileSet) remember() {
+	for f := 1; f < len(fs.files); f++ {
+		if !fs.remembered[f] {
+			fs.memo.keepShard(fs.outputs, fs.members[f], fs.files[f].Content, fs.digests[f])
+		}
 	}
 }
 
@@ -230,39 +239,41 @@ func joinShard(outputs []encodedOutput, members []int32, size int) []byte {
 	return data
 }
 
-// memoShard is a shard file as last written, and the sections it was written from.
+// memoShard is a shard file as last written, its digest, and the sections it was
+// written from.
 type memoShard struct {
 	sections []*memoSection
 	content  []byte
+	digest   digest
 	epoch    int
 }
 
 // reuseShard returns the shard file written last time for exactly these remembered
-// sections, or nil.
-func (r *Renderer) reuseShard(outputs []encodedOutput, members []int32) []byte {
+// sections, and its digest, or nil.
+func (r *Renderer) reuseShard(outputs []encodedOutput, members []int32) ([]byte, digest) {
 	if r == nil {
-		return nil
+		return nil, digest{}
 	}
 	// A section belongs to one configuration, so the first one names the shard.
 	first := outputs[members[0]].memo
 	m := r.shards[first]
 	if first == nil || m == nil || len(m.sections) != len(members) {
-		return nil
+		return nil, digest{}
 	}
 	for j, i := range members {
 		if m.sections[j] != outputs[i].memo {
-			return nil
+			return nil, digest{}
 		}
 	}
 	if m.epoch != r.epoch {
 		m.epoch = r.epoch
 		r.touchedShards++
 	}
-	return m.content
+	return m.content, m.digest
 }
 
 // keepShard remembers a shard file written from remembered sections only.
-func (r *Renderer) keepShard(outputs []encodedOutput, members []int32, content []byte) {
+func (r *Renderer) keepShard(outputs []encodedOutput, members []int32, content []byte, sum digest) {
 	if r == nil {
 		return
 	}
@@ -275,5 +286,5 @@ func (r *Renderer) keepShard(outputs []encodedOutput, members []int32, content [
 	if old := r.shards[ptrs[0]]; old == nil || old.epoch != r.epoch {
 		r.touchedShards++
 	}
-	r.shards[ptrs[0]] = &memoShard{sections: ptrs, content: content, epoch: r.epoch}
+	r.shards[ptrs[0]] = &memoShard{sections: ptrs, content: content, digest: sum, epoch: r.epoch}
 }

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -192,21 +191,26 @@ func TestRememberingRendererMatchesRenderWhenSharded(t *testing.T) {
 	check("output added to a pipeline", 1)
 }
 
-// A sharded configuration's hash is taken from the sections while the shard files
+// A sharded configuration's hash is taken from digests worked out as its shard files
 // are joined; it must equal the hash of the files as written, with and without a
-// Renderer (which reuses shard files it remembers).
+// Renderer (which reuses shard files and digests it remembers).
 func TestShardedHashIsHashOfFiles(t *testing.T) {
 	withMaxFileBytes(t, 64*1024)
 	s := fleet(200)
 	r := NewRenderer()
-	for name, got := range map[string]Config{"Render": Render(s).Agents[0].Config,
-		"Renderer": r.Render(s).Agents[0].Config, "Renderer again": r.Render(s).Agents[0].Config} {
+	configs := map[string]Config{"Render": Render(s).Agents[0].Config,
+		"Renderer": r.Render(s).Agents[0].Config, "Renderer again": r.Render(s).Agents[0].Config}
+	s.Pipelines[7].Spec.Filters = nil
+	s.Pipelines[7].ResourceVersion = "2"
+	configs["Renderer after a change"] = r.Render(s).Agents[0].Config
+	if configs["Renderer after a change"].Hash == configs["Renderer again"].Hash {
+		t.Fatal("the change left the hash as it was")
+	}
+	for name, got := range configs {
 		if len(got.Files) < 3 {
 			t.Fatalf("%s: %d files: not sharded", name, len(got.Files))
 		}
-		h := sha256.New()
-		writeFiles(h, got.Files)
-		if want := hashRest(h, &got); got.Hash != want {
+		if want := hashRest(hashFiles(got.Files), &got); got.Hash != want {
 			t.Errorf("%s: hash %s, the files hash to %s", name, got.Hash, want)
 		}
 	}
