@@ -75,14 +75,25 @@ func deliveryOf(p *v1.RetentionPolicy) delivery {
 	return d
 }
 
-// setDelivery writes retry_limit, and storage.total_limit_size when the input buffers
-// on the filesystem: then each output's share of the disk is bounded by its class.
-func setDelivery(s *fluentbit.Section, d delivery, filesystem bool) {
+// setDelivery writes retry_limit and the bound of the output's disk buffer: its class's
+// buffer size, so that each output's share of the disk is bounded. That bound is
+// storage.total_limit_size when the input buffers on the filesystem, or the plugin's
+// own key when it keeps a disk buffer of its own (ownDiskBuffer) whatever the input does.
+func setDelivery(s *fluentbit.Section, d delivery, filesystem bool, t v1.OutputType) {
 	s.Set("retry_limit", retryLimit(d.retry))
-	if filesystem {
-		s.Set("storage.total_limit_size", fluentbit.String(sizeForFluentBit(d.buffer)))
+	size := fluentbit.String(sizeForFluentBit(d.buffer))
+	if key, own := ownDiskBuffer[t]; own {
+		s.Set(key, size)
+	} else if filesystem {
+		s.Set("storage.total_limit_size", size)
 	}
 }
+
+// ownDiskBuffer is the key that bounds a plugin's own disk buffer. s3 moves records
+// into files under its store_dir as it gets them, so storage.total_limit_size would
+// bound next to nothing (Fluent Bit 5.1 warns when it is set) and store_dir would grow
+// without limit while uploads fail.
+var ownDiskBuffer = map[v1.OutputType]string{v1.OutputS3: "store_dir_limit_size"}
 
 // sizeForFluentBit writes a quantity in bytes, which Fluent Bit reads unambiguously
 // (its suffixes are decimal; Kubernetes' Mi/Gi are binary).

@@ -1,10 +1,14 @@
 package render
 
 import (
+	"maps"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/fluentbit"
 )
 
 func TestRetryLimit(t *testing.T) {
@@ -34,5 +38,37 @@ func TestSizeForFluentBitIsBytes(t *testing.T) {
 		if got := sizeForFluentBit(resource.MustParse(in)); got != want {
 			t.Errorf("%s → %s, want %s", in, got, want)
 		}
+	}
+}
+
+// Every output's disk buffer is bounded by its class: through the engine's chunks when
+// the input buffers on the filesystem, through s3's own key always (s3 buffers on disk
+// by itself).
+func TestDeliveryBoundsTheDiskBuffer(t *testing.T) {
+	d := delivery{buffer: resource.MustParse("10Mi"), retry: defaultRetry}
+	for _, tc := range []struct {
+		name       string
+		t          v1.OutputType
+		filesystem bool
+		want       map[string]string
+	}{
+		{"http, memory input", v1.OutputHTTP, false, map[string]string{}},
+		{"http, filesystem input", v1.OutputHTTP, true, map[string]string{"storage.total_limit_size": "10485760"}},
+		{"s3, memory input", v1.OutputS3, false, map[string]string{"store_dir_limit_size": "10485760"}},
+		{"s3, filesystem input", v1.OutputS3, true, map[string]string{"store_dir_limit_size": "10485760"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s fluentbit.Section
+			setDelivery(&s, d, tc.filesystem, tc.t)
+			got := map[string]string{}
+			for _, p := range s.Params {
+				if p.Key != "retry_limit" {
+					got[p.Key] = p.Value.String()
+				}
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -45,7 +45,7 @@ func fillOutputSection(s *fluentbit.Section, env *outputEnv, pl *pipeline, o *ou
 	if o.Spec.Workers != nil {
 		s.Set("workers", fluentbit.Int(int64(*o.Spec.Workers)))
 	}
-	setDelivery(s, deliveryOf(o.Policy), filesystem)
+	setDelivery(s, deliveryOf(o.Policy), filesystem, o.Spec.Type)
 	for _, kv := range o.Spec.RawParameters {
 		s.Set(kv.Key, fluentbit.String(string(kv.Value)))
 	}
