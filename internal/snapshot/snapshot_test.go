@@ -65,6 +65,22 @@ func TestScanFindsTheFirstBadStringOrTheReferences(t *testing.T) {
 	if path, _, _, _ := Scan(&spec, bad, false); path != "spec.input.containers.podSelector.matchLabels.BAD" {
 		t.Errorf("a bad label key: path %q", path)
 	}
+	// Of several bad entries the first in key order, on every walk: map order must not
+	// move the message.
+	for _, k := range []string{"z", "m", "c", "q", "b2"} {
+		spec.Input.Containers.PodSelector.MatchLabels[k] = "BAD"
+	}
+	for range 20 {
+		if path, _, _, _ := Scan(&spec, bad, false); path != "spec.input.containers.podSelector.matchLabels.BAD" {
+			t.Fatalf("several bad labels: path %q", path)
+		}
+	}
+	delete(spec.Input.Containers.PodSelector.MatchLabels, "BAD")
+	for range 20 {
+		if path, _, _, _ := Scan(&spec, bad, false); path != "spec.input.containers.podSelector.matchLabels.b2" {
+			t.Fatalf("several bad label values: path %q", path)
+		}
+	}
 	out := v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "h",
 		BasicAuth: &v1.BasicAuth{User: "u", Password: v1.SecretKeyRef{Name: "basic", Key: "pw"}}}}
 	if _, _, found, refs := Scan(&out, bad, true); found || len(refs) != 1 || refs[0].Path != "spec.http.basicAuth.password" {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,21 +187,37 @@ func (vis *visitor) walk(v reflect.Value, p *plan, path []pathElem) bool {
 			}
 		}
 	case reflect.Map:
+		// Entries are walked in key order, so that the first bad string, and the order
+		// of the references, are the same on every walk (a status message that moved
+		// with map order would be rewritten for nothing).
 		if m, ok := v.Interface().(map[string]string); ok {
-			// The usual map (labels) without reflection, which copies every key and value.
-			for k, x := range m {
+			return vis.walkLabels(m, path)
+		}
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			q := append(path, pathElem{name: k.String()})
+			if vis.onString(k.String(), q) || vis.walk(v.MapIndex(k), p.elem, q) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// walkLabels walks the usual map (labels) without reflection, which copies every key
+// and value, and sorts its keys only when one of its strings is bad.
+func (vis *visitor) walkLabels(m map[string]string, path []pathElem) bool {
+	if vis.bad == nil {
+		return false
+	}
+	for k, x := range m {
+		if vis.bad(k) || vis.bad(x) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
 				q := append(path, pathElem{name: k})
-				if vis.onString(k, q) || vis.onString(x, q) {
+				if vis.onString(k, q) || vis.onString(m[k], q) {
 					return true
 				}
-			}
-			return false
-		}
-		iter := v.MapRange()
-		for iter.Next() {
-			q := append(path, pathElem{name: iter.Key().String()})
-			if vis.onString(iter.Key().String(), q) || vis.walk(iter.Value(), p.elem, q) {
-				return true
 			}
 		}
 	}
