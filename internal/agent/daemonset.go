@@ -53,7 +53,7 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 	// Restart mode rolls the pods whenever configuration or credentials change.
 	// HotReload mode rolls them only for credentials (environment variables are read
 	// at start); the reloader applies configuration changes in place.
-	hash := credentialsHash(o.CredentialsSecret)
+	hash := credentialsHash(o.CredentialsSecrets)
 	if spec.ConfigReload != v1.ConfigReloadHotReload {
 		hash = in.Config.Hash + "-" + hash
 	}
@@ -82,23 +82,19 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 		volumes = append([]corev1.Volume{{Name: "varlog", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}}}, volumes...)
 		mounts = append([]corev1.VolumeMount{{Name: "varlog", MountPath: "/var/log", ReadOnly: true}}, mounts...)
 	}
+	holder := credentialsHolder(o.CredentialsSecrets)
 	var env []corev1.EnvVar
 	for _, e := range in.Config.Env {
 		env = append(env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: o.CredentialsSecret.Name}, Key: e.Name}}})
+			LocalObjectReference: corev1.LocalObjectReference{Name: holder[e.Name]}, Key: e.Name}}})
 	}
 	if len(in.Config.SecretFiles) > 0 {
-		var items []corev1.KeyToPath
-		for _, f := range in.Config.SecretFiles {
-			items = append(items, corev1.KeyToPath{Key: FileKey(f.Path), Path: FileKey(f.Path)})
-		}
-		volumes = append(volumes, corev1.Volume{Name: "secret-files", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: o.CredentialsSecret.Name, Items: items}}})
+		volumes = append(volumes, secretFilesVolume(in.Config.SecretFiles, o.CredentialsSecrets, holder))
 		mounts = append(mounts, corev1.VolumeMount{Name: "secret-files", MountPath: render.SecretFilesDir, ReadOnly: true})
 	}
 	if len(in.Config.AWSProfiles) > 0 {
 		volumes = append(volumes, corev1.Volume{Name: "aws", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: o.CredentialsSecret.Name, Items: []corev1.KeyToPath{{Key: AWSCredentialsKey, Path: path.Base(render.AWSCredentialsFile)}}}}})
+			SecretName: holder[AWSCredentialsKey], Items: []corev1.KeyToPath{{Key: AWSCredentialsKey, Path: path.Base(render.AWSCredentialsFile)}}}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "aws", MountPath: path.Dir(render.AWSCredentialsFile), ReadOnly: true})
 		env = append(env, corev1.EnvVar{Name: "AWS_SHARED_CREDENTIALS_FILE", Value: render.AWSCredentialsFile})
 	}
@@ -188,4 +184,28 @@ func hostPath(spec v1.LogAgentSpec) string {
 		return "/var/lib/logplane"
 	}
 	return spec.HostPath
+}
+
+// secretFilesVolume mounts the secret files: from the one Secret that holds them, or
+// projected from the several that do.
+func secretFilesVolume(files []render.SecretFile, secrets []*corev1.Secret, holder map[string]string) corev1.Volume {
+	items := map[string][]corev1.KeyToPath{}
+	for _, f := range files {
+		key := FileKey(f.Path)
+		items[holder[key]] = append(items[holder[key]], corev1.KeyToPath{Key: key, Path: key})
+	}
+	if len(items) == 1 {
+		for name, its := range items {
+			return corev1.Volume{Name: "secret-files", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: name, Items: its}}}
+		}
+	}
+	var sources []corev1.VolumeProjection
+	for _, s := range secrets { // in Secret order, not map order
+		if its := items[s.Name]; len(its) > 0 {
+			sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}, Items: its}})
+		}
+	}
+	return corev1.Volume{Name: "secret-files", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}}
 }

@@ -4,11 +4,7 @@
 package agent
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -56,7 +52,9 @@ type Objects struct {
 	ClusterRole        *rbacv1.ClusterRole
 	ClusterRoleBinding *rbacv1.ClusterRoleBinding
 	ConfigSecrets      []*corev1.Secret
-	CredentialsSecret  *corev1.Secret
+	// CredentialsSecrets carry the secret values the configuration refers to
+	// (credentialsSecrets): one Secret, or several when they do not fit in one.
+	CredentialsSecrets []*corev1.Secret
 	DaemonSet          *appsv1.DaemonSet
 	Service            *corev1.Service
 	// Deployment runs the events collector instead of a DaemonSet.
@@ -71,7 +69,9 @@ func (o *Objects) All() []client.Object {
 	for _, s := range o.ConfigSecrets {
 		out = append(out, s)
 	}
-	out = append(out, o.CredentialsSecret)
+	for _, s := range o.CredentialsSecrets {
+		out = append(out, s)
+	}
 	for _, w := range []client.Object{o.DaemonSet, o.Deployment, o.Service} {
 		if !reflect.ValueOf(w).IsNil() {
 			out = append(out, w)
@@ -116,7 +116,7 @@ func withIdentity(in Input, name string, labels map[string]string, reads ...stri
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: in.Namespace}}},
 	}
 	o.ConfigSecrets = configSecrets(in.Config.Files, name, meta)
-	o.CredentialsSecret, o.Missing = credentialsSecret(in, meta(name+"-credentials"))
+	o.CredentialsSecrets, o.Missing = credentialsSecrets(in, name, meta)
 	return o
 }
 
@@ -148,65 +148,11 @@ func ConfigSecretName(name, file string) string {
 	return name + "-config-" + strings.TrimSuffix(file, ".yaml")
 }
 
-// credentialsSecret gathers every secret value the configuration refers to into one
-// Secret (see CredentialsData).
-func credentialsSecret(in Input, meta metav1.ObjectMeta) (*corev1.Secret, []render.SecretSource) {
-	data, missing := CredentialsData(in.Config, in.SecretValues)
-	return &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data}, missing
-}
-
-// CredentialsData lays out the secret values a configuration refers to as Secret
-// data: env vars by name, mounted files by FileKey, and the AWS shared credentials
-// file under AWSCredentialsKey. Missing lists the keys values has no value for.
-func CredentialsData(cfg render.Config, values map[render.SecretSource][]byte) (data map[string][]byte, missing []render.SecretSource) {
-	data = map[string][]byte{}
-	value := func(src render.SecretSource) []byte {
-		v, ok := values[src]
-		if !ok {
-			missing = append(missing, src)
-		}
-		return v
-	}
-	for _, e := range cfg.Env {
-		data[e.Name] = value(e.Source)
-	}
-	for _, f := range cfg.SecretFiles {
-		data[FileKey(f.Path)] = value(f.Source)
-	}
-	if len(cfg.AWSProfiles) > 0 {
-		var b []byte
-		for _, p := range cfg.AWSProfiles {
-			b = fmt.Appendf(b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n",
-				p.Name, value(p.AccessKeyID), value(p.SecretAccessKey))
-		}
-		data[AWSCredentialsKey] = b
-	}
-	return data, missing
-}
-
-// FileKey is the Secret key of a secret file mounted at path under render.SecretFilesDir.
-func FileKey(path string) string { return path[len(render.SecretFilesDir)+1:] }
-
 func metricsPort(spec v1.LogAgentSpec) int32 {
 	if spec.MetricsPort == 0 {
 		return 2020
 	}
 	return spec.MetricsPort
-}
-
-// Hash of the credentials, so that a rotated password restarts the agents too.
-func credentialsHash(s *corev1.Secret) string {
-	h := sha256.New()
-	keys := make([]string, 0, len(s.Data))
-	for k := range s.Data {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s=%d:", k, len(s.Data[k]))
-		h.Write(s.Data[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))[:20]
 }
 
 var defaultResources = corev1.ResourceRequirements{

@@ -344,21 +344,24 @@ func TestAgentReconcilerEndToEnd(t *testing.T) {
 		})
 	})
 
-	t.Run("a configuration Secret no longer used is pruned", func(t *testing.T) {
-		// As left behind when a configuration split over several Secrets shrinks.
-		stale := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace,
-			Name:   agentobjects.ResourceName("default") + "-config-7",
-			Labels: map[string]string{agentobjects.LabelAgent: "default", agentobjects.LabelManagedBy: "logplane"}}}
-		if err := k8s.Create(ctx, stale); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, "stale Secret pruned", func() error {
-			err := k8s.Get(ctx, client.ObjectKeyFromObject(stale), &corev1.Secret{})
-			if err == nil {
-				return errString("still there")
+	t.Run("configuration and credentials Secrets no longer used are pruned", func(t *testing.T) {
+		// As left behind when a configuration, or its secret values, split over several
+		// Secrets shrink.
+		for _, name := range []string{"-config-7", "-credentials-3"} {
+			stale := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace,
+				Name:   agentobjects.ResourceName("default") + name,
+				Labels: map[string]string{agentobjects.LabelAgent: "default", agentobjects.LabelManagedBy: "logplane"}}}
+			if err := k8s.Create(ctx, stale); err != nil {
+				t.Fatal(err)
 			}
-			return client.IgnoreNotFound(err)
-		})
+			eventually(t, "stale Secret "+stale.Name+" pruned", func() error {
+				err := k8s.Get(ctx, client.ObjectKeyFromObject(stale), &corev1.Secret{})
+				if err == nil {
+					return errString("still there")
+				}
+				return client.IgnoreNotFound(err)
+			})
+		}
 	})
 
 	t.Run("deleting a pipeline removes it from the configuration", func(t *testing.T) {

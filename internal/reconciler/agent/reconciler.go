@@ -6,6 +6,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,7 +132,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	if err := r.pruneConfigSecrets(ctx, req.Name, objs, existing); err != nil {
+	if err := r.pruneSecrets(ctx, req.Name, objs, existing); err != nil {
 		return reconcile.Result{}, err
 	}
 	logger.V(1).Info("applied agent", "configHash", cfg.Hash, "pipelines", len(cfg.Pipelines))
@@ -283,7 +284,7 @@ func (r *Reconciler) confirmApplied(objs *agentobjects.Objects, live *appsv1.Dae
 	for _, s := range secrets {
 		rvs[s.Name] = s.ResourceVersion
 	}
-	for _, s := range append([]*corev1.Secret{objs.CredentialsSecret}, objs.ConfigSecrets...) {
+	for _, s := range append(slices.Clone(objs.CredentialsSecrets), objs.ConfigSecrets...) {
 		rv, ok := rvs[s.Name]
 		r.Applied.Confirm("Secret", s.Namespace, s.Name, rv, ok)
 	}
@@ -300,18 +301,18 @@ func (r *Reconciler) agentSecrets(ctx context.Context, agent string) ([]metav1.P
 	return secrets.Items, nil
 }
 
-// pruneConfigSecrets deletes configuration Secrets of the agent that the current
-// configuration no longer uses, as when a large configuration shrinks back into
-// fewer Secrets. Only Secrets logplane labelled as this agent's are considered.
-func (r *Reconciler) pruneConfigSecrets(ctx context.Context, agent string, objs *agentobjects.Objects, secrets []metav1.PartialObjectMetadata) error {
-	keep := map[string]bool{objs.CredentialsSecret.Name: true}
-	for _, s := range objs.ConfigSecrets {
+// pruneSecrets deletes configuration and credentials Secrets of the agent that the
+// current configuration no longer uses, as when a large configuration shrinks back
+// into fewer Secrets. Only Secrets logplane labelled as this agent's are considered.
+func (r *Reconciler) pruneSecrets(ctx context.Context, agent string, objs *agentobjects.Objects, secrets []metav1.PartialObjectMetadata) error {
+	keep := map[string]bool{}
+	for _, s := range append(slices.Clone(objs.CredentialsSecrets), objs.ConfigSecrets...) {
 		keep[s.Name] = true
 	}
-	prefix := agentobjects.ResourceName(agent) + "-config-"
+	name := agentobjects.ResourceName(agent)
 	for i := range secrets {
 		s := &secrets[i]
-		if keep[s.Name] || !strings.HasPrefix(s.Name, prefix) {
+		if keep[s.Name] || !strings.HasPrefix(s.Name, name+"-config-") && !strings.HasPrefix(s.Name, name+"-credentials-") {
 			continue
 		}
 		if err := r.Client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {

@@ -1,0 +1,118 @@
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/logplane/logplane/internal/render"
+)
+
+// manyCredentials is a configuration of n tenants, each with a token (an environment
+// variable) and a client certificate (a 4 KiB file): 2.5 MB of secret values at 600.
+func manyCredentials(n int) Input {
+	var cfg render.Config
+	values := map[render.SecretSource][]byte{}
+	for i := range n {
+		ns := fmt.Sprintf("team-%03d", i)
+		token := render.SecretSource{Namespace: ns, Name: "token", Key: "token"}
+		cert := render.SecretSource{Namespace: ns, Name: "client", Key: "tls.crt"}
+		cfg.Env = append(cfg.Env, render.EnvVar{Name: fmt.Sprintf("LP_TOKEN%03d", i), Source: token})
+		cfg.SecretFiles = append(cfg.SecretFiles, render.SecretFile{Path: fmt.Sprintf("%s/cert%03d", render.SecretFilesDir, i), Source: cert})
+		values[token] = bytes.Repeat([]byte{'t'}, 64)
+		values[cert] = bytes.Repeat([]byte{byte('a' + i%26)}, 4096)
+	}
+	return Input{Name: "big", Namespace: "ops", Config: cfg, SecretValues: values}
+}
+
+// Secret values that do not fit in one Secret are spread over several, each under the
+// limit, and the pods find every value in the Secret that holds it.
+func TestLargeCredentialsAreSplitAcrossSecrets(t *testing.T) {
+	in := manyCredentials(600)
+	o := Build(in)
+	if len(o.CredentialsSecrets) < 2 {
+		t.Fatalf("%d credentials Secret(s) for 2.5 MB", len(o.CredentialsSecrets))
+	}
+	holder := map[string]string{}
+	for i, s := range o.CredentialsSecrets {
+		if want := CredentialsSecretName("logplane-agent-big", i); s.Name != want {
+			t.Errorf("Secret %d is %s, want %s", i, s.Name, want)
+		}
+		size := 0
+		for k, v := range s.Data {
+			size += len(k) + len(v)
+			if holder[k] != "" {
+				t.Errorf("%s is in %s and %s", k, holder[k], s.Name)
+			}
+			holder[k] = s.Name
+		}
+		if size > maxCredentialsBytes {
+			t.Errorf("%s holds %d bytes, over %d", s.Name, size, maxCredentialsBytes)
+		}
+	}
+	pod := o.DaemonSet.Spec.Template.Spec
+	for _, e := range pod.Containers[0].Env {
+		ref := e.ValueFrom.SecretKeyRef
+		if holder[ref.Key] == "" || ref.Name != holder[ref.Key] {
+			t.Errorf("env %s reads %s from %s; it is in %q", e.Name, ref.Key, ref.Name, holder[ref.Key])
+		}
+	}
+	var mounted []string
+	for _, v := range pod.Volumes {
+		if v.Name != "secret-files" {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			for _, item := range src.Secret.Items {
+				if holder[item.Key] != src.Secret.Name {
+					t.Errorf("file %s projected from %s; it is in %q", item.Key, src.Secret.Name, holder[item.Key])
+				}
+				mounted = append(mounted, item.Path)
+			}
+		}
+	}
+	var want []string
+	for _, f := range in.Config.SecretFiles {
+		want = append(want, FileKey(f.Path))
+	}
+	slices.Sort(mounted)
+	if !slices.Equal(mounted, want) {
+		t.Errorf("%d files mounted, want %d", len(mounted), len(want))
+	}
+}
+
+// A rotated value rewrites the one Secret that holds it, and rolls the pods.
+func TestOneRotatedValueChangesOneCredentialsSecret(t *testing.T) {
+	in := manyCredentials(600)
+	before := Build(in)
+	in.SecretValues[in.Config.SecretFiles[123].Source] = []byte("rotated")
+	after := Build(in)
+	var changed []string
+	for i, b := range before.CredentialsSecrets {
+		if !reflect.DeepEqual(b.Data, after.CredentialsSecrets[i].Data) {
+			changed = append(changed, b.Name)
+		}
+	}
+	if len(changed) != 1 {
+		t.Errorf("changed Secrets %v, want one", changed)
+	}
+	hash := func(o *Objects) string { return o.DaemonSet.Spec.Template.Annotations[AnnotationConfig] }
+	if hash(before) == hash(after) {
+		t.Error("a rotated value left the pod template as it was")
+	}
+}
+
+// Values that fit stay in the one Secret they always were in, mounted as before.
+func TestSmallCredentialsStayInOneSecret(t *testing.T) {
+	o := Build(manyCredentials(10))
+	if len(o.CredentialsSecrets) != 1 || o.CredentialsSecrets[0].Name != "logplane-agent-big-credentials" {
+		t.Fatalf("credentials Secrets %v", o.CredentialsSecrets)
+	}
+	for _, v := range o.DaemonSet.Spec.Template.Spec.Volumes {
+		if v.Name == "secret-files" && (v.Secret == nil || v.Secret.SecretName != "logplane-agent-big-credentials") {
+			t.Errorf("secret files volume %+v", v.VolumeSource)
+		}
+	}
+}
