@@ -81,11 +81,10 @@ func deliveryOf(p *v1.RetentionPolicy) delivery {
 // own key when it keeps a disk buffer of its own (ownDiskBuffer) whatever the input does.
 func setDelivery(s *fluentbit.Section, d delivery, filesystem bool, t v1.OutputType) {
 	s.Set("retry_limit", retryLimit(d.retry))
-	size := fluentbit.String(sizeForFluentBit(d.buffer))
 	if key, own := ownDiskBuffer[t]; own {
-		s.Set(key, size)
+		s.Set(key, fluentbit.String(sizeForFluentBit(d.buffer)))
 	} else if filesystem {
-		s.Set("storage.total_limit_size", size)
+		s.Set("storage.total_limit_size", fluentbit.String(sizeForFluentBit(d.buffer)))
 	}
 }
 
