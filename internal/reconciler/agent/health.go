@@ -34,12 +34,22 @@ func podTrouble(p corev1.Pod) string {
 	return ""
 }
 
-// agentHealth judges an agent from its DaemonSet and pods. The checks run in order and
+// agentState is what an agent's DaemonSet and pods show: ready and desired pods, and
+// what keeps the agent from being healthy ("" when nothing does), with figures that
+// may move pod by pod (why) and without them (cause).
+type agentState struct {
+	ready, desired int32
+	why, cause     string
+}
+
+func (s agentState) healthy() bool { return s.why == "" }
+
+// judgeAgent judges an agent from its DaemonSet and pods. The checks run in order and
 // the first that fails decides, most fundamental first, so the message names the cause
 // rather than a symptom.
-func agentHealth(ds *appsv1.DaemonSet, pods []corev1.Pod, generation int64) metav1.Condition {
-	notReady := func(ready, desired int32, why string) metav1.Condition {
-		return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionFalse, conditions.ReasonAgentNotReady, generation, ready, desired, why)
+func judgeAgent(ds *appsv1.DaemonSet, pods []corev1.Pod) agentState {
+	notReady := func(ready, desired int32, why string) agentState {
+		return agentState{ready: ready, desired: desired, why: why, cause: why}
 	}
 	// Nothing to judge before the DaemonSet exists.
 	if ds == nil {
@@ -72,14 +82,35 @@ func agentHealth(ds *appsv1.DaemonSet, pods []corev1.Pod, generation int64) meta
 	}
 	// A rollout in progress: old configuration still runs somewhere.
 	if st.UpdatedNumberScheduled < st.DesiredNumberScheduled {
-		return notReady(st.NumberReady, st.DesiredNumberScheduled,
+		s := notReady(st.NumberReady, st.DesiredNumberScheduled,
 			fmt.Sprintf("rolling out the new configuration: %d of %d pods updated", st.UpdatedNumberScheduled, st.DesiredNumberScheduled))
+		s.cause = "rolling out the new configuration"
+		return s
 	}
 	if st.NumberReady < st.DesiredNumberScheduled {
 		return notReady(st.NumberReady, st.DesiredNumberScheduled, "pods are starting")
 	}
-	return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionTrue, conditions.ReasonAgentReady, generation,
-		st.NumberReady, st.DesiredNumberScheduled)
+	return agentState{ready: st.NumberReady, desired: st.DesiredNumberScheduled}
+}
+
+// agentHealth is the LogAgent's own AgentHealthy condition, with its pod figures.
+func agentHealth(s agentState, generation int64) metav1.Condition {
+	if !s.healthy() {
+		return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionFalse, conditions.ReasonAgentNotReady, generation, s.ready, s.desired, s.why)
+	}
+	return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionTrue, conditions.ReasonAgentReady, generation, s.ready, s.desired)
+}
+
+// pipelineHealth is the AgentHealthy condition of the pipelines the agent runs: the
+// same verdict without pod figures. Those change with every pod that starts, stops or
+// updates, and each change would rewrite the status of every pipeline on the agent.
+func pipelineHealth(s agentState) metav1.Condition {
+	if !s.healthy() {
+		return metav1.Condition{Type: conditions.TypeAgentHealthy, Status: metav1.ConditionFalse, Reason: conditions.ReasonAgentNotReady,
+			Message: "The agent's pods are not all ready: " + s.cause + "."}
+	}
+	return metav1.Condition{Type: conditions.TypeAgentHealthy, Status: metav1.ConditionTrue, Reason: conditions.ReasonAgentReady,
+		Message: "The agent's pods are ready with the current configuration."}
 }
 
 func cmpOr(s, fallback string) string {

@@ -59,9 +59,36 @@ func TestAgentHealthChain(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := agentHealth(tc.ds, tc.pods, 9)
+			state := judgeAgent(tc.ds, tc.pods)
+			c := agentHealth(state, 9)
 			if c.Status != tc.status || !strings.Contains(c.Message, tc.message) || c.ObservedGeneration != 9 || c.Type != conditions.TypeAgentHealthy {
 				t.Fatalf("got %s %s %q (gen %d), want %s containing %q", c.Type, c.Status, c.Message, c.ObservedGeneration, tc.status, tc.message)
+			}
+			if p := pipelineHealth(state); p.Type != c.Type || p.Status != c.Status || p.Reason != c.Reason {
+				t.Errorf("pipelines see %s %s %s, the agent %s %s %s", p.Type, p.Status, p.Reason, c.Type, c.Status, c.Reason)
+			}
+		})
+	}
+}
+
+// What pipelines see of their agent does not move with each pod that starts or
+// updates: those figures would rewrite the status of every pipeline on the agent.
+func TestPipelinesSeeTheAgentWithoutPodFigures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b *appsv1.DaemonSet
+	}{
+		{"a node joins a healthy agent", ds(1, 1, 4, 4, 4), ds(1, 1, 5, 5, 5)},
+		{"a rollout goes on", ds(2, 2, 4, 4, 1), ds(2, 2, 4, 3, 3)},
+		{"pods start", ds(1, 1, 4, 1, 4), ds(1, 1, 4, 3, 4)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := judgeAgent(tc.a, nil), judgeAgent(tc.b, nil)
+			if agentHealth(a, 1) == agentHealth(b, 1) {
+				t.Fatal("the cases do not differ for the agent itself; the test cannot tell")
+			}
+			if pa, pb := pipelineHealth(a), pipelineHealth(b); pa != pb {
+				t.Errorf("pipelines see %q, then %q", pa.Message, pb.Message)
 			}
 		})
 	}

@@ -145,16 +145,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 
-	health, err := r.health(ctx, req.Name, owner)
+	state, err := r.agentState(ctx, req.Name)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	if owner != nil {
-		if err := r.writeAgentStatus(ctx, owner, objs, cfg, health); err != nil {
+		if err := r.writeAgentStatus(ctx, owner, objs, cfg, agentHealth(state, owner.Generation)); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	r.publishVerdicts(req.Name, snap, res, health)
+	r.publishVerdicts(req.Name, snap, res, pipelineHealth(state))
 	return reconcile.Result{RequeueAfter: requeue}, nil
 }
 
@@ -172,25 +172,21 @@ func (r *Reconciler) paceRollout(agent string, ds, live *appsv1.DaemonSet) time.
 	return wait
 }
 
-// health reads the agent's DaemonSet and pods from the cache and judges them.
-func (r *Reconciler) health(ctx context.Context, agent string, owner *v1.LogAgent) (metav1.Condition, error) {
-	var generation int64
-	if owner != nil {
-		generation = owner.Generation
-	}
+// agentState reads the agent's DaemonSet and pods from the cache and judges them.
+func (r *Reconciler) agentState(ctx context.Context, agent string) (agentState, error) {
 	var ds appsv1.DaemonSet
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: agentobjects.ResourceName(agent)}, &ds)
 	if apierrors.IsNotFound(err) {
-		return agentHealth(nil, nil, generation), nil
+		return judgeAgent(nil, nil), nil
 	}
 	if err != nil {
-		return metav1.Condition{}, fmt.Errorf("failed to get DaemonSet: %w", err)
+		return agentState{}, fmt.Errorf("failed to get DaemonSet: %w", err)
 	}
 	var pods corev1.PodList
 	if err := r.Client.List(ctx, &pods, client.InNamespace(r.Namespace), client.MatchingLabels{agentobjects.LabelAgent: agent}); err != nil {
-		return metav1.Condition{}, fmt.Errorf("failed to list agent pods: %w", err)
+		return agentState{}, fmt.Errorf("failed to list agent pods: %w", err)
 	}
-	return agentHealth(&ds, pods.Items, generation), nil
+	return judgeAgent(&ds, pods.Items), nil
 }
 
 // writeAgentStatus reports a LogAgent's own state: its configuration, its pods, and
