@@ -3,8 +3,6 @@ package status
 import (
 	"slices"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -69,10 +67,7 @@ func (b *Board) Output(ref render.Ref) (v OutputVerdict, ok bool) {
 // controller's) are left alone.
 func ApplyOutput(st *v1.OutputStatus, v OutputVerdict) bool {
 	gen := v.Config.ObservedGeneration
-	before := slices.Clone(st.Conditions)
-	meta.SetStatusCondition(&st.Conditions, v.Config)
-	meta.SetStatusCondition(&st.Conditions, Ready(gen, v.Config))
-	changed := !equality.Semantic.DeepEqual(before, st.Conditions)
+	changed := SetConditions(&st.Conditions, v.Config, Ready(gen, v.Config))
 	if !slices.Equal(st.Pipelines, v.Pipelines) && (len(st.Pipelines) > 0 || len(v.Pipelines) > 0) {
 		st.Pipelines, changed = slices.Clone(v.Pipelines), true
 	}

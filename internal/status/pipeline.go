@@ -56,6 +56,16 @@ func Apply(st *v1.PipelineStatus, e Entry) bool {
 	return changed
 }
 
+// SetConditions applies conds to a status's list and reports whether anything but
+// transition times changed.
+func SetConditions(list *[]metav1.Condition, conds ...metav1.Condition) bool {
+	before := slices.Clone(*list)
+	for _, c := range conds {
+		meta.SetStatusCondition(list, c)
+	}
+	return !equality.Semantic.DeepEqual(before, *list)
+}
+
 // Ready summarises conditions: the first False, in the order given, decides; then the
 // first Unknown among those that must be known. A flow that cannot be measured
 // (FlowHealthy Unknown) does not hold Ready back: missing numbers are not a fault of

@@ -199,7 +199,7 @@ func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs 
 		config = conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonSecretNotFound, a.Generation,
 			m.Namespace+"/"+m.Name, m.Key)
 	}
-	changed := setConditions(&a.Status.Conditions, config, health, status.Ready(a.Generation, config, health))
+	changed := status.SetConditions(&a.Status.Conditions, config, health, status.Ready(a.Generation, config, health))
 	var ds appsv1.DaemonSet
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(objs.DaemonSet), &ds); err == nil {
 		changed = setInt32(&a.Status.DesiredNodes, ds.Status.DesiredNumberScheduled) || changed

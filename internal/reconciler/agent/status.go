@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -57,17 +55,6 @@ func join(ps []render.Problem) string {
 		msgs[i] = p.Message
 	}
 	return strings.Join(msgs, " ")
-}
-
-// setConditions applies conds to a status's list and reports whether anything but
-// transition times changed.
-func setConditions(list *[]metav1.Condition, conds ...metav1.Condition) bool {
-	before := make([]metav1.Condition, len(*list))
-	copy(before, *list)
-	for _, c := range conds {
-		meta.SetStatusCondition(list, c)
-	}
-	return !equality.Semantic.DeepEqual(before, *list)
 }
 
 // publishVerdicts puts the render's verdict on the pipelines this agent runs on the
