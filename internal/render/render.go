@@ -328,8 +328,7 @@ func hashDigests(files []File, digests []digest) hash.Hash {
 	h := sha256.New()
 	line := make([]byte, 0, 256)
 	for i, f := range files {
-		line = append(append(append(line[:0], "file "...), f.Name...), ' ')
-		line = append(strconv.AppendInt(line, int64(len(f.Content)), 10), ' ')
+		line = append(appendFileLine(line[:0], f.Name, len(f.Content)), ' ')
 		line = append(hex.AppendEncode(line, digests[i][:]), '\n')
 		h.Write(line)
 	}
@@ -340,11 +339,15 @@ func hashDigests(files []File, digests []digest) hash.Hash {
 func writeFiles(h hash.Hash, files []File) {
 	line := make([]byte, 0, 256)
 	for _, f := range files {
-		line = append(append(append(line[:0], "file "...), f.Name...), ' ')
-		line = append(strconv.AppendInt(line, int64(len(f.Content)), 10), '\n')
-		h.Write(line)
+		h.Write(append(appendFileLine(line[:0], f.Name, len(f.Content)), '\n'))
 		h.Write(f.Content)
 	}
+}
+
+// appendFileLine appends the line that names a file in a hash: "file NAME SIZE".
+func appendFileLine(dst []byte, name string, size int) []byte {
+	dst = append(append(append(dst, "file "...), name...), ' ')
+	return strconv.AppendInt(dst, int64(size), 10)
 }
 
 // hashRest adds the references to secret material to h, the files written, and sums.

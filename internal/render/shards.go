@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strconv"
 
 	"github.com/logplane/logplane/internal/fluentbit"
 )
@@ -154,14 +153,12 @@ func (fs *fileSet) digest() {
 		if fs.remembered[f] {
 			continue
 		}
-		h.Reset()
 		if f == 0 {
-			writeFiles(h, fs.files[:1])
-			fs.digests[f] = digest(h.Sum(nil))
+			fs.digests[f] = fileDigest(fs.files[f])
 			continue
 		}
-		line = append(append(append(line[:0], "file "...), fs.files[f].Name...), ' ')
-		line = append(strconv.AppendInt(line, int64(len(outputsHeader)+fs.sizes[f]), 10), '\n')
+		h.Reset()
+		line = append(appendFileLine(line[:0], fs.files[f].Name, len(outputsHeader)+fs.sizes[f]), '\n')
 		line = append(line, outputsHeader...)
 		// Short pieces are gathered: each Write has a cost of its own.
 		for _, o := range fs.members[f] {
