@@ -1,0 +1,244 @@
+package fbrun
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Paths of the Fluent Bit image and of logplane's pods.
+const (
+	BinaryPath = "/fluent-bit/bin/fluent-bit"
+	ConfigDir  = "/fluent-bit/etc"
+	MainConfig = ConfigDir + "/fluent-bit.yaml"
+)
+
+// Mount is a directory of the pod. With HostDir it is that host directory (a hostPath,
+// or a directory a test keeps between runs); without it, a new empty directory that
+// disappears with the process (an emptyDir).
+type Mount struct {
+	Path     string
+	HostDir  string
+	ReadOnly bool
+}
+
+// Pod is what the Fluent Bit container sees. Its root is a fresh read-only file
+// system holding the machine's system directories (read-only, for the binary's
+// libraries and CA certificates), the binary at BinaryPath, Files and Mounts: nothing
+// else is there, and only Mounts that are not ReadOnly can be written.
+type Pod struct {
+	// Binary is the host's Fluent Bit binary (see Find); it runs at BinaryPath.
+	Binary string
+	// Files are written into the pod before it starts: path in the pod → content.
+	Files map[string][]byte
+	Mounts []Mount
+	// Env is the container's environment, KEY=VALUE.
+	Env []string
+	// Args follow the binary; nil means -c MainConfig.
+	Args []string
+	// User runs Fluent Bit under this uid and gid when not 0, as the sidecar does.
+	User int
+}
+
+// Process is a started pod.
+type Process struct {
+	cmd   *exec.Cmd
+	stage string
+	out   *syncBuffer
+	done  chan struct{}
+	err   error // set before done closes
+}
+
+// Start starts Fluent Bit in the pod. The pod lives in a private mount namespace
+// (unshare), so nothing is mounted on the machine and everything goes with the
+// process. Output (Fluent Bit's log and the stdout plugin) is collected for Log.
+func (p Pod) Start() (*Process, error) {
+	if p.Binary == "" {
+		return nil, errors.New("fbrun: no Fluent Bit binary")
+	}
+	stage, err := os.MkdirTemp("", "fbrun-")
+	if err != nil {
+		return nil, err
+	}
+	files := filepath.Join(stage, "files")
+	root := filepath.Join(stage, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	for name, data := range p.Files {
+		if !path.IsAbs(name) {
+			return nil, fmt.Errorf("fbrun: file %q is not an absolute path", name)
+		}
+		dst := filepath.Join(files, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	script, err := p.script()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--mount", "--propagation", "private"}
+	if os.Geteuid() != 0 {
+		args = append(args, "--map-root-user")
+	}
+	args = append(args, "--", "/bin/sh", "-c", script, "fbrun", root, files, p.Binary)
+	if p.Args != nil {
+		args = append(args, p.Args...)
+	} else {
+		args = append(args, "-c", MainConfig)
+	}
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, p.Env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(stage)
+		return nil, fmt.Errorf("fbrun: start: %w", err)
+	}
+	proc := &Process{cmd: cmd, stage: stage, out: out, done: make(chan struct{})}
+	go func() {
+		proc.err = cmd.Wait()
+		os.RemoveAll(stage)
+		close(proc.done)
+	}()
+	return proc, nil
+}
+
+// script builds the pod's root under $1 from the files staged in $2 and the binary $3,
+// then replaces itself with Fluent Bit (so signals reach Fluent Bit directly).
+func (p Pod) script() (string, error) {
+	var b strings.Builder
+	b.WriteString(`set -eu
+root=$1 files=$2 bin=$3
+shift 3
+mount -t tmpfs -o mode=0755 fbrun "$root"
+for d in usr bin sbin lib lib32 lib64 libx32 etc; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$root/$d"
+  elif [ -d "/$d" ]; then mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; mount -o remount,bind,ro "$root/$d"
+  fi
+done
+for d in dev proc sys; do mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; done
+cp -R "$files/." "$root/"
+mkdir -p "$root/fluent-bit/bin"
+: > "$root/fluent-bit/bin/fluent-bit"
+mount --bind "$bin" "$root/fluent-bit/bin/fluent-bit"
+`)
+	mounts := slices.Clone(p.Mounts)
+	// Parents before children, so that a mount inside another stays visible.
+	slices.SortFunc(mounts, func(a, b Mount) int { return strings.Compare(a.Path, b.Path) })
+	for _, m := range mounts {
+		if !path.IsAbs(m.Path) || path.Clean(m.Path) == "/" {
+			return "", fmt.Errorf("fbrun: mount path %q must be an absolute directory below /", m.Path)
+		}
+		dst := `"$root"` + quote(path.Clean(m.Path))
+		fmt.Fprintf(&b, "mkdir -p %s\n", dst)
+		if m.HostDir == "" {
+			// An emptyDir is writable by any user of the pod.
+			fmt.Fprintf(&b, "mount -t tmpfs -o mode=0777 emptydir %s\n", dst)
+			continue
+		}
+		fmt.Fprintf(&b, "mount --bind %s %s\n", quote(m.HostDir), dst)
+		if m.ReadOnly {
+			fmt.Fprintf(&b, "mount -o remount,bind,ro %s\n", dst)
+		}
+	}
+	// readOnlyRootFilesystem: only the mounts can be written.
+	b.WriteString("mount -o remount,ro \"$root\"\ncd /\n")
+	if p.User != 0 {
+		fmt.Fprintf(&b, "exec chroot --userspec=%d:%d \"$root\" %s \"$@\"\n", p.User, p.User, BinaryPath)
+	} else {
+		fmt.Fprintf(&b, "exec chroot \"$root\" %s \"$@\"\n", BinaryPath)
+	}
+	return b.String(), nil
+}
+
+// quote makes s one shell word.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Log is everything Fluent Bit wrote so far.
+func (p *Process) Log() string { return p.out.String() }
+
+// Errors are the lines of the log Fluent Bit marks [error], and any sign of a crash.
+func (p *Process) Errors() []string {
+	var errs []string
+	for line := range strings.Lines(p.Log()) {
+		if strings.Contains(line, "[error]") || strings.Contains(line, "caught signal (SIG") && !strings.Contains(line, "SIGTERM") {
+			errs = append(errs, strings.TrimSpace(line))
+		}
+	}
+	return errs
+}
+
+// Exited reports whether the process has ended, and how.
+func (p *Process) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	default:
+		return false, nil
+	}
+}
+
+// Pid is Fluent Bit's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Stop ends Fluent Bit as the kubelet does: SIGTERM, then SIGKILL after grace. It
+// returns an error unless Fluent Bit exited by itself with status 0 within grace.
+func (p *Process) Stop(grace time.Duration) error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("fluent bit had already exited: %v", p.err)
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.err != nil {
+			return fmt.Errorf("fluent bit did not stop cleanly: %w", p.err)
+		}
+		return nil
+	case <-time.After(grace):
+		p.Kill()
+		return fmt.Errorf("fluent bit did not stop within %s of SIGTERM", grace)
+	}
+}
+
+// Kill ends Fluent Bit at once (SIGKILL), as a node crash or an OOM kill would, and
+// waits for it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var _ io.Writer = (*syncBuffer)(nil)
