@@ -11,14 +11,12 @@ import (
 )
 
 // Paths inside the agent container. The controller mounts the node's /var/log
-// read-only, and the LogAgent's hostPath at StateDir's parent, so tail positions and
-// the filesystem buffer outlive the pod.
+// read-only, and the LogAgent's hostPath at AgentDataDir, so tail positions and the
+// filesystem buffer outlive the pod (see paths.go).
 const (
 	ContainerLogGlob = "/var/log/containers/*.log"
 	JournalPath      = "/var/log/journal"
 	AgentDataDir     = "/var/fluent-bit"
-	StateDir         = AgentDataDir + "/state"
-	BufferDir        = AgentDataDir + "/buffer"
 	// AgentContainerName is excluded from collection so the agent never ships its own
 	// log (which would loop when an output fails and logs about it).
 	AgentContainerName = "fluent-bit"
@@ -183,7 +181,7 @@ func containersInput(shard int, digits, operatorNamespace string, filesystem boo
 	s.Set("tag_regex", fluentbit.String(`(?<pod_name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)_(?<namespace_name>[^_]+)_(?<container_name>.+)-(?<docker_id>[a-z0-9]{64})\.log$`))
 	s.Set("threaded", fluentbit.Bool(true))
 	s.Set("multiline.parser", fluentbit.String("cri"))
-	s.Set("db", fluentbit.String(fmt.Sprintf("%s/containers-%d.db", StateDir, shard)))
+	s.Set("db", fluentbit.String(positionsDB(fmt.Sprintf("containers-%d", shard))))
 	s.Set("db.locking", fluentbit.Bool(true))
 	s.Set("skip_long_lines", fluentbit.Bool(true))
 	s.Set("refresh_interval", fluentbit.Int(10))
@@ -198,8 +196,26 @@ func containersInput(shard int, digits, operatorNamespace string, filesystem boo
 	k.Set("merge_log", fluentbit.Bool(false))
 	k.Set("buffer_size", fluentbit.String("0"))
 	k.Set("kube_meta_cache_ttl", fluentbit.String("300s"))
-	s.Processors = append([]fluentbit.Section{k}, multiline...)
+	s.Processors = append([]fluentbit.Section{k}, withEmitters(multiline, fmt.Sprintf("lp_ml_%d_", shard), filesystem)...)
 	return s
+}
+
+// withEmitters names the emitter of each multiline processor (prefix + index) and
+// buffers it like the input. Fluent Bit re-emits joined records through an emitter
+// input named emitter_for_<processor>, and every processor instance is called
+// multiline.0: two inputs with a multiline processor each abort the agent at start
+// ("emitter_name ... already exists") unless the names differ.
+func withEmitters(multiline []fluentbit.Section, prefix string, filesystem bool) []fluentbit.Section {
+	out := make([]fluentbit.Section, len(multiline))
+	for i, m := range multiline {
+		m.Params = slices.Clone(m.Params)
+		m.Set("emitter_name", fluentbit.String(fmt.Sprintf("%s%d", prefix, i)))
+		if filesystem {
+			m.Set("emitter_storage.type", fluentbit.String("filesystem"))
+		}
+		out[i] = m
+	}
+	return out
 }
 
 // setInputStorage buffers on the node's disk when any output asks for AtLeastOnce,
@@ -224,7 +240,7 @@ func systemdInput(units []string, filesystem bool) fluentbit.Section {
 	s.Set("path", fluentbit.String(JournalPath))
 	s.Set("tag", fluentbit.String(systemdTagPrefix+"*"))
 	s.Set("systemd_filter", fluentbit.List(filters...))
-	s.Set("db", fluentbit.String(StateDir+"/systemd.db"))
+	s.Set("db", fluentbit.String(positionsDB("systemd")))
 	s.Set("read_from_tail", fluentbit.Bool(true))
 	setInputStorage(&s, filesystem)
 	return s
@@ -236,7 +252,7 @@ func hostFilesInput(paths []string, filesystem bool) fluentbit.Section {
 	s := fluentbit.Section{Name: "tail", Alias: hostFilesAlias}
 	s.Set("path", fluentbit.String(strings.Join(paths, ",")))
 	s.Set("tag", fluentbit.String(hostFileTagPrefix+"*"))
-	s.Set("db", fluentbit.String(StateDir+"/hostfiles.db"))
+	s.Set("db", fluentbit.String(positionsDB("hostfiles")))
 	s.Set("db.locking", fluentbit.Bool(true))
 	s.Set("skip_long_lines", fluentbit.Bool(true))
 	s.Set("mem_buf_limit", fluentbit.String(tailMemBufLimit))

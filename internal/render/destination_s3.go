@@ -46,6 +46,6 @@ func renderS3(s *fluentbit.Section, spec *v1.OutputSpec, env *outputEnv) error {
 	}
 	s.Set("compression", fluentbit.String(comp))
 	s.Set("storage_class", fluentbit.String(string(o.StorageClass)))
-	s.Set("store_dir", fluentbit.String("/var/fluent-bit/s3/"+env.outputID))
+	s.Set("store_dir", fluentbit.String(s3StoreDir+"/"+dataName(env.outputID)))
 	return nil
 }

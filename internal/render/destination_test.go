@@ -91,7 +91,7 @@ func TestCoreDestinations(t *testing.T) {
 			Host: "search-logs.eu-west-1.es.amazonaws.com", Port: 443, SearchIndex: v1.SearchIndex{Index: "logs"},
 			AWS: &v1.AWSAuth{Region: "eu-west-1"}}}},
 		{name: "elasticsearch-cloud-implicit-tls", spec: v1.OutputSpec{Type: v1.OutputElasticsearch, Elasticsearch: &v1.ElasticsearchOutput{
-			CloudID: ptr(v1.ConfigString("logs:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyQ")), SearchIndex: v1.SearchIndex{Index: "logs"}}}},
+			CloudID: ptr(v1.ConfigString("logs:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyQwMTIzYWJjZCQ0NTY3ZWY")), SearchIndex: v1.SearchIndex{Index: "logs"}}}},
 		// OTLP's standard port follows the protocol when none is given.
 		{name: "otlp-grpc-default-port", spec: v1.OutputSpec{Type: v1.OutputOTLP, OTLP: &v1.OTLPOutput{
 			Host: "otel-collector.observability", Protocol: "GRPC"}}},

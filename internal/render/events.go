@@ -21,7 +21,7 @@ func renderEvents(pipelines []*pipeline) (*Config, []Problem) {
 	main := fluentbit.Config{Service: serviceParams(v1.LogAgentSpec{}, false)}
 	in := fluentbit.Section{Name: "kubernetes_events", Alias: eventsAlias}
 	in.Set("tag", fluentbit.String(eventsTag))
-	in.Set("db", fluentbit.String(StateDir+"/events.db"))
+	in.Set("db", fluentbit.String(positionsDB("events")))
 	in.Set("kube_retention_time", fluentbit.String("1h"))
 	in.Set("kube_request_limit", fluentbit.Int(500))
 	in.Set("interval_sec", fluentbit.Int(1))

@@ -18,7 +18,7 @@ import (
 // each pipeline's fragment. Tags, input aliases and tail databases are named after the
 // pipeline, so fragments of one namespace never collide.
 const (
-	SidecarDataDir     = "/var/fluent-bit"
+	SidecarDataDir     = AgentDataDir
 	SidecarMetricsPort = 2021
 	sidecarTagPrefix   = "file."
 	sidecarInputAlias  = "lp_in_files_"
@@ -34,7 +34,7 @@ func SidecarMain(fragments []string) ([]byte, error) {
 	// Always set: a fragment that buffers on the filesystem needs it, and it costs
 	// nothing to the others.
 	svc = append(svc,
-		fluentbit.Param{Key: "storage.path", Value: fluentbit.String(SidecarDataDir + "/buffer")},
+		fluentbit.Param{Key: "storage.path", Value: fluentbit.String(BufferDir)},
 		fluentbit.Param{Key: "storage.sync", Value: fluentbit.String("normal")})
 	return fluentbit.Config{Service: svc, Includes: fragments}.Marshal()
 }
@@ -68,7 +68,7 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 	in.Set("path", fluentbit.String(strings.Join(paths, ",")))
 	in.Set("tag", fluentbit.String(tag))
 	in.Set("path_key", fluentbit.String("file"))
-	in.Set("db", fluentbit.String(SidecarDataDir+"/state/"+p.Ref.Name+".db"))
+	in.Set("db", fluentbit.String(positionsDB("files-"+p.Ref.Name)))
 	in.Set("skip_long_lines", fluentbit.Bool(true))
 	in.Set("mem_buf_limit", fluentbit.String(sidecarMemBufLimit))
 	setInputStorage(&in, filesystem)
@@ -79,14 +79,17 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 		s.Set("value", fluentbit.Env(m.env))
 		in.Processors = append(in.Processors, s)
 	}
+	var multiline []fluentbit.Section
 	for _, f := range p.Filters {
 		if f.Multiline != nil {
 			s := fluentbit.Section{Name: "multiline"}
 			s.Set("multiline.parser", fluentbit.String(string(f.Multiline.Parser)))
 			s.Set("multiline.key_content", fluentbit.String(strings.TrimPrefix(cmpOr(string(f.Multiline.Field), "log"), "$")))
-			in.Processors = append(in.Processors, s)
+			multiline = append(multiline, s)
 		}
 	}
+	// One sidecar runs the fragments of several pipelines: emitters carry the pipeline's name.
+	in.Processors = append(in.Processors, withEmitters(multiline, "lp_ml_"+p.Ref.Name+"_", filesystem)...)
 	main.Inputs = []fluentbit.Section{in}
 
 	// Platform credentials must not be copied into a tenant namespace.

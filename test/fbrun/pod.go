@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -40,7 +41,7 @@ type Pod struct {
 	// Binary is the host's Fluent Bit binary (see Find); it runs at BinaryPath.
 	Binary string
 	// Files are written into the pod before it starts: path in the pod → content.
-	Files map[string][]byte
+	Files  map[string][]byte
 	Mounts []Mount
 	// Env is the container's environment, KEY=VALUE.
 	Env []string
@@ -48,6 +49,11 @@ type Pod struct {
 	Args []string
 	// User runs Fluent Bit under this uid and gid when not 0, as the sidecar does.
 	User int
+	// Hosts are extra /etc/hosts entries, name → IP, as a pod's hostAliases.
+	Hosts map[string]string
+	// PrivateNetwork gives the pod a network of its own with only a loopback
+	// interface: it can listen on any port and reach nothing outside.
+	PrivateNetwork bool
 }
 
 // Process is a started pod.
@@ -87,11 +93,28 @@ func (p Pod) Start() (*Process, error) {
 			return nil, err
 		}
 	}
+	if len(p.Hosts) > 0 {
+		hosts, err := os.ReadFile("/etc/hosts")
+		if err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, '\n')
+		names := slices.Sorted(maps.Keys(p.Hosts))
+		for _, n := range names {
+			hosts = fmt.Appendf(hosts, "%s\t%s\n", p.Hosts[n], n)
+		}
+		if err := os.WriteFile(filepath.Join(stage, "hosts"), hosts, 0o644); err != nil {
+			return nil, err
+		}
+	}
 	script, err := p.script()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"--mount", "--propagation", "private"}
+	if p.PrivateNetwork {
+		args = append(args, "--net")
+	}
 	if os.Geteuid() != 0 {
 		args = append(args, "--map-root-user")
 	}
@@ -132,6 +155,7 @@ for d in usr bin sbin lib lib32 lib64 libx32 etc; do
   fi
 done
 for d in dev proc sys; do mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; done
+if [ -f "$files/../hosts" ]; then mount --bind "$files/../hosts" "$root/etc/hosts"; fi
 cp -R "$files/." "$root/"
 mkdir -p "$root/fluent-bit/bin"
 : > "$root/fluent-bit/bin/fluent-bit"
@@ -155,6 +179,11 @@ mount --bind "$bin" "$root/fluent-bit/bin/fluent-bit"
 		if m.ReadOnly {
 			fmt.Fprintf(&b, "mount -o remount,bind,ro %s\n", dst)
 		}
+	}
+	if p.PrivateNetwork {
+		// A default route through loopback: the pod can address anything (a UDP
+		// syslog output connects its socket at start) and reach nothing.
+		b.WriteString("ip link set lo up\nip route add default dev lo\n")
 	}
 	// readOnlyRootFilesystem: only the mounts can be written.
 	b.WriteString("mount -o remount,ro \"$root\"\ncd /\n")
