@@ -81,6 +81,15 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 	if onNode {
 		volumes = append([]corev1.Volume{{Name: "varlog", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}}}, volumes...)
 		mounts = append([]corev1.VolumeMount{{Name: "varlog", MountPath: "/var/log", ReadOnly: true}}, mounts...)
+		if in.Config.ReadsJournal {
+			// Fluent Bit refuses to start when the journal directory is missing, as it
+			// is on nodes whose journald keeps logs in memory only. Creating it makes
+			// journald (Storage=auto) keep the journal there from its next start,
+			// which is also what lets the agent read it.
+			volumes = append(volumes, corev1.Volume{Name: "journal", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+				Path: render.JournalPath, Type: ptr(corev1.HostPathDirectoryOrCreate)}}})
+			mounts = append(mounts, corev1.VolumeMount{Name: "journal", MountPath: render.JournalPath, ReadOnly: true})
+		}
 	}
 	holder := credentialsHolder(o.CredentialsSecrets)
 	var env []corev1.EnvVar

@@ -90,6 +90,7 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 		// Only a bug in the renderer gets here: every value was checked on the way in.
 		panic("render: agent configuration does not marshal: " + err.Error())
 	}
+	cfg.ReadsJournal = len(units) > 0
 	return cfg, b.problems
 }
 

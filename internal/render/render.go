@@ -39,6 +39,9 @@ type Config struct {
 	Pipelines []Ref
 	// Hash identifies the configuration: it changes if and only if a byte of it does.
 	Hash string
+	// ReadsJournal says the configuration reads the node's systemd journal at
+	// JournalPath, which must then exist in the pod.
+	ReadsJournal bool
 }
 
 // AgentConfig is the configuration of one LogAgent's DaemonSet.
