@@ -395,7 +395,7 @@ func container(ps []Pipeline, opts Options, user *int64) corev1.Container {
 	return corev1.Container{
 		Name:      ContainerName,
 		Image:     image,
-		Args:      []string{"-c", path.Join(configDir, render.MainFile)},
+		Args:      Args(),
 		Env:       env,
 		Ports:     []corev1.ContainerPort{{Name: metricsPortName, ContainerPort: render.SidecarMetricsPort, Protocol: corev1.ProtocolTCP}},
 		Resources: resources(len(ps)),
@@ -412,6 +412,17 @@ func container(ps []Pipeline, opts Options, user *int64) corev1.Container {
 		},
 		VolumeMounts: mounts,
 	}
+}
+
+// Args run Fluent Bit under its own supervisor: a native sidecar that exits before the
+// kubelet has seen it running holds back every container after it (the kubelet starts
+// them only once the sidecar runs), so a configuration Fluent Bit refuses, or a node
+// it cannot start on, would keep the app from starting. The supervisor keeps running
+// and restarts Fluent Bit (measured: every 3 s), so the app starts and the sidecar's
+// missing metrics tell the operator; it forwards SIGTERM for a clean stop. There is no
+// readiness probe, so a failing sidecar never takes the pod out of its Services.
+func Args() []string {
+	return []string{"--supervisor", "-c", path.Join(configDir, render.MainFile)}
 }
 
 // nobody runs the sidecar unless the pod names a non-root user for all its

@@ -225,6 +225,9 @@ func (p *Process) Exited() (bool, error) {
 // Pid is Fluent Bit's process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
+// ErrNotStopped says Fluent Bit had to be killed.
+var ErrNotStopped = errors.New("fluent bit did not stop")
+
 // Stop ends Fluent Bit as the kubelet does: SIGTERM, then SIGKILL after grace. It
 // returns an error unless Fluent Bit exited by itself with status 0 within grace.
 func (p *Process) Stop(grace time.Duration) error {
@@ -242,7 +245,7 @@ func (p *Process) Stop(grace time.Duration) error {
 		return nil
 	case <-time.After(grace):
 		p.Kill()
-		return fmt.Errorf("fluent bit did not stop within %s of SIGTERM", grace)
+		return fmt.Errorf("%w within %s of SIGTERM", ErrNotStopped, grace)
 	}
 }
 
