@@ -125,7 +125,8 @@ func (p Pod) Start() (*Process, error) {
 		args = append(args, "-c", MainConfig)
 	}
 	cmd := exec.Command("unshare", args...)
-	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, p.Env...)
+	// The pod's environment, and a PATH for the setup's own tools that it drops.
+	cmd.Env = append(slices.Clone(p.Env), "FBRUN_TOOLS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -146,6 +147,9 @@ func (p Pod) Start() (*Process, error) {
 func (p Pod) script() (string, error) {
 	var b strings.Builder
 	b.WriteString(`set -eu
+podpath=${PATH-}
+PATH=$FBRUN_TOOLS_PATH
+unset FBRUN_TOOLS_PATH
 root=$1 files=$2 bin=$3
 shift 3
 mount -t tmpfs -o mode=0755 fbrun "$root"
@@ -186,11 +190,15 @@ mount --bind "$bin" "$root/fluent-bit/bin/fluent-bit"
 		b.WriteString("ip link set lo up\nip route add default dev lo\n")
 	}
 	// readOnlyRootFilesystem: only the mounts can be written.
-	b.WriteString("mount -o remount,ro \"$root\"\ncd /\n")
+	b.WriteString(`mount -o remount,ro "$root"
+cd /
+chroot=$(command -v chroot)
+if [ -n "$podpath" ]; then PATH=$podpath; else unset PATH; fi
+`)
 	if p.User != 0 {
-		fmt.Fprintf(&b, "exec chroot --userspec=%d:%d \"$root\" %s \"$@\"\n", p.User, p.User, BinaryPath)
+		fmt.Fprintf(&b, "exec \"$chroot\" --userspec=%d:%d \"$root\" %s \"$@\"\n", p.User, p.User, BinaryPath)
 	} else {
-		fmt.Fprintf(&b, "exec chroot \"$root\" %s \"$@\"\n", BinaryPath)
+		fmt.Fprintf(&b, "exec \"$chroot\" \"$root\" %s \"$@\"\n", BinaryPath)
 	}
 	return b.String(), nil
 }

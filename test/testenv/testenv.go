@@ -120,3 +120,42 @@ func (e *Env) WriteKubeconfigFor(path, userName string) error {
 
 // Stop shuts the control plane down.
 func (e *Env) Stop(context.Context) error { return e.Environment.Stop() }
+
+// InCluster is how pods reach the API server as kubernetes.default.svc:443, as pods
+// in a cluster do: Address is the loopback address the API server listens on (a pod
+// maps the name to it, like a hostAlias), and CA signs the certificate the API server
+// presents for that name, as the service account's ca.crt does in a cluster.
+type InCluster struct {
+	Address string
+	CA      []byte
+}
+
+// WithInClusterAddress makes the API server listen on addr:443 and present, for the
+// server name kubernetes.default.svc, a certificate from a CA of its own (returned in
+// ic), so that Fluent Bit's kubernetes filter and events input, which always dial
+// https://kubernetes.default.svc:443 and verify it, reach this control plane. Listening
+// on 443 needs root (or CAP_NET_BIND_SERVICE).
+func WithInClusterAddress(addr string, ic *InCluster) Option {
+	return func(e *envtest.Environment) error {
+		certs, err := newServingCerts("kubernetes.default.svc", "kubernetes.default", "kubernetes", addr)
+		if err != nil {
+			return err
+		}
+		dir, err := os.MkdirTemp("", "logplane-incluster-")
+		if err != nil {
+			return err
+		}
+		crt, key := filepath.Join(dir, "sni.crt"), filepath.Join(dir, "sni.key")
+		if err := os.WriteFile(crt, certs.cert, 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(key, certs.key, 0o600); err != nil {
+			return err
+		}
+		api := e.ControlPlane.GetAPIServer()
+		api.SecureServing.ListenAddr = envtest.ListenAddr{Address: addr, Port: "443"}
+		api.Configure().Append("tls-sni-cert-key", crt+","+key+":kubernetes.default.svc")
+		*ic = InCluster{Address: addr, CA: certs.ca}
+		return nil
+	}
+}

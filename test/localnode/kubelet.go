@@ -1,0 +1,172 @@
+// Package localnode is one node of a cluster that has no kubelet: it runs the pods
+// the operator asks for (agents and the events collector) with the real Fluent Bit,
+// exactly as their pod specs say — hostPath and emptyDir volumes, configuration and
+// credentials projected from their Secrets, environment variables from Secrets, the
+// service account's token, kubernetes.default.svc — and writes application
+// containers' logs where the container runtime would. The e2e suite and `make run`
+// use it; a control plane comes from test/testenv (WithInClusterAddress).
+package localnode
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/logplane/logplane/test/fbrun"
+	"github.com/logplane/logplane/test/testenv"
+)
+
+const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// Kubelet turns a pod spec into what its container sees.
+type Kubelet struct {
+	Client client.Client
+	// Binary is the Fluent Bit binary every Fluent Bit image runs.
+	Binary string
+	// API is how pods reach the API server as kubernetes.default.svc.
+	API testenv.InCluster
+	// Root is the node's own file system: hostPath volumes are directories below it.
+	Root string
+}
+
+// Container prepares container c of pod (which has its name and namespace) the way
+// the kubelet would; podIP is the pod's address.
+func (k *Kubelet) Container(ctx context.Context, pod *corev1.Pod, c corev1.Container, podIP string) (fbrun.Pod, error) {
+	p := fbrun.Pod{
+		Binary: k.Binary,
+		Args:   c.Args,
+		Files:  map[string][]byte{},
+		Hosts:  map[string]string{"kubernetes.default.svc": k.API.Address},
+		Env: []string{"HOSTNAME=" + pod.Name, "KUBERNETES_SERVICE_HOST=" + k.API.Address, "KUBERNETES_SERVICE_PORT=443",
+			"PATH=/fluent-bit/bin:/usr/local/bin:/usr/bin:/bin"},
+	}
+	if sc := c.SecurityContext; sc != nil && sc.RunAsUser != nil {
+		p.User = int(*sc.RunAsUser)
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range pod.Spec.Volumes {
+		volumes[v.Name] = v
+	}
+	for _, m := range c.VolumeMounts {
+		v, ok := volumes[m.Name]
+		if !ok {
+			return fbrun.Pod{}, fmt.Errorf("container %s mounts volume %s, which the pod lacks", c.Name, m.Name)
+		}
+		if err := k.mount(ctx, pod, v, m, &p); err != nil {
+			return fbrun.Pod{}, fmt.Errorf("volume %s: %w", m.Name, err)
+		}
+	}
+	for _, e := range c.Env {
+		value, err := k.envValue(ctx, pod, e, podIP)
+		if err != nil {
+			return fbrun.Pod{}, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		p.Env = append(p.Env, e.Name+"="+value)
+	}
+	if sa := pod.Spec.ServiceAccountName; sa != "" {
+		tr := &authenticationv1.TokenRequest{}
+		account := &corev1.ServiceAccount{}
+		if err := k.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: sa}, account); err != nil {
+			return fbrun.Pod{}, fmt.Errorf("service account %s: %w", sa, err)
+		}
+		if err := k.Client.SubResource("token").Create(ctx, account, tr); err != nil {
+			return fbrun.Pod{}, fmt.Errorf("failed to request a token for %s: %w", sa, err)
+		}
+		p.Files[serviceAccountDir+"/token"] = []byte(tr.Status.Token)
+		p.Files[serviceAccountDir+"/ca.crt"] = k.API.CA
+		p.Files[serviceAccountDir+"/namespace"] = []byte(pod.Namespace)
+	}
+	return p, nil
+}
+
+func (k *Kubelet) mount(ctx context.Context, pod *corev1.Pod, v corev1.Volume, m corev1.VolumeMount, p *fbrun.Pod) error {
+	switch {
+	case v.HostPath != nil:
+		dir := filepath.Join(k.Root, v.HostPath.Path)
+		if t := v.HostPath.Type; t != nil && *t == corev1.HostPathDirectoryOrCreate {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("hostPath %s: %w", v.HostPath.Path, err)
+		}
+		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath, HostDir: dir, ReadOnly: m.ReadOnly})
+	case v.EmptyDir != nil:
+		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath})
+	case v.Secret != nil:
+		return k.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, m.MountPath, p)
+	case v.Projected != nil:
+		for _, src := range v.Projected.Sources {
+			if src.Secret == nil {
+				return fmt.Errorf("only Secrets are projected here")
+			}
+			if err := k.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, m.MountPath, p); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("unsupported volume type")
+	}
+	return nil
+}
+
+// secretFiles writes a Secret's keys (or the items named) as files under dir.
+func (k *Kubelet) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, dir string, p *fbrun.Pod) error {
+	s := &corev1.Secret{}
+	if err := k.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		return fmt.Errorf("secret %s: %w", name, err)
+	}
+	if len(items) == 0 {
+		for key := range s.Data {
+			items = append(items, corev1.KeyToPath{Key: key, Path: key})
+		}
+	}
+	for _, it := range items {
+		data, ok := s.Data[it.Key]
+		if !ok {
+			return fmt.Errorf("secret %s has no key %s", name, it.Key)
+		}
+		p.Files[path.Join(dir, it.Path)] = data
+	}
+	return nil
+}
+
+func (k *Kubelet) envValue(ctx context.Context, pod *corev1.Pod, e corev1.EnvVar, podIP string) (string, error) {
+	switch {
+	case e.ValueFrom == nil:
+		return e.Value, nil
+	case e.ValueFrom.SecretKeyRef != nil:
+		ref := e.ValueFrom.SecretKeyRef
+		s := &corev1.Secret{}
+		if err := k.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: ref.Name}, s); err != nil {
+			return "", err
+		}
+		v, ok := s.Data[ref.Key]
+		if !ok {
+			return "", fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
+		}
+		return string(v), nil
+	case e.ValueFrom.FieldRef != nil:
+		switch f := e.ValueFrom.FieldRef.FieldPath; f {
+		case "metadata.name":
+			return pod.Name, nil
+		case "metadata.namespace":
+			return pod.Namespace, nil
+		case "spec.nodeName":
+			return pod.Spec.NodeName, nil
+		case "status.podIP":
+			return podIP, nil
+		default:
+			return "", fmt.Errorf("field %s is not supported here", f)
+		}
+	}
+	return "", fmt.Errorf("unsupported source %s", strings.TrimSpace(e.ValueFrom.String()))
+}

@@ -1,0 +1,120 @@
+package localnode
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/logplane/logplane/test/fbrun"
+)
+
+// Node is a node named Name whose file system is Kubelet.Root.
+type Node struct {
+	Name string
+	Kubelet
+	// IP is the address of the pods it runs: a loopback address, where their Fluent
+	// Bit listens (http_listen 0.0.0.0) for the operator to read its metrics.
+	IP string
+}
+
+// New makes a node under root with the directories a node has.
+func New(name string, k Kubelet, ip string) (*Node, error) {
+	for _, d := range []string{"var/log/pods", "var/log/containers"} {
+		if err := os.MkdirAll(filepath.Join(k.Root, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return &Node{Name: name, Kubelet: k, IP: ip}, nil
+}
+
+// AgentPod is a running pod of a DaemonSet or Deployment: its object and its process.
+type AgentPod struct {
+	Pod  *corev1.Pod
+	Proc *fbrun.Process
+	spec fbrun.Pod
+}
+
+// RunDaemonSet creates the pod the DaemonSet controller would create on this node,
+// marks it running as the kubelet would, and starts its first container.
+func (n *Node) RunDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) (*AgentPod, error) {
+	return n.run(ctx, ds.Namespace, ds.Name+"-"+n.Name, ds.Spec.Template, metav1.OwnerReference{
+		APIVersion: "apps/v1", Kind: "DaemonSet", Name: ds.Name, UID: ds.UID})
+}
+
+// RunDeployment does the same for a one-replica Deployment (the events collector).
+func (n *Node) RunDeployment(ctx context.Context, d *appsv1.Deployment) (*AgentPod, error) {
+	return n.run(ctx, d.Namespace, d.Name+"-"+n.Name, d.Spec.Template, metav1.OwnerReference{
+		APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID})
+}
+
+func (n *Node) run(ctx context.Context, ns, name string, tmpl corev1.PodTemplateSpec, owner metav1.OwnerReference) (*AgentPod, error) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: tmpl.Labels,
+		Annotations: tmpl.Annotations, OwnerReferences: []metav1.OwnerReference{owner}}, Spec: *tmpl.Spec.DeepCopy()}
+	pod.Spec.NodeName = n.Name
+	old := &corev1.Pod{}
+	if err := n.Client.Get(ctx, client.ObjectKeyFromObject(pod), old); err == nil {
+		if err := n.Client.Delete(ctx, old, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	if err := n.Client.Create(ctx, pod); err != nil {
+		return nil, fmt.Errorf("failed to create pod %s: %w", name, err)
+	}
+	spec, err := n.Container(ctx, pod, pod.Spec.Containers[0], n.IP)
+	if err != nil {
+		return nil, err
+	}
+	a := &AgentPod{Pod: pod, spec: spec}
+	if err := a.start(); err != nil {
+		return nil, err
+	}
+	if err := n.setRunning(ctx, pod); err != nil {
+		a.Proc.Kill()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *AgentPod) start() error {
+	proc, err := a.spec.Start()
+	if err != nil {
+		return err
+	}
+	a.Proc = proc
+	return nil
+}
+
+// Restart starts the pod's container again on the same volumes, as the kubelet does
+// after the container exited (hostPath data is kept; emptyDirs are not, since fbrun's
+// emptyDirs live with the process).
+func (a *AgentPod) Restart() error { return a.start() }
+
+// setRunning writes the status the kubelet would once every container runs.
+func (n *Node) setRunning(ctx context.Context, pod *corev1.Pod) error {
+	now := metav1.NewTime(time.Now())
+	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: n.IP, PodIPs: []corev1.PodIP{{IP: n.IP}}, HostIP: n.IP,
+		StartTime: &now,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}}
+	for _, c := range pod.Spec.Containers {
+		yes := true
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, Ready: true, Started: &yes,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}})
+	}
+	if err := n.Client.Status().Update(ctx, pod); err != nil {
+		return fmt.Errorf("failed to mark pod %s running: %w", pod.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+// Package sink is a destination on loopback that keeps every record it accepts, per
+// route, for tests that count what a pipeline delivered: an HTTP endpoint (Fluent Bit's
+// http output, json or json_lines, gzip or not) and a Fluentd forward endpoint.
+package sink
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// Record is one delivered record as JSON decodes it.
+type Record map[string]any
+
+// HTTP accepts records on every path; the path is the route.
+type HTTP struct {
+	Port int
+
+	srv *http.Server
+	mu  sync.Mutex
+	got map[string][]Record
+	// answers overrides the status code per route; absent means 200.
+	answers map[string]int
+	// requests counts every request per route, whatever it was answered.
+	requests map[string]int
+}
+
+// StartHTTP listens on addr (host:port, port 0 for any).
+func StartHTTP(addr string) (*HTTP, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &HTTP{Port: l.Addr().(*net.TCPAddr).Port, got: map[string][]Record{}, answers: map[string]int{}, requests: map[string]int{}}
+	s.srv = &http.Server{Handler: s}
+	go func() { _ = s.srv.Serve(l) }()
+	return s, nil
+}
+
+// Close stops listening.
+func (s *HTTP) Close() error { return s.srv.Close() }
+
+// Answer makes the sink answer code to every request on route, keeping nothing
+// unless code is 2xx; 0 restores 200.
+func (s *HTTP) Answer(route string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == 0 {
+		delete(s.answers, route)
+		return
+	}
+	s.answers[route] = code
+}
+
+// Records returns what route accepted so far.
+func (s *HTTP) Records(route string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Record(nil), s.got[route]...)
+}
+
+// Routes lists every route that accepted a record.
+func (s *HTTP) Routes() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for r, recs := range s.got {
+		out[r] = len(recs)
+	}
+	return out
+}
+
+// Requests counts the requests route received, accepted or not.
+func (s *HTTP) Requests(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[route]
+}
+
+func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route := r.URL.Path
+	s.mu.Lock()
+	s.requests[route]++
+	code, overridden := s.answers[route]
+	s.mu.Unlock()
+	if overridden && (code < 200 || code > 299) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.Error(w, "answering "+strconv.Itoa(code), code)
+		return
+	}
+	recs, err := decode(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.got[route] = append(s.got[route], recs...)
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// decode reads a json array, or JSON lines, gzip-compressed or not.
+func decode(r *http.Request) ([]Record, error) {
+	var body io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		body = zr
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '[' {
+		var recs []Record
+		if err := json.Unmarshal(data, &recs); err != nil {
+			return nil, fmt.Errorf("json array: %w", err)
+		}
+		return recs, nil
+	}
+	var recs []Record
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return nil, fmt.Errorf("json line: %w", err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, sc.Err()
+}
