@@ -22,6 +22,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/logplane/logplane/internal/manager"
 	"github.com/logplane/logplane/test/fbrun"
@@ -55,6 +56,7 @@ func clusterFor(t *testing.T) (string, *testenv.Env, testenv.InCluster) {
 func startCluster() error {
 	// A loopback address of its own, so that port 443 is free whatever else runs.
 	addr := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(250), 1+rand.IntN(250))
+	ctrllog.SetLogger(logr.Discard())
 	env, err := testenv.Start(testenv.WithInClusterAddress(addr, &cluster.api))
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Record is one delivered record as JSON decodes it.
@@ -26,6 +27,8 @@ type HTTP struct {
 	srv *http.Server
 	mu  sync.Mutex
 	got map[string][]Record
+	// at is when each request that delivered records arrived, and how many it held.
+	at map[string][]Arrival
 	// answers overrides the status code per route; absent means 200.
 	answers map[string]int
 	// requests counts every request per route, whatever it was answered.
@@ -38,7 +41,8 @@ func StartHTTP(addr string) (*HTTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &HTTP{Port: l.Addr().(*net.TCPAddr).Port, got: map[string][]Record{}, answers: map[string]int{}, requests: map[string]int{}}
+	s := &HTTP{Port: l.Addr().(*net.TCPAddr).Port, got: map[string][]Record{}, at: map[string][]Arrival{},
+		answers: map[string]int{}, requests: map[string]int{}}
 	s.srv = &http.Server{Handler: s}
 	go func() { _ = s.srv.Serve(l) }()
 	return s, nil
@@ -102,8 +106,22 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.got[route] = append(s.got[route], recs...)
+	s.at[route] = append(s.at[route], Arrival{At: time.Now(), Records: len(recs)})
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
+}
+
+// Arrival is one accepted request: when, and how many records it carried.
+type Arrival struct {
+	At      time.Time
+	Records int
+}
+
+// Arrivals lists the accepted requests of route in order.
+func (s *HTTP) Arrivals(route string) []Arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Arrival(nil), s.at[route]...)
 }
 
 // decode reads a json array, or JSON lines, gzip-compressed or not.
