@@ -1,7 +1,6 @@
 package render
 
 import (
-	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -34,31 +33,15 @@ const (
 // Each pod has a network of its own: nothing it tries to reach answers.
 //
 // Configurations that read the API server (the kubernetes filter, the events input)
-// ask it at start; test/e2e starts those against a real one (TestGoldensWithAPIServerStart).
+// ask it at start, and can only fail to reach it here; test/e2e starts the same files
+// against a real one (TestGoldensReadingTheAPIServerStart).
 func TestGoldensStart(t *testing.T) {
 	bin := fbrun.Binary(t)
-	var pods []goldenPod
-	for _, gp := range goldenPods(t) {
-		if !gp.api {
-			pods = append(pods, gp)
-		}
-	}
+	pods := goldenPods(t)
 	if len(pods) < 40 {
 		t.Fatalf("found only %d golden configurations", len(pods))
 	}
 	startAll(t, bin, pods)
-}
-
-// GoldensReadingTheAPIServer lists the golden configurations that TestGoldensStart
-// leaves to the e2e suite, relative to this package's directory.
-func GoldensReadingTheAPIServer(t *testing.T) []string {
-	var out []string
-	for _, gp := range goldenPods(t) {
-		if gp.api {
-			out = append(out, gp.name)
-		}
-	}
-	return out
 }
 
 // goldenPod is a golden configuration with what its pod would carry.
@@ -84,7 +67,7 @@ func goldenPods(t *testing.T) []goldenPod {
 			t.Fatal(err)
 		}
 		pods = append(pods, goldenPod{name: name, files: map[string][]byte{fbrun.MainConfig: data}, creds: creds + string(data),
-			api: strings.Contains(string(data), `name: "kubernetes"`) || strings.Contains(string(data), `name: "kubernetes_events"`)})
+			api: readsAPIServer(data)})
 	}
 	for _, pattern := range []string{"testdata/destinations/*.yaml", "testdata/filters/*.yaml"} {
 		files, err := filepath.Glob(pattern)
@@ -159,6 +142,12 @@ func sidecarMainPod(t *testing.T) goldenPod {
 	return goldenPod{name: "testdata/sidecar-main", files: files, sidecar: true}
 }
 
+// readsAPIServer tells a configuration that talks to the API server at start; the
+// e2e suite uses the same test on the same files.
+func readsAPIServer(cfg []byte) bool {
+	return strings.Contains(string(cfg), `name: "kubernetes"`) || strings.Contains(string(cfg), `name: "kubernetes_events"`)
+}
+
 // startAll starts every pod at once (they wait on timers, not CPU), lets them run,
 // then checks each as a subtest.
 func startAll(t *testing.T, bin string, pods []goldenPod) {
@@ -207,14 +196,18 @@ func startAll(t *testing.T, bin string, pods []goldenPod) {
 }
 
 // unreachable is an error that only says a service outside the pod cannot be reached,
-// which is all any can be here. Two things connect at start (the other outputs connect
-// when a record is due): Kafka's client, and AWS outputs without their own keys, whose
-// credential chain ends at the node's instance metadata service.
+// which is all any can be here. Three things connect at start (the outputs connect
+// when a record is due): Kafka's client; AWS outputs without their own keys, whose
+// credential chain ends at the node's instance metadata service; and the kubernetes
+// filter and events input, which ask the API server (test/e2e starts those same
+// configurations against a real one: TestGoldensReadingTheAPIServerStart).
 func unreachable(line string) bool {
 	kafka := strings.Contains(line, "[output:kafka:") &&
 		(strings.Contains(line, "brokers are down") || strings.Contains(line, "Connection refused") || strings.Contains(line, "Failed to resolve"))
 	imds := strings.Contains(line, "[net] connection") && strings.HasSuffix(line, " to: 169.254.169.254:80")
-	return kafka || imds
+	api := strings.HasSuffix(line, "[filter:kubernetes:kubernetes.0] kube api upstream connection error") ||
+		strings.HasSuffix(line, "[input:kubernetes_events:lp_in_events] upstream connection initialization error")
+	return kafka || imds || api
 }
 
 // cannotStartHere recognises a configuration the Fluent Bit under test cannot start
@@ -248,12 +241,8 @@ func dryRun(t *testing.T, bin string, gp goldenPod) {
 	}
 }
 
-var (
-	envRef      = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-	tailPath    = regexp.MustCompile(`(?m)^      path: "([^"]+)"$`)
-	fileCred    = regexp.MustCompile(`(?m)^(?:# )?file (\S+) = (?:secret \S+ key (\S+)|\S+\[([^\]]+)\])$`)
-	profileCred = regexp.MustCompile(`(?m)^(?:# )?aws profile (\S+) = `)
-)
+// tailPath finds the paths a sidecar fragment tails.
+var tailPath = regexp.MustCompile(`(?m)^      path: "([^"]+)"$`)
 
 // pod mounts what the agent's pod would: the configuration, every Secret file the
 // configuration names (valid certificates where Fluent Bit loads one), the AWS
@@ -287,37 +276,7 @@ func (gp goldenPod) pod(t *testing.T, bin string, certs fbrun.Certs) fbrun.Pod {
 			}
 		}
 	}
-	var names []string
-	for _, f := range gp.files {
-		for _, m := range envRef.FindAllStringSubmatch(string(f), -1) {
-			names = append(names, m[1])
-		}
-	}
-	slices.Sort(names)
-	for _, n := range slices.Compact(names) {
-		p.Env = append(p.Env, n+"=value-of-"+strings.ToLower(n))
-	}
-	for _, m := range fileCred.FindAllStringSubmatch(gp.creds, -1) {
-		key := m[2] + m[3]
-		switch key {
-		case "ca.crt":
-			p.Files[m[1]] = certs.CA
-		case "tls.crt":
-			p.Files[m[1]] = certs.Cert
-		case "tls.key":
-			p.Files[m[1]] = certs.Key
-		default:
-			p.Files[m[1]] = []byte("value-of-" + key)
-		}
-	}
-	var aws strings.Builder
-	for _, m := range profileCred.FindAllStringSubmatch(gp.creds, -1) {
-		fmt.Fprintf(&aws, "[%s]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = example\n", m[1])
-	}
-	if aws.Len() > 0 {
-		p.Files[AWSCredentialsFile] = []byte(aws.String())
-		p.Env = append(p.Env, "AWS_SHARED_CREDENTIALS_FILE="+AWSCredentialsFile)
-	}
+	p.StandInCredentials(gp.creds, AWSCredentialsFile, certs)
 	if gp.api {
 		const sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
 		p.Files[sa+"ca.crt"] = certs.CA

@@ -52,7 +52,8 @@ type Pod struct {
 	// Hosts are extra /etc/hosts entries, name → IP, as a pod's hostAliases.
 	Hosts map[string]string
 	// PrivateNetwork gives the pod a network of its own with only a loopback
-	// interface: it can listen on any port and reach nothing outside.
+	// interface: it can listen on any port and reach nothing outside. In either
+	// network, names resolve only through /etc/hosts.
 	PrivateNetwork bool
 }
 
@@ -104,6 +105,13 @@ func (p Pod) Start() (*Process, error) {
 			hosts = fmt.Appendf(hosts, "%s\t%s\n", p.Hosts[n], n)
 		}
 		if err := os.WriteFile(filepath.Join(stage, "hosts"), hosts, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	{
+		// No cluster DNS here: names outside /etc/hosts fail at once, as names
+		// nobody serves do, instead of waiting for a resolver nobody can reach.
+		if err := os.WriteFile(filepath.Join(stage, "resolv.conf"), []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -160,6 +168,7 @@ for d in usr bin sbin lib lib32 lib64 libx32 etc; do
 done
 for d in dev proc sys; do mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; done
 if [ -f "$files/../hosts" ]; then mount --bind "$files/../hosts" "$root/etc/hosts"; fi
+if [ -f "$files/../resolv.conf" ]; then mount --bind "$files/../resolv.conf" "$root/etc/resolv.conf"; fi
 cp -R "$files/." "$root/"
 mkdir -p "$root/fluent-bit/bin"
 : > "$root/fluent-bit/bin/fluent-bit"
