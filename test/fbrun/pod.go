@@ -40,7 +40,7 @@ type Pod struct {
 	// Binary is the host's Fluent Bit binary (see Find); it runs at BinaryPath.
 	Binary string
 	// Files are written into the pod before it starts: path in the pod → content.
-	Files map[string][]byte
+	Files  map[string][]byte
 	Mounts []Mount
 	// Env is the container's environment, KEY=VALUE.
 	Env []string
