@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,20 +14,31 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/crdschema"
 )
 
 // LoadFiles builds a snapshot from YAML manifests, as `kubectl apply -f` would read
 // them: each path is a file or a directory (its *.yaml, *.yml and *.json files,
 // recursively). Secrets contribute only the names of their keys. Kinds logplane does
 // not read are skipped. Namespaced objects without a namespace get defaultNamespace.
+// logplane objects are what the API server would store: their CRD schemas' defaults
+// applied, and fields the schemas do not declare rejected (see crdschema).
 func LoadFiles(paths []string, operatorNamespace, defaultNamespace string) (*Snapshot, error) {
+	schemas, err := crdschema.Embedded()
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the CRD schemas: %w", err)
+	}
 	s := &Snapshot{OperatorNamespace: operatorNamespace}
 	namespaces := map[string]map[string]string{}
 	for _, p := range paths {
@@ -39,7 +51,7 @@ func LoadFiles(paths []string, operatorNamespace, defaultNamespace string) (*Sna
 			if err != nil {
 				return nil, err
 			}
-			if err := s.addManifests(data, defaultNamespace, namespaces); err != nil {
+			if err := s.addManifests(data, schemas, defaultNamespace, namespaces); err != nil {
 				return nil, fmt.Errorf("%s: %w", f, err)
 			}
 		}
@@ -86,7 +98,7 @@ var decoder = func() runtime.Decoder {
 	return serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
 }()
 
-func (s *Snapshot) addManifests(data []byte, defaultNamespace string, namespaces map[string]map[string]string) error {
+func (s *Snapshot) addManifests(data []byte, schemas *crdschema.Schemas, defaultNamespace string, namespaces map[string]map[string]string) error {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {
 		doc, err := reader.Read()
@@ -98,6 +110,9 @@ func (s *Snapshot) addManifests(data []byte, defaultNamespace string, namespaces
 		}
 		if isEmptyDocument(doc) {
 			continue
+		}
+		if doc, err = admit(doc, schemas); err != nil {
+			return err
 		}
 		obj, _, err := decoder.Decode(doc, nil, nil)
 		if err != nil {
@@ -154,6 +169,39 @@ func (s *Snapshot) addManifests(data []byte, defaultNamespace string, namespaces
 			s.Secrets = append(s.Secrets, Secret{Namespace: ns(o.Namespace), Name: o.Name, Keys: slices.Compact(keys)})
 		}
 	}
+}
+
+// admit returns a logplane object's document as the API server would store it, in
+// JSON: defaulted, and refused when it holds a field the schema does not declare, as
+// strict field validation (kubectl's default) refuses it. Other documents are returned
+// as they are.
+func admit(doc []byte, schemas *crdschema.Schemas) ([]byte, error) {
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(doc, &tm); err != nil || !schemas.Knows(tm.GroupVersionKind()) {
+		return doc, nil // not a logplane object: the decoder reads it or says what is wrong
+	}
+	// A key given twice is an error, as in the decoder's strict mode.
+	data, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", tm.Kind, err)
+	}
+	u := &unstructured.Unstructured{}
+	// Numbers as the API server decodes them: int64 when whole.
+	if err := utiljson.Unmarshal(data, &u.Object); err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", tm.Kind, err)
+	}
+	pruned, err := schemas.Admit(u.Object)
+	if err != nil {
+		return nil, err
+	}
+	if len(pruned) > 0 {
+		fields := make([]string, len(pruned))
+		for i, f := range pruned {
+			fields[i] = fmt.Sprintf("unknown field %q", f)
+		}
+		return nil, fmt.Errorf("%s %s: strict decoding error: %s", u.GetKind(), u.GetName(), strings.Join(fields, ", "))
+	}
+	return json.Marshal(u.Object)
 }
 
 // isEmptyDocument reports whether a YAML document holds nothing but comments and space.
