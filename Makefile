@@ -67,8 +67,12 @@ envtest: ## Build kube-apiserver and etcd for tests (once; cached under ~/.cache
 	hack/setup-envtest.sh >/dev/null
 
 .PHONY: test
-test: verify-generated vet envtest ## Run every test against a real API server.
-	assets="$$(hack/setup-envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) test ./... -count=1 -timeout 20m
+test: verify-generated vet envtest ## Run every test against a real API server (and the real Fluent Bit: FLUENT_BIT_BIN or PATH).
+	assets="$$(hack/setup-envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) test ./... -count=1 -timeout 30m
+
+.PHONY: e2e
+e2e: envtest ## The data-plane suite alone: the operator's configuration run by the real Fluent Bit, records counted (needs root).
+	assets="$$(hack/setup-envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) test ./test/e2e -count=1 -timeout 20m -v
 
 ##@ Run
 
