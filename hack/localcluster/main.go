@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,8 +62,15 @@ func run(ctx context.Context, argv []string, stdout io.Writer) error {
 		return err
 	}
 
+	bin, noAgent := agentUnavailable()
+	var opts []testenv.Option
+	var api testenv.InCluster
+	if bin != "" {
+		// Pods reach the API server as kubernetes.default.svc:443 at this address.
+		opts = append(opts, testenv.WithInClusterAddress(fmt.Sprintf("127.%d.%d.1", 100+os.Getpid()%100, os.Getpid()/100%250), &api))
+	}
 	say("starting the local control plane (kube-apiserver + etcd)")
-	env, err := testenv.Start()
+	env, err := testenv.Start(opts...)
 	if err != nil {
 		return err
 	}
@@ -78,10 +86,17 @@ func run(ctx context.Context, argv []string, stdout io.Writer) error {
 		return fmt.Errorf("failed to create namespace %s: %w", *namespace, err)
 	}
 
+	webhookPort, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
 	logPath := filepath.Join(*dir, "operator.log")
 	say("starting the operator: %s (log: %s)", strings.Join(operator, " "), logPath)
 	op, err := testenv.StartOperator(ctx, testenv.OperatorOptions{Command: operator, Kubeconfig: kubeconfig,
-		Namespace: *namespace, LogPath: logPath, Args: []string{"--metrics-bind-address=0"}})
+		Namespace: *namespace, LogPath: logPath,
+		// Figures every 5 s and no pacing of rollouts: this is a demo.
+		Args: []string{"--metrics-bind-address=0", "--flow-interval=5s", "--min-rollout-interval=0s",
+			"--webhook-port=" + strconv.Itoa(webhookPort), "--webhook-cert-dir=" + filepath.Join(*dir, "webhook-certs")}})
 	if err != nil {
 		return err
 	}
@@ -101,8 +116,24 @@ func run(ctx context.Context, argv []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
+	if bin == "" {
+		say("no local agent: %s", noAgent)
+	} else {
+		say("starting the default agent on a local node with %s; demo pods write to namespace demo", bin)
+		la, err := startLocalAgent(ctx, env, api, bin, *dir, *namespace)
+		if err != nil {
+			return err
+		}
+		defer la.Stop()
+		if err := waitForFlow(ctx, env, 90*time.Second); err != nil {
+			say("%v (see %s)", err, logPath)
+		}
+	}
 	showKubectl(stdout, kubeconfig, "get", "logplane", "-A", "-o", "wide")
 	fmt.Fprintf(stdout, "\nRendered agent configuration: %s\n", configDir)
+	if bin == "" {
+		fmt.Fprintf(stdout, "No local agent ran: %s.\n", noAgent)
+	}
 	fmt.Fprintf(stdout, `
 The control plane is up. In another shell:
   export KUBECONFIG=%s
@@ -164,6 +195,29 @@ func waitForAgentConfig(ctx context.Context, env *testenv.Env, namespace, dir st
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// waitForFlow waits until the demo pipeline is Ready with records flowing.
+func waitForFlow(ctx context.Context, env *testenv.Env, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		p := &v1.LogPipeline{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "demo", Name: "web"}, p); err == nil {
+			ready := meta.FindStatusCondition(p.Status.Conditions, "Ready")
+			if ready != nil && ready.Status == metav1.ConditionTrue && p.Status.Throughput != nil && p.Status.Throughput.RecordsPerSecond > 0 {
+				say("demo/web is Ready: %d records/s", p.Status.Throughput.RecordsPerSecond)
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo/web was not Ready with records flowing within %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/logplane/logplane/test/fbrun"
 	"github.com/logplane/logplane/test/testenv"
 )
 
@@ -46,8 +48,26 @@ func TestMakeRunFlow(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// Each sample pipeline tells why it is not Ready: no kubelet runs the agent here.
-	if _, err := exec.LookPath("kubectl"); err == nil && !strings.Contains(out.String(), "AgentNotReady") {
-		t.Errorf("kubectl get logplane -o wide does not show the reason:\n%s", out.String())
+	bin, why := agentUnavailable()
+	if bin == "" {
+		if os.Getenv(fbrun.EnvBinary) != "" {
+			t.Fatalf("%s is set, but the local agent cannot run: %s", fbrun.EnvBinary, why)
+		}
+		// Each sample pipeline tells why it is not Ready: no agent runs here.
+		if _, err := exec.LookPath("kubectl"); err == nil && !strings.Contains(out.String(), "AgentNotReady") {
+			t.Errorf("kubectl get logplane -o wide does not show the reason:\n%s", out.String())
+		}
+		if !strings.Contains(out.String(), "No local agent ran: ") {
+			t.Errorf("the output does not say why no agent ran:\n%s", out.String())
+		}
+		return
+	}
+	// With Fluent Bit, the main job shows: the demo pipeline is Ready with records
+	// flowing (18 a second are written past its grep).
+	if _, err := exec.LookPath("kubectl"); err == nil && !demoFlowing.MatchString(out.String()) {
+		log, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
+		t.Errorf("kubectl get logplane does not show demo/web Ready with records/s:\n%s\noperator log:\n%s", out.String(), log)
 	}
 }
+
+var demoFlowing = regexp.MustCompile(`(?m)^demo\s+logpipeline\.logging\.logplane\.dev/web\s+True\s+1[5-9]\s`)

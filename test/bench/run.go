@@ -303,8 +303,15 @@ func (b *bench) startOperator(ctx context.Context, logName string) error {
 	if err != nil {
 		return err
 	}
+	wport, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
+	// A webhook port and certificate directory of its own: tests run other operators
+	// on this machine at the same time.
 	args := []string{"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--metrics-secure=false",
-		"--min-rollout-interval=" + rolloutInterval.String()}
+		"--min-rollout-interval=" + rolloutInterval.String(),
+		"--webhook-port=" + strconv.Itoa(wport), "--webhook-cert-dir=" + filepath.Join(b.dir, "webhook-certs")}
 	b.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
 	b.pprof = ""
 	if b.cfg.Pprof {

@@ -133,6 +133,8 @@ func (p Pod) Start() (*Process, error) {
 		args = append(args, "-c", MainConfig)
 	}
 	cmd := exec.Command("unshare", args...)
+	// Fluent Bit goes with the process that started it, even when that one is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// The pod's environment, and a PATH for the setup's own tools that it drops.
 	cmd.Env = append(slices.Clone(p.Env), "FBRUN_TOOLS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	out := &syncBuffer{}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/logplane/logplane/test/fbrun"
@@ -44,15 +45,50 @@ type AgentPod struct {
 
 // RunDaemonSet creates the pod the DaemonSet controller would create on this node,
 // marks it running as the kubelet would, and starts its first container.
+// The DaemonSet's status then says what its controller would: one node, one ready
+// pod, up to date.
 func (n *Node) RunDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) (*AgentPod, error) {
-	return n.run(ctx, ds.Namespace, ds.Name+"-"+n.Name, ds.Spec.Template, metav1.OwnerReference{
+	a, err := n.run(ctx, ds.Namespace, ds.Name+"-"+n.Name, ds.Spec.Template, metav1.OwnerReference{
 		APIVersion: "apps/v1", Kind: "DaemonSet", Name: ds.Name, UID: ds.UID})
+	if err != nil {
+		return nil, err
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := &appsv1.DaemonSet{}
+		if err := n.Client.Get(ctx, client.ObjectKeyFromObject(ds), cur); err != nil {
+			return err
+		}
+		cur.Status = appsv1.DaemonSetStatus{ObservedGeneration: cur.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
+			UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}
+		return n.Client.Status().Update(ctx, cur)
+	})
+	if err != nil {
+		a.Proc.Kill()
+		return nil, fmt.Errorf("failed to write the status of DaemonSet %s: %w", ds.Name, err)
+	}
+	return a, nil
 }
 
 // RunDeployment does the same for a one-replica Deployment (the events collector).
 func (n *Node) RunDeployment(ctx context.Context, d *appsv1.Deployment) (*AgentPod, error) {
-	return n.run(ctx, d.Namespace, d.Name+"-"+n.Name, d.Spec.Template, metav1.OwnerReference{
+	a, err := n.run(ctx, d.Namespace, d.Name+"-"+n.Name, d.Spec.Template, metav1.OwnerReference{
 		APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID})
+	if err != nil {
+		return nil, err
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := &appsv1.Deployment{}
+		if err := n.Client.Get(ctx, client.ObjectKeyFromObject(d), cur); err != nil {
+			return err
+		}
+		cur.Status = appsv1.DeploymentStatus{ObservedGeneration: cur.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+		return n.Client.Status().Update(ctx, cur)
+	})
+	if err != nil {
+		a.Proc.Kill()
+		return nil, fmt.Errorf("failed to write the status of Deployment %s: %w", d.Name, err)
+	}
+	return a, nil
 }
 
 func (n *Node) run(ctx context.Context, ns, name string, tmpl corev1.PodTemplateSpec, owner metav1.OwnerReference) (*AgentPod, error) {
