@@ -8,8 +8,8 @@ import (
 
 // Each pipeline receives exactly the records it selects, and nothing else: two tenants
 // whose namespace names share a prefix, pod-label and container selection, a
-// namespace-selector ClusterLogPipeline and a catch-all one, all from one read of
-// each file.
+// namespace-selector ClusterLogPipeline and a catch-all one (to HTTP and to a forward
+// aggregator), all from one read of each file.
 func TestTenantIsolationAndSelection(t *testing.T) {
 	s := newScenario(t, "isolation")
 	s.namespace("team-a", nil)
@@ -82,12 +82,17 @@ metadata: {name: isolation-everything}
 spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /everything}}
 ---
 apiVersion: logging.logplane.dev/v1alpha1
+kind: ClusterLogOutput
+metadata: {name: isolation-aggregator}
+spec: {type: forward, forward: {host: 127.0.0.1, port: $FORWARD_PORT, compression: Gzip}}
+---
+apiVersion: logging.logplane.dev/v1alpha1
 kind: ClusterLogPipeline
 metadata: {name: isolation-everything}
 spec:
   agent: $AGENT
   input: {containers: {}}
-  clusterOutputRefs: [isolation-everything]
+  clusterOutputRefs: [isolation-everything, isolation-aggregator]
 `)
 	ds := s.waitForConfig(objs)
 
@@ -141,6 +146,12 @@ spec:
 	}
 	start := time.Now()
 	s.expectRoutes(want, 60*time.Second, 3*time.Second)
+	// The same records again, to an aggregator over the forward protocol (gzip, acks).
+	if c := count(s.fwd.All(), want["/everything"]); !c.exact() {
+		t.Errorf("forward: %s", c)
+	} else {
+		t.Logf("forward: %s", c)
+	}
 	t.Logf("%d lines written by %d containers, delivered in %s", total, len(written), time.Since(start).Round(100*time.Millisecond))
 
 	// Every record carries its pod's metadata and labels.

@@ -37,6 +37,7 @@ type scenario struct {
 	k8s   client.Client
 	node  *localnode.Node
 	sink  *sink.HTTP
+	fwd   *sink.Forward
 	port  int
 	agent *localnode.AgentPod
 }
@@ -49,6 +50,11 @@ func newScenario(t *testing.T, name string) *scenario {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = snk.Close() })
+	fwd, err := sink.StartForward("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fwd.Close() })
 	node, err := localnode.New("node-"+name, localnode.Kubelet{Client: env.Client, Binary: bin, API: api, Root: t.TempDir()}, api.Address)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +63,7 @@ func newScenario(t *testing.T, name string) *scenario {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scenario{t: t, ctx: t.Context(), name: name, k8s: env.Client, node: node, sink: snk, port: port}
+	s := &scenario{t: t, ctx: t.Context(), name: name, k8s: env.Client, node: node, sink: snk, fwd: fwd, port: port}
 	s.apply(fmt.Sprintf(`apiVersion: logging.logplane.dev/v1alpha1
 kind: LogAgent
 metadata:
@@ -68,11 +74,12 @@ spec:
 	return s
 }
 
-// apply applies manifests after replacing $AGENT, $SINK (host:port of the sink) and
-// $SINK_PORT, with server-side apply as a user would.
+// apply applies manifests after replacing $AGENT, $SINK_PORT (the HTTP sink's) and
+// $FORWARD_PORT (the forward sink's), with server-side apply as a user would.
 func (s *scenario) apply(manifests string) []*unstructured.Unstructured {
 	s.t.Helper()
-	manifests = strings.NewReplacer("$AGENT", s.name, "$SINK_PORT", strconv.Itoa(s.sink.Port)).Replace(manifests)
+	manifests = strings.NewReplacer("$AGENT", s.name, "$SINK_PORT", strconv.Itoa(s.sink.Port),
+		"$FORWARD_PORT", strconv.Itoa(s.fwd.Port)).Replace(manifests)
 	objs, err := testenv.DecodeYAML([]byte(manifests))
 	if err != nil {
 		s.t.Fatal(err)
