@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logplane/logplane/test/fbrun"
+	"github.com/logplane/logplane/test/sink"
 )
 
 // The FireLens pattern our users run: health checks dropped, error and fatal lines
@@ -17,7 +21,31 @@ import (
 func TestFireLensRouting(t *testing.T) {
 	s := newScenario(t, "firelens")
 	s.namespace("shop", nil)
-	objs := s.apply(`
+	// The second destination is reached over TLS with basic auth: its CA and password
+	// come from the tenant's Secret, through the agent's credentials Secret, as a file
+	// and an environment variable.
+	certs, err := fbrun.NewCerts("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig, err := certs.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure, err := sink.StartHTTPS("127.0.0.1:0", tlsConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer secure.Close()
+	objs := s.apply(fmt.Sprintf(`
+apiVersion: v1
+kind: Secret
+metadata: {name: collector, namespace: shop}
+stringData:
+  password: s3cr3t-for-shop
+  ca.crt: |
+%s
+---
 apiVersion: logging.logplane.dev/v1alpha1
 kind: LogOutput
 metadata: {name: errors, namespace: shop}
@@ -26,8 +54,18 @@ spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /errors}}
 apiVersion: logging.logplane.dev/v1alpha1
 kind: LogOutput
 metadata: {name: everything, namespace: shop}
-spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /everything, format: JSON, compression: Gzip}}
----
+spec:
+  type: http
+  http:
+    host: localhost
+    port: %d
+    path: /everything
+    format: JSON
+    compression: Gzip
+    basicAuth: {user: shop, password: {name: collector, key: password}}
+  tls:
+    ca: {name: collector, key: ca.crt}
+---`, indent(string(certs.CA), "    "), secure.Port) + `
 apiVersion: logging.logplane.dev/v1alpha1
 kind: LogPipeline
 metadata: {name: errors, namespace: shop}
@@ -94,8 +132,18 @@ spec:
 			t.Fatal(err)
 		}
 	}
+	everything := want["/everything"]
+	delete(want, "/everything")
 	s.expectRoutes(want, 60*time.Second, 3*time.Second)
-	for _, r := range s.sink.Records("/everything") {
+	s.eventually(30*time.Second, "every record over TLS", func() (bool, string) {
+		c := count(secure.Records("/everything"), everything)
+		return c.exact(), c.String()
+	})
+	t.Logf("route /everything (TLS, basic auth): %s", count(secure.Records("/everything"), everything))
+	if got, want := secure.Authorization("/everything"), "Basic "+base64.StdEncoding.EncodeToString([]byte("shop:s3cr3t-for-shop")); got != want {
+		t.Errorf("Authorization = %q, want %q", got, want)
+	}
+	for _, r := range secure.Records("/everything") {
 		if r["cluster"] != "prod-eu-west-1" {
 			t.Fatalf("a record lacks the added field: %v", r)
 		}
@@ -217,6 +265,10 @@ spec:
 }
 
 var inputRecordsMetric = regexp.MustCompile(`(?m)^fluentbit_input_records_total\{name="lp_in_containers_\d+"\} (\d+)`)
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+prefix)
+}
 
 // inputRecords sums the records the agent's container inputs read, from its metrics.
 func (s *scenario) inputRecords() int {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,6 +34,8 @@ type HTTP struct {
 	answers map[string]int
 	// requests counts every request per route, whatever it was answered.
 	requests map[string]int
+	// auth is the Authorization header of each route's last request.
+	auth map[string]string
 }
 
 // StartHTTP listens on addr (host:port, port 0 for any).
@@ -41,11 +44,24 @@ func StartHTTP(addr string) (*HTTP, error) {
 	if err != nil {
 		return nil, err
 	}
+	return serveHTTP(l), nil
+}
+
+// StartHTTPS listens on addr with TLS.
+func StartHTTPS(addr string, cfg *tls.Config) (*HTTP, error) {
+	l, err := tls.Listen("tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(l), nil
+}
+
+func serveHTTP(l net.Listener) *HTTP {
 	s := &HTTP{Port: l.Addr().(*net.TCPAddr).Port, got: map[string][]Record{}, at: map[string][]Arrival{},
-		answers: map[string]int{}, requests: map[string]int{}}
+		answers: map[string]int{}, requests: map[string]int{}, auth: map[string]string{}}
 	s.srv = &http.Server{Handler: s}
 	go func() { _ = s.srv.Serve(l) }()
-	return s, nil
+	return s
 }
 
 // Close stops listening.
@@ -81,6 +97,13 @@ func (s *HTTP) Routes() map[string]int {
 	return out
 }
 
+// Authorization is the Authorization header of route's last request.
+func (s *HTTP) Authorization(route string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.auth[route]
+}
+
 // Requests counts the requests route received, accepted or not.
 func (s *HTTP) Requests(route string) int {
 	s.mu.Lock()
@@ -92,6 +115,7 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route := r.URL.Path
 	s.mu.Lock()
 	s.requests[route]++
+	s.auth[route] = r.Header.Get("Authorization")
 	code, overridden := s.answers[route]
 	s.mu.Unlock()
 	if overridden && (code < 200 || code > 299) {
