@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logplane/logplane/test/testcerts"
+
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/test/fbrun"
@@ -152,7 +154,7 @@ func readsAPIServer(cfg []byte) bool {
 // then checks each as a subtest.
 func startAll(t *testing.T, bin string, pods []goldenPod) {
 	t.Helper()
-	certs, err := fbrun.NewCerts("localhost")
+	certs, err := testcerts.New("localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +252,7 @@ var tailPath = regexp.MustCompile(`(?m)^      path: "([^"]+)"$`)
 // node log directory. A configuration that reads the API server gets the service
 // account files and a name for it; nothing listens there, and nothing is asked while
 // no record arrives.
-func (gp goldenPod) pod(t *testing.T, bin string, certs fbrun.Certs) fbrun.Pod {
+func (gp goldenPod) pod(t *testing.T, bin string, certs testcerts.Certs) fbrun.Pod {
 	logs := t.TempDir()
 	for _, d := range []string{"containers", "pods", "journal"} {
 		if err := os.Mkdir(filepath.Join(logs, d), 0o755); err != nil {

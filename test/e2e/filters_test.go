@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logplane/logplane/test/fbrun"
+	"github.com/logplane/logplane/test/testcerts"
+
 	"github.com/logplane/logplane/test/sink"
 )
 
@@ -24,7 +25,7 @@ func TestFireLensRouting(t *testing.T) {
 	// The second destination is reached over TLS with basic auth: its CA and password
 	// come from the tenant's Secret, through the agent's credentials Secret, as a file
 	// and an environment variable.
-	certs, err := fbrun.NewCerts("localhost")
+	certs, err := testcerts.New("localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logplane/logplane/test/testcerts"
+
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -45,7 +47,7 @@ func TestGoldensReadingTheAPIServerStart(t *testing.T) {
 	if err := env.Client.SubResource("token").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: operatorNamespace}}, tr); err != nil {
 		t.Fatal(err)
 	}
-	certs, err := fbrun.NewCerts("localhost")
+	certs, err := testcerts.New("localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

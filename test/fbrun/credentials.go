@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/logplane/logplane/test/testcerts"
 )
 
 var (
@@ -18,7 +20,7 @@ var (
 // (a certificate where K is ca.crt, tls.crt or tls.key, since Fluent Bit loads those at
 // start), and, for "aws profile P" lines, an AWS shared credentials file at awsFile.
 // creds is the credential listing the renderer's goldens carry.
-func (p *Pod) StandInCredentials(creds, awsFile string, certs Certs) {
+func (p *Pod) StandInCredentials(creds, awsFile string, certs testcerts.Certs) {
 	if p.Files == nil {
 		p.Files = map[string][]byte{}
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/logplane/logplane/test/testcerts"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -137,7 +139,7 @@ type InCluster struct {
 // on 443 needs root (or CAP_NET_BIND_SERVICE).
 func WithInClusterAddress(addr string, ic *InCluster) Option {
 	return func(e *envtest.Environment) error {
-		certs, err := newServingCerts("kubernetes.default.svc", "kubernetes.default", "kubernetes", addr)
+		certs, err := testcerts.New("kubernetes.default.svc", "kubernetes.default", "kubernetes", addr)
 		if err != nil {
 			return err
 		}
@@ -146,16 +148,16 @@ func WithInClusterAddress(addr string, ic *InCluster) Option {
 			return err
 		}
 		crt, key := filepath.Join(dir, "sni.crt"), filepath.Join(dir, "sni.key")
-		if err := os.WriteFile(crt, certs.cert, 0o600); err != nil {
+		if err := os.WriteFile(crt, certs.Cert, 0o600); err != nil {
 			return err
 		}
-		if err := os.WriteFile(key, certs.key, 0o600); err != nil {
+		if err := os.WriteFile(key, certs.Key, 0o600); err != nil {
 			return err
 		}
 		api := e.ControlPlane.GetAPIServer()
 		api.SecureServing.ListenAddr = envtest.ListenAddr{Address: addr, Port: "443"}
 		api.Configure().Append("tls-sni-cert-key", crt+","+key+":kubernetes.default.svc")
-		*ic = InCluster{Address: addr, CA: certs.ca}
+		*ic = InCluster{Address: addr, CA: certs.CA}
 		return nil
 	}
 }

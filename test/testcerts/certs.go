@@ -1,4 +1,6 @@
-package fbrun
+// Package testcerts makes a CA and a certificate it signed, for test servers and for the
+// TLS files Fluent Bit loads at start.
+package testcerts
 
 import (
 	"crypto/ecdsa"
@@ -19,8 +21,8 @@ type Certs struct {
 	CA, Cert, Key []byte
 }
 
-// NewCerts makes a CA and a server and client certificate for hosts (names or IPs).
-func NewCerts(hosts ...string) (Certs, error) {
+// New makes a CA and a server and client certificate for hosts (names or IPs).
+func New(hosts ...string) (Certs, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Certs{}, err
