@@ -57,8 +57,9 @@ type KeyValue struct {
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_][-A-Za-z0-9_.]*$`
 	Key string `json:"key"`
 
-	// value to set.
+	// value to set; Fluent Bit refuses an empty one.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	Value ConfigString `json:"value"`
 }
 

@@ -98,8 +98,9 @@ type KafkaSASL struct {
 	// +required
 	Mechanism SASLMechanism `json:"mechanism"`
 
-	// username to authenticate as.
+	// username to authenticate as; Fluent Bit refuses an empty one.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	Username ConfigString `json:"username"`
 
 	// password, read from a Secret.

@@ -172,6 +172,22 @@ filters: [{type: grep, grep: {exclude: [{field: "$kubernetes[labels]", regex: x}
 input: {containers: {}}
 outputRefs: [o]
 filters: [{type: throttle, throttle: {records: 0}}]`), "should be greater than or equal to 1"},
+		{"throttle interval of zero", pipeline(`
+input: {containers: {}}
+outputRefs: [o]
+filters: [{type: throttle, throttle: {records: 10, interval: 0s}}]`), "must be a whole number of seconds, minutes or hours from 1s to 24h"},
+		{"throttle interval over a day", pipeline(`
+input: {containers: {}}
+outputRefs: [o]
+filters: [{type: throttle, throttle: {records: 10, interval: 25h}}]`), "from 1s to 24h"},
+		{"added field without a value", pipeline(`
+input: {containers: {}}
+outputRefs: [o]
+filters: [{type: addFields, addFields: {fields: [{key: team, value: ""}]}}]`), "should be at least 1 chars long"},
+		{"kafka SASL without a user", output(`
+type: kafka
+kafka: {brokers: [kafka:9093], topic: logs, sasl: {mechanism: PLAIN, username: "", password: {name: k, key: p}}}`),
+			"should be at least 1 chars long"},
 
 		// --- pipelines ---
 		{"pipeline without outputs", pipeline(`input: {containers: {}}`), "a pipeline needs at least one destination"},
