@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -65,8 +66,11 @@ func (s sigv4) verify(r *http.Request, body []byte, secret string) error {
 	var headers strings.Builder
 	for _, h := range s.SignedHeaders {
 		v := strings.Join(r.Header.Values(h), ",")
-		if h == "host" {
+		switch {
+		case h == "host":
 			v = r.Host
+		case h == "content-length" && v == "" && r.ContentLength >= 0:
+			v = strconv.FormatInt(r.ContentLength, 10)
 		}
 		headers.WriteString(h + ":" + strings.Join(strings.Fields(v), " ") + "\n")
 	}
