@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -83,6 +82,24 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 	if err := os.WriteFile(auditLog, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// So does the node's journal, which systemd-journald writes as on a node.
+	journal, err := s.node.StartJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		journal.Stop()
+		if t.Failed() {
+			t.Logf("journald log:\n%s", journal.Log())
+		}
+	})
+	// The units have logged before the agent starts, as on any node; the agent
+	// starts reading at the journal's tail (read_from_tail), so none of this is shipped.
+	for _, unit := range []string{"kubelet.service", "containerd.service", "sshd.service"} {
+		if err := journal.Write(unit, lines("node/"+unit+"/before-the-agent", 3, nil)...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.startAgent(s.waitForConfig(objs))
 	events := s.startEventsCollector()
 	billingPod, logDirs := s.startSidecar("billing", "invoices-1", map[string]string{"app": "billing"}, "app")
@@ -144,7 +161,8 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 	write(t, paymentsAPI, "app", api)
 	write(t, paymentsDebug, "app", lines("payments/ledger-debug-1/app", 20, nil))
 
-	// node-and-events: a host file of the node, and Kubernetes events, to S3.
+	// node-and-events: a host file and systemd units of the node, and Kubernetes
+	// events, to S3.
 	const s3 = "s3:example-audit-logs"
 	var audit []byte
 	for i := range 25 {
@@ -153,6 +171,20 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		audit = fmt.Appendf(audit, "%s\n", message(e, map[string]any{"apiVersion": "audit.k8s.io/v1", "verb": "get"}))
 	}
 	appendFile(t, auditLog, audit)
+	// The systemd units it names, and one it does not.
+	for unit, n := range map[string]int{"kubelet.service": 10, "containerd.service": 5, "sshd.service": 5} {
+		var out []string
+		for i := range n {
+			e := entry{Src: "node/" + unit, Seq: i}
+			out = append(out, message(e, nil))
+			if unit != "sshd.service" {
+				want[s3] = append(want[s3], e)
+			}
+		}
+		if err := journal.Write(unit, out...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range 5 {
 		e := entry{Src: "events/shop", Seq: i}
 		want[s3] = append(want[s3], e)
@@ -201,6 +233,8 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 	for _, r := range aws.Records(s3) {
 		e, mine := sampleEntryOf(r)
 		switch {
+		case mine && strings.HasSuffix(e.Src, ".service"):
+			bySource["journal"]++
 		case mine:
 			bySource[strings.Split(e.Src, "/")[0]]++
 		case otherEvent(r):
@@ -252,8 +286,6 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		}
 	}
 
-	// The journal: see journalInputRuns.
-	s.journalInputRuns()
 	for name, proc := range map[string]*fbrun.Process{"agent": s.agent.Proc, "events collector": events.Proc, "sidecar": billingPod.Proc} {
 		if errs := proc.Errors(); len(errs) > 0 {
 			t.Errorf("%s logged errors:\n%s", name, strings.Join(errs, "\n"))
@@ -455,43 +487,14 @@ func (s *scenario) waitHealthyAt(p *localnode.AgentPod, port int) {
 	s.waitHealthy(p)
 }
 
-// journalInputRuns checks that the systemd input of node-and-events started and is
-// read. No journal entry is written: the systemd input keeps only entries of the
-// units named (_SYSTEMD_UNIT, which journald sets from the sender's cgroup, so a
-// client cannot claim it), journalctl only reads, and systemd-journal-remote, which
-// could write a journal file from export format, is not on this Debian machine; so
-// the test proves that the input is there and healthy, and that nothing of it
-// reaches S3 (it would show as a record not meant for the route).
-func (s *scenario) journalInputRuns() {
-	s.t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://%s:%d/api/v1/metrics", s.node.IP, s.port))
-	if err != nil {
-		s.t.Error(err)
-		return
-	}
-	defer resp.Body.Close()
-	var m struct {
-		Input map[string]map[string]float64 `json:"input"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		s.t.Error(err)
-		return
-	}
-	names := slices.Sorted(maps.Keys(m.Input))
-	if !slices.Contains(names, "lp_in_systemd") {
-		s.t.Errorf("the agent has no systemd input (lp_in_systemd); inputs: %v", names)
-	}
-	s.t.Logf("agent inputs: %v", names)
-}
-
 // sampleEntryOf finds the entry in a delivered record: at the top level, in a JSON
-// line (log, message, msg), or by its marker in a line that is not JSON (a joined
+// line (log, message, msg, a journal entry's MESSAGE), or by its marker in a line that is not JSON (a joined
 // stack trace, an event's message).
 func sampleEntryOf(r sink.Record) (entry, bool) {
 	if e, ok := entryOf(r); ok {
 		return e, true
 	}
-	for _, k := range []string{"log", "message", "msg"} {
+	for _, k := range []string{"log", "message", "msg", "MESSAGE"} {
 		v, _ := r[k].(string)
 		var fields map[string]any
 		if json.Unmarshal([]byte(v), &fields) == nil {
