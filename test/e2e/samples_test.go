@@ -47,9 +47,9 @@ const lokiTenant, lokiUser, lokiPassword = "billing", "billing", "change-me"
 // sidecar run with the real Fluent Bit. Each destination must receive exactly the
 // lines its pipelines select, once: CloudWatch Logs and Kinesis Data Firehose through
 // an assumed role (FireLens routing), OpenSearch signed with SigV4 through another
-// (Java stack traces joined, debug pods dropped), S3 with node files and Kubernetes
-// events (the agent and the events collector), Loki with the files of a pod that got
-// the sidecar from the webhook.
+// (Java stack traces joined, debug pods dropped), S3 with a node file, systemd units
+// of a real journal and Kubernetes events (the agent and the events collector), Loki
+// with the files of a pod that got the sidecar from the webhook, timed as parsed.
 func TestSamplesStartAndDeliver(t *testing.T) {
 	start := time.Now()
 	s := newScenarioWithoutAgent(t, "default")
@@ -114,7 +114,7 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 
 	want := map[string][]entry{}
 	// firelens-routing: errors and fatals to CloudWatch Logs, everything but health
-	// checks to Firehose; the sidecar container and pods not part of the shop: nowhere.
+	// checks to Firehose; the istio-proxy container and pods not part of the shop: nowhere.
 	const cloudwatch, firehose = "cloudwatch:/shop/errors", "firehose:shop-logs-to-s3"
 	levels := []string{"info", "error", "warn", "fatal", "ERROR", "debug"}
 	var web []string
@@ -123,7 +123,7 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		level, msg := levels[i%len(levels)], fmt.Sprintf("order %d placed", i)
 		switch i % 10 {
 		case 3:
-			msg = "GET /healthz HTTP/1.1 200" // an error-level health check: CloudWatch only
+			msg = "GET /healthz HTTP/1.1 200" // never to Firehose; to CloudWatch when its level is error or fatal
 		case 6:
 			msg = "GET /readyz HTTP/1.1 200"
 		case 9:
@@ -133,7 +133,7 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		if strings.EqualFold(level, "error") || level == "fatal" {
 			want[cloudwatch] = append(want[cloudwatch], e)
 		}
-		if !regexp.MustCompile(`GET /(healthz|readyz|livez|ping)\b`).MatchString(msg) {
+		if !healthCheck.MatchString(msg) {
 			want[firehose] = append(want[firehose], e)
 		}
 	}
@@ -211,7 +211,11 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 				writtenAt[e] = at
 			}
 		}
-		appendFile(t, filepath.Join(logDirs[dir], file), b)
+		host, ok := logDirs[dir]
+		if !ok {
+			t.Fatalf("the app does not share %s with the sidecar; it shares %v", dir, logDirs)
+		}
+		appendFile(t, filepath.Join(host, file), b)
 	}
 	fileLines("/var/log/billing", "app.log", 30, true)
 	fileLines("/var/log/billing", "jobs.log", 10, true)
@@ -511,6 +515,9 @@ func sampleEntryOf(r sink.Record) (entry, bool) {
 	}
 	return entry{}, false
 }
+
+// healthCheck is the firehose-all pipeline's exclusion, as the sample writes it.
+var healthCheck = regexp.MustCompile(`GET /(healthz|readyz|livez|ping)\b`)
 
 var markerRE = regexp.MustCompile(`\bsrc=(\S+) seq=(\d+)\b`)
 
