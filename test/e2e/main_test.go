@@ -12,6 +12,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -25,6 +26,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/logplane/logplane/internal/manager"
+	"github.com/logplane/logplane/internal/retention"
 	"github.com/logplane/logplane/test/fbrun"
 	"github.com/logplane/logplane/test/testenv"
 )
@@ -57,7 +59,8 @@ func startCluster() error {
 	// A loopback address of its own, so that port 443 is free whatever else runs.
 	addr := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(250), 1+rand.IntN(250))
 	ctrllog.SetLogger(logr.Discard())
-	env, err := testenv.Start(testenv.WithInClusterAddress(addr, &cluster.api))
+	// The pod webhook is installed too: the sidecar sample needs its injection.
+	env, err := testenv.Start(testenv.WithInClusterAddress(addr, &cluster.api), testenv.WithWebhooks())
 	if err != nil {
 		return err
 	}
@@ -72,11 +75,21 @@ func startCluster() error {
 		cluster.done <- manager.Run(ctx, env.Config, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-e2e",
 			FlowInterval: flowInterval,
+			// Destinations here are fakes that only pods can name (their hosts files):
+			// retention at the destination is test/integration's, and the operator
+			// must not look up, or probe credentials for, the AWS endpoints the
+			// samples name.
+			RetentionAppliers: func(context.Context, retention.Target, retention.SecretValue) (retention.Applier, error) {
+				return nil, errors.New("e2e: retention is not applied at destinations here")
+			},
 			// Without a kubelet nothing rolls pods: each scenario starts its agent
 			// once the configuration is written.
 			RolloutInterval: 0,
-			// Port 0: no webhook; the agent is what runs here.
-			Webhook: manager.WebhookOptions{},
+			// The API server calls the in-process webhook at the address envtest
+			// chose, trusting the certificate envtest wrote.
+			Webhook: manager.WebhookOptions{Port: env.WebhookInstallOptions.LocalServingPort,
+				Host: env.WebhookInstallOptions.LocalServingHost, CertDir: env.WebhookInstallOptions.LocalServingCertDir,
+				CertMode: manager.CertModeExternal},
 		}, logr.Discard())
 	}()
 	return nil

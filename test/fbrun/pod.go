@@ -55,6 +55,12 @@ type Pod struct {
 	// interface: it can listen on any port and reach nothing outside. In either
 	// network, names resolve only through /etc/hosts.
 	PrivateNetwork bool
+	// TrustedCAs are PEM certificates the pod trusts besides the machine's: its
+	// /etc/ssl/certs holds the machine's certificates, and ca-certificates.crt and
+	// ca-bundle.crt there hold the machine's bundle followed by these. Fluent Bit
+	// 5.1.1 on Linux reads ca-bundle.crt (and the hashed directory), other TLS
+	// clients read ca-certificates.crt. The machine's own /etc is never written.
+	TrustedCAs []byte
 }
 
 // Process is a started pod.
@@ -115,6 +121,11 @@ func (p Pod) Start() (*Process, error) {
 			return nil, err
 		}
 	}
+	if len(p.TrustedCAs) > 0 {
+		if err := stageCerts(filepath.Join(stage, "certs"), p.TrustedCAs); err != nil {
+			return nil, err
+		}
+	}
 	script, err := p.script()
 	if err != nil {
 		return nil, err
@@ -171,6 +182,7 @@ done
 for d in dev proc sys; do mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; done
 if [ -f "$files/../hosts" ]; then mount --bind "$files/../hosts" "$root/etc/hosts"; fi
 if [ -f "$files/../resolv.conf" ]; then mount --bind "$files/../resolv.conf" "$root/etc/resolv.conf"; fi
+if [ -d "$files/../certs" ]; then mount --bind "$files/../certs" "$root/etc/ssl/certs"; mount -o remount,bind,ro "$root/etc/ssl/certs"; fi
 cp -R "$files/." "$root/"
 mkdir -p "$root/fluent-bit/bin"
 : > "$root/fluent-bit/bin/fluent-bit"
@@ -212,6 +224,57 @@ if [ -n "$podpath" ]; then PATH=$podpath; else unset PATH; fi
 		fmt.Fprintf(&b, "exec \"$chroot\" \"$root\" %s \"$@\"\n", BinaryPath)
 	}
 	return b.String(), nil
+}
+
+// stageCerts copies the machine's /etc/ssl/certs to dir (links stay links: they point
+// into /usr/share, which the pod has) and appends cas to its bundles.
+func stageCerts(dir string, cas []byte) error {
+	const system = "/etc/ssl/certs"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(system)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		src, dst := filepath.Join(system, e.Name()), filepath.Join(dir, e.Name())
+		if e.Type()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(src)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(target, dst); err != nil {
+				return err
+			}
+			continue
+		}
+		if e.Type().IsRegular() {
+			data, err := os.ReadFile(src)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(dst, data, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	bundle, err := os.ReadFile(filepath.Join(system, "ca-certificates.crt"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if len(bundle) > 0 && bundle[len(bundle)-1] != '\n' {
+		bundle = append(bundle, '\n')
+	}
+	bundle = append(bundle, cas...)
+	for _, name := range []string{"ca-certificates.crt", "ca-bundle.crt"} {
+		dst := filepath.Join(dir, name)
+		_ = os.Remove(dst) // a link in the copy
+		if err := os.WriteFile(dst, bundle, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // quote makes s one shell word.

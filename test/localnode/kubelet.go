@@ -34,6 +34,30 @@ type Kubelet struct {
 	API testenv.InCluster
 	// Root is the node's own file system: hostPath volumes are directories below it.
 	Root string
+
+	// What the environment of a cloud cluster gives pods, for tests whose
+	// destinations stand in for a cloud's:
+	//
+	// Hosts are names every pod resolves (cluster DNS, or a cloud's endpoints)
+	// besides kubernetes.default.svc.
+	Hosts map[string]string
+	// Env is added to every pod's environment after its own, as a mutating webhook
+	// of the platform does (EKS's IRSA webhook adds AWS credentials settings).
+	Env []string
+	// TrustedCAs are certificates every pod trusts besides the machine's (see
+	// fbrun.Pod.TrustedCAs), as when the node image carries a company CA.
+	TrustedCAs []byte
+	// EmptyDirsOnNode keeps emptyDir volumes in directories of the node, as the
+	// kubelet does (<Root>/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>,
+	// see EmptyDir), so that the containers of a pod share them and a test can write
+	// into one what an application container would. Without it an emptyDir is new
+	// for each container and goes with its process.
+	EmptyDirsOnNode bool
+}
+
+// EmptyDir is the node directory of a pod's emptyDir volume when EmptyDirsOnNode is set.
+func (k *Kubelet) EmptyDir(pod *corev1.Pod, volume string) string {
+	return filepath.Join(k.Root, "var/lib/kubelet/pods", string(pod.UID), "volumes/kubernetes.io~empty-dir", volume)
 }
 
 // Container prepares container c of pod (which has its name and namespace) the way
@@ -46,6 +70,10 @@ func (k *Kubelet) Container(ctx context.Context, pod *corev1.Pod, c corev1.Conta
 		Hosts:  map[string]string{"kubernetes.default.svc": k.API.Address},
 		Env: []string{"HOSTNAME=" + pod.Name, "KUBERNETES_SERVICE_HOST=" + k.API.Address, "KUBERNETES_SERVICE_PORT=443",
 			"PATH=/fluent-bit/bin:/usr/local/bin:/usr/bin:/bin"},
+		TrustedCAs: k.TrustedCAs,
+	}
+	for name, ip := range k.Hosts {
+		p.Hosts[name] = ip
 	}
 	if sc := c.SecurityContext; sc != nil && sc.RunAsUser != nil {
 		p.User = int(*sc.RunAsUser)
@@ -70,6 +98,7 @@ func (k *Kubelet) Container(ctx context.Context, pod *corev1.Pod, c corev1.Conta
 		}
 		p.Env = append(p.Env, e.Name+"="+value)
 	}
+	p.Env = append(p.Env, k.Env...)
 	if sa := pod.Spec.ServiceAccountName; sa != "" {
 		tr := &authenticationv1.TokenRequest{}
 		account := &corev1.ServiceAccount{}
@@ -99,16 +128,32 @@ func (k *Kubelet) mount(ctx context.Context, pod *corev1.Pod, v corev1.Volume, m
 			return fmt.Errorf("hostPath %s: %w", v.HostPath.Path, err)
 		}
 		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath, HostDir: dir, ReadOnly: m.ReadOnly})
+	case v.EmptyDir != nil && k.EmptyDirsOnNode:
+		dir := k.EmptyDir(pod, v.Name)
+		// World-writable, as the kubelet makes them, for containers of any user.
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return err
+		}
+		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath, HostDir: dir, ReadOnly: m.ReadOnly})
 	case v.EmptyDir != nil:
 		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath})
 	case v.Secret != nil:
 		return k.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, m.MountPath, p)
 	case v.Projected != nil:
 		for _, src := range v.Projected.Sources {
-			if src.Secret == nil {
-				return fmt.Errorf("only Secrets are projected here")
+			var err error
+			switch {
+			case src.Secret != nil:
+				err = k.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, m.MountPath, p)
+			case src.DownwardAPI != nil:
+				err = downwardFiles(pod, src.DownwardAPI.Items, m.MountPath, p)
+			default:
+				err = fmt.Errorf("only Secrets and the downward API are projected here")
 			}
-			if err := k.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, m.MountPath, p); err != nil {
+			if err != nil {
 				return err
 			}
 		}
@@ -116,6 +161,43 @@ func (k *Kubelet) mount(ctx context.Context, pod *corev1.Pod, v corev1.Volume, m
 		return fmt.Errorf("unsupported volume type")
 	}
 	return nil
+}
+
+// downwardFiles writes the pod fields items name as files under dir: the kubelet
+// writes them as the pod is when its container starts.
+func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, dir string, p *fbrun.Pod) error {
+	for _, it := range items {
+		if it.FieldRef == nil {
+			return fmt.Errorf("downward API file %s: only fieldRef is supported here", it.Path)
+		}
+		value, err := podField(pod, it.FieldRef.FieldPath)
+		if err != nil {
+			return fmt.Errorf("downward API file %s: %w", it.Path, err)
+		}
+		p.Files[path.Join(dir, it.Path)] = []byte(value)
+	}
+	return nil
+}
+
+// podField reads a field path of the downward API: metadata.name, metadata.namespace,
+// metadata.uid, spec.nodeName, or one annotation or label.
+func podField(pod *corev1.Pod, fieldPath string) (string, error) {
+	for prefix, m := range map[string]map[string]string{"metadata.annotations": pod.Annotations, "metadata.labels": pod.Labels} {
+		if key, ok := strings.CutPrefix(fieldPath, prefix+"['"); ok && strings.HasSuffix(key, "']") {
+			return m[strings.TrimSuffix(key, "']")], nil
+		}
+	}
+	switch fieldPath {
+	case "metadata.name":
+		return pod.Name, nil
+	case "metadata.namespace":
+		return pod.Namespace, nil
+	case "metadata.uid":
+		return string(pod.UID), nil
+	case "spec.nodeName":
+		return pod.Spec.NodeName, nil
+	}
+	return "", fmt.Errorf("field %s is not supported here", fieldPath)
 }
 
 // secretFiles writes a Secret's keys (or the items named) as files under dir.
@@ -155,18 +237,10 @@ func (k *Kubelet) envValue(ctx context.Context, pod *corev1.Pod, e corev1.EnvVar
 		}
 		return string(v), nil
 	case e.ValueFrom.FieldRef != nil:
-		switch f := e.ValueFrom.FieldRef.FieldPath; f {
-		case "metadata.name":
-			return pod.Name, nil
-		case "metadata.namespace":
-			return pod.Namespace, nil
-		case "spec.nodeName":
-			return pod.Spec.NodeName, nil
-		case "status.podIP":
+		if f := e.ValueFrom.FieldRef.FieldPath; f == "status.podIP" {
 			return podIP, nil
-		default:
-			return "", fmt.Errorf("field %s is not supported here", f)
 		}
+		return podField(pod, e.ValueFrom.FieldRef.FieldPath)
 	}
 	return "", fmt.Errorf("unsupported source %s", strings.TrimSpace(e.ValueFrom.String()))
 }
