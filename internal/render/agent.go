@@ -255,6 +255,8 @@ func hostFilesInput(paths []string, filesystem bool) fluentbit.Section {
 	s.Set("tag", fluentbit.String(hostFileTagPrefix+"*"))
 	s.Set("db", fluentbit.String(positionsDB("hostfiles")))
 	s.Set("db.locking", fluentbit.Bool(true))
+	// As for container logs: a file that appears (or rotates in) is found within 10 s.
+	s.Set("refresh_interval", fluentbit.Int(10))
 	s.Set("skip_long_lines", fluentbit.Bool(true))
 	s.Set("mem_buf_limit", fluentbit.String(tailMemBufLimit))
 	setInputStorage(&s, filesystem)

@@ -222,12 +222,11 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 	fileLines("/opt/app/logs", "audit.log", 10, true)
 	fileLines("/opt/app/logs", "debug.log", 10, false) // not a declared path
 
-	// Loki sets the pace: the app created its files after the sidecar started (as it
-	// does behind a native sidecar), and the sidecar's tail input looks for new files
-	// every refresh_interval, which its configuration leaves at Fluent Bit's default
-	// of 60 s. The others deliver within about 10 s (S3 checks for due uploads every 6 s).
+	// The app created its files after the sidecar started (as it does behind a native
+	// sidecar): the sidecar looks for new files every 5 s, the agent every 10 s, and S3
+	// checks for due uploads every 6 s.
 	written := time.Now()
-	got := s.expectAt(fakes{aws, loki}, sampleEntryOf, want, 90*time.Second, 3*time.Second)
+	got := s.expectAt(fakes{aws, loki}, sampleEntryOf, want, 45*time.Second, 3*time.Second)
 	t.Logf("counted %s after the last write (the last 3 s waiting for late extras)", time.Since(written).Round(time.Second))
 	for _, route := range slices.Sorted(maps.Keys(want)) {
 		c := got[route]
