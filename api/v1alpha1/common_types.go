@@ -122,8 +122,10 @@ type AWSAuth struct {
 	// +kubebuilder:validation:Pattern=`^[\w+=,.@:/-]+$`
 	ExternalID string `json:"externalId,omitempty"`
 
-	// stsEndpoint overrides the STS endpoint used to assume roleArn, as an https URL.
+	// stsEndpoint overrides the STS endpoint used to assume roleArn, as https://host:
+	// Fluent Bit always reaches STS with TLS on port 443.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="url(self).getScheme() == 'https' && url(self).getPort() == '' && url(self).getEscapedPath() in ['', '/']",message="must be https://host without a port or path: Fluent Bit always reaches STS with TLS on port 443"
 	StsEndpoint *EndpointURL `json:"stsEndpoint,omitempty"`
 
 	// endpoint overrides the service endpoint (VPC endpoints, FIPS, LocalStack), as an https URL.

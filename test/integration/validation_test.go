@@ -184,6 +184,18 @@ filters: [{type: throttle, throttle: {records: 10, interval: 25h}}]`), "from 1s 
 input: {containers: {}}
 outputRefs: [o]
 filters: [{type: addFields, addFields: {fields: [{key: team, value: ""}]}}]`), "should be at least 1 chars long"},
+		{"an STS endpoint with a port", output(`
+type: kinesisFirehose
+kinesisFirehose: {aws: {region: eu-west-1, roleArn: "arn:aws:iam::123456789012:role/w", stsEndpoint: "https://sts.internal:8443"}, deliveryStream: s}`),
+			"Fluent Bit always reaches STS with TLS on port 443"},
+		{"a CloudWatch endpoint with a port", output(`
+type: cloudwatchLogs
+cloudwatchLogs: {aws: {region: eu-west-1, endpoint: "https://logs.internal:8443"}, logGroupName: /a, logStreamPrefix: p}`),
+			"aws.endpoint must be https://host without a port"},
+		{"a Firehose endpoint over plain http", output(`
+type: kinesisFirehose
+kinesisFirehose: {aws: {region: eu-west-1, endpoint: "http://firehose.internal"}, deliveryStream: s}`),
+			"aws.endpoint must be https://host without a port"},
 		{"kafka SASL without a user", output(`
 type: kafka
 kafka: {brokers: [kafka:9093], topic: logs, sasl: {mechanism: PLAIN, username: "", password: {name: k, key: p}}}`),
