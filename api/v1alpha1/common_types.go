@@ -125,7 +125,7 @@ type AWSAuth struct {
 	// stsEndpoint overrides the STS endpoint used to assume roleArn, as https://host:
 	// Fluent Bit always reaches STS with TLS on port 443.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="url(self).getScheme() == 'https' && url(self).getPort() == '' && url(self).getEscapedPath() in ['', '/']",message="must be https://host without a port or path: Fluent Bit always reaches STS with TLS on port 443"
+	// +kubebuilder:validation:XValidation:rule="url(self).getScheme() == 'https' && size(url(self).getPort()) == 0 && size(url(self).getEscapedPath()) <= 1",message="must be https://host without a port or path: Fluent Bit always reaches STS with TLS on port 443"
 	StsEndpoint *EndpointURL `json:"stsEndpoint,omitempty"`
 
 	// endpoint overrides the service endpoint (VPC endpoints, FIPS, LocalStack), as an https URL.

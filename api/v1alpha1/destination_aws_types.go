@@ -8,7 +8,7 @@ import (
 // CloudWatchLogsOutput ships to Amazon CloudWatch Logs.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.logStreamName) != has(self.logStreamPrefix)",message="set exactly one of logStreamName and logStreamPrefix"
-// +kubebuilder:validation:XValidation:rule="!has(self.aws.endpoint) || (url(self.aws.endpoint).getScheme() == 'https' && url(self.aws.endpoint).getPort() == '')",message="aws.endpoint must be https://host without a port: Fluent Bit's cloudwatch_logs output always uses TLS on port 443"
+// +kubebuilder:validation:XValidation:rule="!has(self.aws.endpoint) || (url(self.aws.endpoint).getScheme() == 'https' && size(url(self.aws.endpoint).getPort()) == 0)",message="aws.endpoint must be https://host without a port: Fluent Bit's cloudwatch_logs output always uses TLS on port 443"
 type CloudWatchLogsOutput struct {
 	// aws selects the region and identity.
 	// +required
@@ -57,7 +57,7 @@ type CloudWatchLogsOutput struct {
 // KinesisFirehoseOutput ships to an Amazon Data Firehose delivery stream.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.timeKey) && has(self.logKey))",message="set at most one of timeKey and logKey: logKey sends only that field, so there is no record to add the time to"
-// +kubebuilder:validation:XValidation:rule="!has(self.aws.endpoint) || (url(self.aws.endpoint).getScheme() == 'https' && url(self.aws.endpoint).getPort() == '')",message="aws.endpoint must be https://host without a port: Fluent Bit's kinesis_firehose output always uses TLS on port 443"
+// +kubebuilder:validation:XValidation:rule="!has(self.aws.endpoint) || (url(self.aws.endpoint).getScheme() == 'https' && size(url(self.aws.endpoint).getPort()) == 0)",message="aws.endpoint must be https://host without a port: Fluent Bit's kinesis_firehose output always uses TLS on port 443"
 type KinesisFirehoseOutput struct {
 	// aws selects the region and identity.
 	// +required
@@ -87,7 +87,7 @@ type KinesisFirehoseOutput struct {
 // records over shards with random partition keys.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.timeKey) && has(self.logKey))",message="set at most one of timeKey and logKey: logKey sends only that field, so there is no record to add the time to"
-// +kubebuilder:validation:XValidation:rule="!has(self.aws.endpoint) || (url(self.aws.endpoint).getScheme() == 'https' && url(self.aws.endpoint).getPort() == '')",message="aws.endpoint must be https://host without a port: Fluent Bit's kinesis_streams output always uses TLS on port 443"
+// +kubebuilder:validation:XValidation:rule="!has(self.aws.endpoint) || (url(self.aws.endpoint).getScheme() == 'https' && size(url(self.aws.endpoint).getPort()) == 0)",message="aws.endpoint must be https://host without a port: Fluent Bit's kinesis_streams output always uses TLS on port 443"
 type KinesisStreamsOutput struct {
 	// aws selects the region and identity.
 	// +required
