@@ -50,6 +50,9 @@ const (
 	ReasonNoNamespacesSelected = "NoNamespacesSelected"
 	// ReasonUnsupported: raw plugin parameters are set; logplane cannot vouch for them.
 	ReasonUnsupported = "Unsupported"
+	// ReasonRawParameterRefused: a ClusterLogOutput's rawParameters set a key that is
+	// not documented for its plugin, or that could reach beyond the output.
+	ReasonRawParameterRefused = "RawParameterRefused"
 
 	// ReasonAgentReady: every agent pod runs the current configuration and is ready.
 	ReasonAgentReady = "AgentReady"
@@ -120,6 +123,7 @@ var messages = map[string]string{
 	ReasonUnsafeValue:             "Field %s holds a value that would alter the Fluent Bit configuration: %s",
 	ReasonNoNamespacesSelected:    "The %s selection matches no namespace; the pipeline ships nothing from it until one matches.",
 	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
+	ReasonRawParameterRefused:     "rawParameters key %s %s; the output is left out of the configuration until the key is removed.",
 	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",
 	ReasonFlowHealthy:             "Records are delivered and none were dropped in the last measurement window (status.throughput).",

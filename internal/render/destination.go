@@ -52,6 +52,15 @@ var destinations = map[v1.OutputType]destination{
 	v1.OutputStdout:          {"stdout", tlsNever, renderStdout},
 }
 
+// OutputPlugins maps every output type to the Fluent Bit plugin that ships it.
+func OutputPlugins() map[v1.OutputType]string {
+	out := make(map[v1.OutputType]string, len(destinations))
+	for t, d := range destinations {
+		out[t] = d.plugin
+	}
+	return out
+}
+
 // outputEnv is what a destination renderer may use besides its spec: references to
 // credentials, which never appear in the configuration as values.
 type outputEnv struct {
