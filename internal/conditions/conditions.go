@@ -38,6 +38,9 @@ const (
 	ReasonOutputInvalid = "OutputInvalid"
 	// ReasonSecretNotFound: a referenced Secret, or a key in it, does not exist.
 	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretInvalid: a referenced Secret key's value does not fit its use, such as
+	// an AWS key that is not shaped like one.
+	ReasonSecretInvalid = "SecretInvalid"
 	// ReasonCrossNamespaceReference: a reference points outside the namespace it may use.
 	ReasonCrossNamespaceReference = "CrossNamespaceReference"
 	// ReasonRetentionPolicyNotFound: the referenced RetentionPolicy does not exist.
@@ -117,6 +120,7 @@ var messages = map[string]string{
 	ReasonOutputNotAllowed:        "ClusterLogOutput %s does not admit namespace %s (see its spec.allowedNamespaces).",
 	ReasonOutputInvalid:           "Output %s cannot be used: %s",
 	ReasonSecretNotFound:          "Secret %s has no key %q, or does not exist.",
+	ReasonSecretInvalid:           "Secret %s key %q %s.",
 	ReasonCrossNamespaceReference: "%s refers outside namespace %s, which is not allowed.",
 	ReasonRetentionPolicyNotFound: "RetentionPolicy %s does not exist.",
 	ReasonAgentNotFound:           "LogAgent %s does not exist.",

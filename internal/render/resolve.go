@@ -2,6 +2,7 @@ package render
 
 import (
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -10,6 +11,7 @@ import (
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/rawparams"
+	"github.com/logplane/logplane/internal/secretvalue"
 	"github.com/logplane/logplane/internal/snapshot"
 )
 
@@ -136,6 +138,11 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 		if !r.index.HasSecretKey(secretNamespace, string(sr.Ref.Name), sr.Ref.Key) {
 			r.report(problem(ref, conditions.ReasonSecretNotFound, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key))
 			ok = false
+		} else if use := useOf(sr.Path); use != 0 {
+			if have := r.index.SecretKeyUses(secretNamespace, string(sr.Ref.Name), sr.Ref.Key); have&use != use {
+				r.report(problem(ref, conditions.ReasonSecretInvalid, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key, secretvalue.Explain(have, use)))
+				ok = false
+			}
 		}
 	}
 	var policy *v1.RetentionPolicy
@@ -154,6 +161,19 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 	o := &output{Ref: ref, Version: obj.version, SecretNamespace: secretNamespace, Spec: spec, Raw: obj.raw, Policy: policy}
 	r.outputs[ref] = o
 	return o
+}
+
+// useOf says what the value of the Secret reference at path must fit, when the
+// operator writes it into a file other outputs share: the two keys of AWSCredentials,
+// wherever an output has them (aws.credentials of every AWS destination).
+func useOf(path string) secretvalue.Use {
+	switch {
+	case strings.HasSuffix(path, ".credentials.accessKeyId"):
+		return secretvalue.AWSAccessKeyID
+	case strings.HasSuffix(path, ".credentials.secretAccessKey"):
+		return secretvalue.AWSSecretAccessKey
+	}
+	return 0
 }
 
 // pipelineOutputs resolves a pipeline's references to outputs. Broken ones are

@@ -1,7 +1,8 @@
 // Package snapshot holds everything the renderer reads, gathered once: the logplane
-// resources, the namespaces' labels and the names of the keys of referenced Secrets
-// (never their values). It is filled from the controller cache or, for the render
-// command, from YAML files, and is read-only afterwards.
+// resources, the namespaces' labels, the names of the keys of referenced Secrets and
+// what each key's value is fit for (never the values). It is filled from the
+// controller cache or, for the render command, from YAML files, and is read-only
+// afterwards.
 package snapshot
 
 import (
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/secretvalue"
 )
 
 // Snapshot is the renderer's whole input.
@@ -34,11 +36,27 @@ type Namespace struct {
 	Labels map[string]string
 }
 
-// Secret is a Secret's identity and the keys it holds.
+// Secret is a Secret's identity, the keys it holds and what their values are fit for.
 type Secret struct {
 	Namespace string
 	Name      string
 	Keys      []string
+	// Uses[i] is what the value of Keys[i] is fit for (secretvalue.Uses). Missing
+	// entries (a Secret written by hand in a test) fit nothing.
+	Uses []secretvalue.Use
+}
+
+// NewSecret describes a Secret from its data: the keys, sorted, and their uses.
+func NewSecret(namespace, name string, data map[string][]byte) Secret {
+	s := Secret{Namespace: namespace, Name: name, Keys: make([]string, 0, len(data)), Uses: make([]secretvalue.Use, 0, len(data))}
+	for k := range data {
+		s.Keys = append(s.Keys, k)
+	}
+	slices.Sort(s.Keys)
+	for _, k := range s.Keys {
+		s.Uses = append(s.Uses, secretvalue.Uses(data[k]))
+	}
+	return s
 }
 
 // Sort orders every list by identity, so that the renderer's output does not depend on
@@ -85,8 +103,12 @@ type Index struct {
 	policies       map[string]*v1.RetentionPolicy
 	agents         map[string]*v1.LogAgent
 	namespaces     map[string]labels.Set
-	secretKeys     map[[3]string]bool
+	// secretKeys holds each key's uses, with keyPresent set.
+	secretKeys map[[3]string]secretvalue.Use
 }
+
+// keyPresent marks a key in Index.secretKeys: a key whose value fits nothing is there too.
+const keyPresent secretvalue.Use = 1 << 7
 
 // NewIndex indexes s; s must not change while the index is in use.
 func NewIndex(s *Snapshot) *Index {
@@ -96,7 +118,7 @@ func NewIndex(s *Snapshot) *Index {
 		policies:       make(map[string]*v1.RetentionPolicy, len(s.Policies)),
 		agents:         make(map[string]*v1.LogAgent, len(s.Agents)),
 		namespaces:     make(map[string]labels.Set, len(s.Namespaces)),
-		secretKeys:     make(map[[3]string]bool, len(s.Secrets)),
+		secretKeys:     make(map[[3]string]secretvalue.Use, len(s.Secrets)),
 	}
 	for i := range s.Outputs {
 		o := &s.Outputs[i]
@@ -115,8 +137,12 @@ func NewIndex(s *Snapshot) *Index {
 		ix.namespaces[ns.Name] = labels.Set(ns.Labels)
 	}
 	for _, sec := range s.Secrets {
-		for _, k := range sec.Keys {
-			ix.secretKeys[[3]string{sec.Namespace, sec.Name, k}] = true
+		for i, k := range sec.Keys {
+			u := keyPresent
+			if i < len(sec.Uses) {
+				u |= sec.Uses[i]
+			}
+			ix.secretKeys[[3]string{sec.Namespace, sec.Name, k}] = u
 		}
 	}
 	return ix
@@ -144,5 +170,10 @@ func (ix *Index) NamespaceLabels(name string) (labels.Set, bool) {
 
 // HasSecretKey reports whether Secret namespace/name exists and holds key.
 func (ix *Index) HasSecretKey(namespace, name, key string) bool {
-	return ix.secretKeys[[3]string{namespace, name, key}]
+	return ix.secretKeys[[3]string{namespace, name, key}]&keyPresent != 0
+}
+
+// SecretKeyUses returns what the value of key in Secret namespace/name is fit for.
+func (ix *Index) SecretKeyUses(namespace, name, key string) secretvalue.Use {
+	return ix.secretKeys[[3]string{namespace, name, key}] &^ keyPresent
 }

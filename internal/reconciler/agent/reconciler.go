@@ -198,6 +198,10 @@ func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs 
 		m := objs.Missing[0]
 		config = conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonSecretNotFound, a.Generation,
 			m.Namespace+"/"+m.Name, m.Key)
+	} else if len(objs.Refused) > 0 {
+		r := objs.Refused[0]
+		config = conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonSecretInvalid, a.Generation,
+			r.Source.Namespace+"/"+r.Source.Name, r.Source.Key, r.Why)
 	}
 	changed := status.SetConditions(&a.Status.Conditions, config, health, status.Ready(a.Generation, config, health))
 	var ds appsv1.DaemonSet

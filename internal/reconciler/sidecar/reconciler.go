@@ -175,12 +175,7 @@ func (r *Reconciler) gather(ctx context.Context, p *v1.LogPipeline) (*snapshot.S
 		if err != nil {
 			return nil, nil, fmt.Errorf("failed to get Secret %s/%s: %w", key[0], key[1], err)
 		}
-		keys := make([]string, 0, len(sec.Data))
-		for k := range sec.Data {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		s.Secrets = append(s.Secrets, snapshot.Secret{Namespace: key[0], Name: key[1], Keys: keys})
+		s.Secrets = append(s.Secrets, snapshot.NewSecret(key[0], key[1], sec.Data))
 		if key[0] == p.Namespace {
 			secrets[key] = &sec
 		}
