@@ -66,7 +66,9 @@ func OutputPlugins() map[v1.OutputType]string {
 type outputEnv struct {
 	// secretNamespace holds the output's Secrets.
 	secretNamespace string
-	creds           *credentials
+	// salt keys the names of the output's credentials (secretID).
+	salt  []byte
+	creds *credentials
 	// outputID is unique per output within one configuration file (for store_dir,
 	// profile names and the like).
 	outputID string
@@ -74,12 +76,12 @@ type outputEnv struct {
 
 // secret returns the ${ENV} reference that carries a Secret key.
 func (e *outputEnv) secret(r v1.SecretKeyRef) fluentbit.Value {
-	return e.creds.envRef(e.secretNamespace, r)
+	return e.creds.envRef(e.salt, e.secretNamespace, r)
 }
 
 // file returns the path at which a Secret key is mounted (TLS material).
 func (e *outputEnv) file(r v1.SecretKeyRef) fluentbit.Value {
-	return fluentbit.String(e.creds.fileRef(e.secretNamespace, r))
+	return fluentbit.String(e.creds.fileRef(e.salt, e.secretNamespace, r))
 }
 
 // setAWS writes the keys AWS plugins share. Static keys go through a profile of the
@@ -91,7 +93,7 @@ func (e *outputEnv) setAWS(s *fluentbit.Section, a *v1.AWSAuth) {
 	s.Set("sts_endpoint", str(a.StsEndpoint))
 	s.Set("endpoint", str(a.Endpoint))
 	if a.Credentials != nil {
-		s.Set("profile", fluentbit.String(e.creds.profile(e.secretNamespace, a.Credentials)))
+		s.Set("profile", fluentbit.String(e.creds.profile(e.salt, e.secretNamespace, a.Credentials)))
 	}
 }
 

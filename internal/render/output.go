@@ -39,7 +39,7 @@ func fillOutputSection(s *fluentbit.Section, env *outputEnv, pl *pipeline, o *ou
 	}
 	*s = fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, SharedProcessors: procs, Params: params}
 	s.Set("match_regex", fluentbit.String(m.regex))
-	*env = outputEnv{secretNamespace: o.SecretNamespace, creds: creds, outputID: a}
+	*env = outputEnv{secretNamespace: o.SecretNamespace, salt: o.Salt, creds: creds, outputID: a}
 	if err := dest.render(s, o.Spec, env); err != nil {
 		return err
 	}

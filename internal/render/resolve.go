@@ -27,6 +27,8 @@ type output struct {
 	// Raw are a ClusterLogOutput's rawParameters, every key allowed (rawparams).
 	Raw    []v1.RawParameter
 	Policy *v1.RetentionPolicy
+	// Salt keys the names of its credentials (snapshot.Snapshot.Salt).
+	Salt []byte
 }
 
 // outputObject is what resolveOutput reads of a LogOutput or ClusterLogOutput.
@@ -158,7 +160,8 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 	if len(obj.raw) > 0 {
 		r.warn(problem(ref, conditions.ReasonUnsupported))
 	}
-	o := &output{Ref: ref, Version: obj.version, SecretNamespace: secretNamespace, Spec: spec, Raw: obj.raw, Policy: policy}
+	o := &output{Ref: ref, Version: obj.version, SecretNamespace: secretNamespace, Spec: spec, Raw: obj.raw, Policy: policy,
+		Salt: r.snap.Salt}
 	r.outputs[ref] = o
 	return o
 }

@@ -32,8 +32,9 @@ import (
 // LoadFiles builds a snapshot from YAML manifests, as `kubectl apply -f` would read
 // them: each path is a file or a directory (its *.yaml, *.yml and *.json files,
 // recursively). Secrets contribute the names of their keys and what their values are
-// fit for. Kinds logplane does not read are skipped. Namespaced objects without a
-// namespace get defaultNamespace. logplane objects are what the API
+// fit for, and the operator's salt Secret (SaltSecretName), when given, the salt of
+// the names of credentials. Kinds logplane does not read are skipped. Namespaced
+// objects without a namespace get defaultNamespace. logplane objects are what the API
 // server would store: their CRD schemas' defaults applied, and fields the schemas do
 // not declare rejected (see crdschema).
 func LoadFiles(paths []string, operatorNamespace, defaultNamespace string) (*Snapshot, error) {
@@ -166,7 +167,11 @@ func (s *Snapshot) addManifests(data []byte, schemas *crdschema.Schemas, default
 			for k, v := range o.StringData {
 				data[k] = []byte(v)
 			}
-			s.Secrets = append(s.Secrets, NewSecret(ns(o.Namespace), o.Name, data))
+			sec := NewSecret(ns(o.Namespace), o.Name, data)
+			s.Secrets = append(s.Secrets, sec)
+			if sec.Namespace == s.OperatorNamespace && sec.Name == SaltSecretName {
+				s.Salt = data[SaltKey]
+			}
 		}
 	}
 }

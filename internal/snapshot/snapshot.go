@@ -1,8 +1,8 @@
 // Package snapshot holds everything the renderer reads, gathered once: the logplane
 // resources, the namespaces' labels, the names of the keys of referenced Secrets and
-// what each key's value is fit for (never the values). It is filled from the
-// controller cache or, for the render command, from YAML files, and is read-only
-// afterwards.
+// what each key's value is fit for (never the values), and the salt of the names that
+// address credentials. It is filled from the controller cache or, for the render
+// command, from YAML files, and is read-only afterwards.
 package snapshot
 
 import (
@@ -19,6 +19,11 @@ import (
 type Snapshot struct {
 	// OperatorNamespace holds the Secrets of cluster-scoped outputs.
 	OperatorNamespace string
+	// Salt keys the names that address credentials in a configuration (environment
+	// variables, mounted files, AWS profiles), so that no tenant can work out the name
+	// of another's. The operator keeps it in the Secret SaltSecretName of its
+	// namespace; empty leaves the names unsalted (logplane render without that Secret).
+	Salt []byte
 
 	Agents           []v1.LogAgent
 	ClusterPipelines []v1.ClusterLogPipeline
@@ -58,6 +63,13 @@ func NewSecret(namespace, name string, data map[string][]byte) Secret {
 	}
 	return s
 }
+
+// The operator's salt (Snapshot.Salt): key SaltKey of Secret SaltSecretName in the
+// operator's namespace.
+const (
+	SaltSecretName = "logplane-credentials-salt"
+	SaltKey        = "salt"
+)
 
 // Sort orders every list by identity, so that the renderer's output does not depend on
 // the order objects were listed in.

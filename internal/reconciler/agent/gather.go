@@ -41,6 +41,7 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 	}
 	s := &snapshot.Snapshot{
 		OperatorNamespace: r.Namespace,
+		Salt:              r.Salt,
 		Agents:            agents.Items,
 		ClusterPipelines:  cpipelines.Items,
 		Pipelines:         pipelines.Items,

@@ -39,6 +39,8 @@ type Reconciler struct {
 	SecretData *SecretData
 	// Namespace is the operator's: agent objects and platform Secrets live there.
 	Namespace string
+	// Salt keys the names of credentials (snapshot.Snapshot.Salt).
+	Salt []byte
 	// SecretIndex is updated after each render for the Secret watch to consult.
 	SecretIndex *SecretIndex
 	// Events records transitions users should notice; nil records none.

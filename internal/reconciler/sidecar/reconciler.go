@@ -41,6 +41,8 @@ type Reconciler struct {
 	Pods client.Reader
 	// Namespace is the operator's: ClusterLogOutput Secrets live there.
 	Namespace string
+	// Salt keys the names of credentials (snapshot.Snapshot.Salt).
+	Salt []byte
 }
 
 // Reconcile writes or removes the pipeline's sidecar Secret and its sidecar status.
@@ -137,6 +139,7 @@ func (r *Reconciler) gather(ctx context.Context, p *v1.LogPipeline) (*snapshot.S
 	}
 	s := &snapshot.Snapshot{
 		OperatorNamespace: r.Namespace,
+		Salt:              r.Salt,
 		Pipelines:         []v1.LogPipeline{*p},
 		Policies:          policies.Items,
 	}
