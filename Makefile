@@ -22,8 +22,14 @@ all: build
 ##@ Development
 
 .PHONY: generate
-generate: ## Write deepcopy code for the API types.
+generate: ## Write deepcopy code for the API types, and ClusterLogOutput's rawParameters rules.
 	$(CONTROLLER_GEN) object paths=./api/...
+	$(GO) run ./hack/fluentbit-keys -rules-only
+
+.PHONY: fluentbit-keys
+fluentbit-keys: ## Read the keys each output plugin documents from FLUENT_BIT_BIN (internal/rawparams), then generate.
+	$(GO) run ./hack/fluentbit-keys
+	$(MAKE) generate
 
 .PHONY: manifests
 manifests: ## Write CRDs and RBAC from the Go types and markers.

@@ -5,6 +5,29 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // ClusterLogOutputSpec is a platform destination and who may use it.
 type ClusterLogOutputSpec struct {
 	OutputSpec `json:",inline"`
+	// RawParameterRules holds no field: it carries the CEL rules that check
+	// rawParameters against spec.type, generated from Fluent Bit.
+	RawParameterRules `json:",inline"`
+
+	// rawParameters are keys of spec.type's Fluent Bit output plugin, passed through as
+	// they are, for settings this API does not model yet. A key is accepted only when
+	// Fluent Bit documents it for that plugin (fluent-bit -o <plugin> -h; lower case)
+	// and it cannot select records (match, match_regex, alias), name a file, directory
+	// or socket (*_file, *_path, *_dir, store_dir, upstream, unix_path, db), carry or
+	// choose credentials (profile, aws_profile, role_arn, external_id, sts_endpoint,
+	// aws_auth, *passwd, *password, *_key, *token*, *secret*, apikey, *user,
+	// cloud_auth, oauth2.*, authorization_*), set threads (workers, threaded), override
+	// what logplane sets from the retention policy (storage.*, retry_limit,
+	// store_dir_limit_size), add processors, or pass settings to librdkafka (rdkafka.*);
+	// nor may it be a key logplane sets from the typed fields. Values are not checked:
+	// the output carries an Unsupported condition while any are set. LogOutputs have no
+	// rawParameters, since a tenant's keys would reach the Fluent Bit process every
+	// tenant shares; the API server drops the field from LogOutputs stored with it.
+	// +optional
+	// +listType=map
+	// +listMapKey=key
+	// +kubebuilder:validation:MaxItems=32
+	RawParameters []RawParameter `json:"rawParameters,omitempty"`
 
 	// allowedNamespaces selects, by label, the namespaces whose LogPipelines may send
 	// here. Unset admits none: only ClusterLogPipelines may use the output. Unlike most

@@ -141,15 +141,6 @@ type OutputSpec struct {
 	// retentionPolicy names the RetentionPolicy (log class) of the logs sent here.
 	// +optional
 	RetentionPolicy ResourceName `json:"retentionPolicy,omitempty"`
-
-	// rawParameters are Fluent Bit plugin keys passed through as they are, for settings
-	// this API does not model yet. logplane cannot check them: the output is marked
-	// with an Unsupported condition while they are set.
-	// +optional
-	// +listType=map
-	// +listMapKey=key
-	// +kubebuilder:validation:MaxItems=32
-	RawParameters []KeyValue `json:"rawParameters,omitempty"`
 }
 
 // OutputStatus is what an output reports.

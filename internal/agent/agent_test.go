@@ -18,6 +18,12 @@ import (
 	goldenfile "github.com/logplane/logplane/test/golden"
 )
 
+// AWS's own example keys, shaped as real ones are.
+const (
+	exampleKeyID     = "AKIAIOSFODNN7EXAMPLE"
+	exampleSecretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+)
+
 func sampleInput(t *testing.T) Input {
 	t.Helper()
 	s, err := snapshot.LoadFiles([]string{filepath.Join("..", "..", "config", "samples")}, "logplane-system", "default")
@@ -25,9 +31,10 @@ func sampleInput(t *testing.T) Input {
 		t.Fatal(err)
 	}
 	// A credential of each kind: env var (basic auth), file (TLS CA), AWS profile.
-	s.Secrets = append(s.Secrets, snapshot.Secret{Namespace: "shop", Name: "aws", Keys: []string{"id", "secret"}},
-		snapshot.Secret{Namespace: "shop", Name: "ca", Keys: []string{"ca.crt"}},
-		snapshot.Secret{Namespace: "shop", Name: "basic", Keys: []string{"password"}})
+	s.Secrets = append(s.Secrets,
+		snapshot.NewSecret("shop", "aws", map[string][]byte{"id": []byte(exampleKeyID), "secret": []byte(exampleSecretKey)}),
+		snapshot.NewSecret("shop", "ca", map[string][]byte{"ca.crt": []byte("file-ca.crt")}),
+		snapshot.NewSecret("shop", "basic", map[string][]byte{"password": []byte("value-of-basic-password")}))
 	s.Outputs = append(s.Outputs, v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "archive"},
 		Spec: v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{Bucket: "shop-archive", AWS: v1.AWSAuth{Region: "eu-west-1",
 			Credentials: &v1.AWSCredentials{AccessKeyID: v1.SecretKeyRef{Name: "aws", Key: "id"}, SecretAccessKey: v1.SecretKeyRef{Name: "aws", Key: "secret"}}}}}},
@@ -51,8 +58,8 @@ func sampleInput(t *testing.T) Input {
 		values[f.Source] = []byte("file-" + f.Source.Key)
 	}
 	for _, p := range agentCfg.AWSProfiles {
-		values[p.AccessKeyID] = []byte("AKIAEXAMPLE")
-		values[p.SecretAccessKey] = []byte("secret-example")
+		values[p.AccessKeyID] = []byte(exampleKeyID)
+		values[p.SecretAccessKey] = []byte(exampleSecretKey)
 	}
 	return Input{Name: "default", Namespace: "logplane-system", Spec: s.Agents[0].Spec, Config: agentCfg, SecretValues: values}
 }

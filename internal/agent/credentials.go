@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/logplane/logplane/internal/render"
+	"github.com/logplane/logplane/internal/secretvalue"
 )
 
 // maxCredentialsBytes keeps each credentials Secret well under the 1 MiB limit of a
@@ -27,15 +28,15 @@ const maxCredentialsSecrets = 64
 // one Secret (a few hundred tenants' TLS material) are spread over that Secret and
 // "<name>-credentials-<i>": each key goes to the Secret its name hashes to, so that a
 // rotated value rewrites one Secret, and their number doubles until each fits.
-func credentialsSecrets(in Input, name string, meta func(string) metav1.ObjectMeta) ([]*corev1.Secret, []render.SecretSource) {
-	data, missing := CredentialsData(in.Config, in.SecretValues)
-	parts := splitCredentials(data)
+func credentialsSecrets(in Input, name string, meta func(string) metav1.ObjectMeta) ([]*corev1.Secret, Credentials) {
+	c := CredentialsData(in.Config, in.SecretValues)
+	parts := splitCredentials(c.Data)
 	out := make([]*corev1.Secret, len(parts))
 	for i, d := range parts {
 		out[i] = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(CredentialsSecretName(name, i)),
 			Type: corev1.SecretTypeOpaque, Data: d}
 	}
-	return out, missing
+	return out, c
 }
 
 // CredentialsSecretName is credentials Secret i of the agent objects named name.
@@ -85,33 +86,75 @@ func credentialsHolder(secrets []*corev1.Secret) map[string]string {
 	return holder
 }
 
+// Credentials are the secret values a configuration refers to, laid out as Secret data.
+type Credentials struct {
+	// Data holds env vars by name, mounted files by FileKey, and the AWS shared
+	// credentials file under AWSCredentialsKey.
+	Data map[string][]byte
+	// Missing lists the keys the values had no value for.
+	Missing []render.SecretSource
+	// Refused lists values that were not written because they do not fit their use.
+	Refused []RefusedValue
+}
+
+// RefusedValue is a Secret value CredentialsData did not write, and why.
+type RefusedValue struct {
+	Source render.SecretSource
+	Why    string
+}
+
+// refusedKey stands in the AWS credentials file for a value that was refused. A
+// profile must stay: an output whose profile is missing falls through Fluent Bit's
+// credential chain to the agent's own identity (IRSA, the node's role), so the profile
+// keeps keys that AWS refuses instead.
+const refusedKey = "REFUSEDBYLOGPLANE"
+
 // CredentialsData lays out the secret values a configuration refers to as Secret
-// data: env vars by name, mounted files by FileKey, and the AWS shared credentials
-// file under AWSCredentialsKey. Missing lists the keys values has no value for.
-func CredentialsData(cfg render.Config, values map[render.SecretSource][]byte) (data map[string][]byte, missing []render.SecretSource) {
-	data = map[string][]byte{}
+// data. The AWS shared credentials file is one file for every output of the process
+// (Fluent Bit reads it from AWS_SHARED_CREDENTIALS_FILE, one per process; an output
+// can only choose a profile in it), so only values with the shape of AWS keys are
+// written into it: anything else, a line break above all, could add a profile of its
+// author's choosing — a [default] one would be used by every output that relies on the
+// node's identity. The renderer leaves out the outputs of such values already
+// (secretvalue); this refuses them again for any caller.
+func CredentialsData(cfg render.Config, values map[render.SecretSource][]byte) Credentials {
+	c := Credentials{Data: map[string][]byte{}}
 	value := func(src render.SecretSource) []byte {
 		v, ok := values[src]
 		if !ok {
-			missing = append(missing, src)
+			c.Missing = append(c.Missing, src)
 		}
 		return v
 	}
 	for _, e := range cfg.Env {
-		data[e.Name] = value(e.Source)
+		c.Data[e.Name] = value(e.Source)
 	}
 	for _, f := range cfg.SecretFiles {
-		data[FileKey(f.Path)] = value(f.Source)
+		c.Data[FileKey(f.Path)] = value(f.Source)
 	}
 	if len(cfg.AWSProfiles) > 0 {
 		var b []byte
 		for _, p := range cfg.AWSProfiles {
-			b = fmt.Appendf(b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n",
-				p.Name, value(p.AccessKeyID), value(p.SecretAccessKey))
+			id := c.awsValue(p.AccessKeyID, value(p.AccessKeyID), secretvalue.AWSAccessKeyID)
+			secret := c.awsValue(p.SecretAccessKey, value(p.SecretAccessKey), secretvalue.AWSSecretAccessKey)
+			b = fmt.Appendf(b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", p.Name, id, secret)
 		}
-		data[AWSCredentialsKey] = b
+		c.Data[AWSCredentialsKey] = b
 	}
-	return data, missing
+	return c
+}
+
+// awsValue is what the credentials file holds for a value of src meant for use: the
+// value without surrounding white space, or refusedKey.
+func (c *Credentials) awsValue(src render.SecretSource, v []byte, use secretvalue.Use) []byte {
+	if v == nil {
+		return nil // missing, and reported so
+	}
+	if secretvalue.Uses(v)&use == 0 {
+		c.Refused = append(c.Refused, RefusedValue{Source: src, Why: secretvalue.Why(v, use)})
+		return []byte(refusedKey)
+	}
+	return secretvalue.Trim(v)
 }
 
 // FileKey is the Secret key of a secret file mounted at path under render.SecretFilesDir.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/logplane/logplane/internal/render"
@@ -114,5 +115,68 @@ func TestSmallCredentialsStayInOneSecret(t *testing.T) {
 		if v.Name == "secret-files" && (v.Secret == nil || v.Secret.SecretName != "logplane-agent-big-credentials") {
 			t.Errorf("secret files volume %+v", v.VolumeSource)
 		}
+	}
+}
+
+// Issue 19: a tenant's Secret value with a line break would add a [default] profile to
+// the credentials file every output of the agent shares, which Fluent Bit's credential
+// chain tries before the node's identity. The value is refused, reported, and the
+// tenant's profile keeps keys AWS refuses, so that it cannot fall through to the
+// agent's identity either.
+func TestCredentialsDataRefusesValuesThatAddProfiles(t *testing.T) {
+	id := render.SecretSource{Namespace: "tenant", Name: "aws", Key: "id"}
+	secret := render.SecretSource{Namespace: "tenant", Name: "aws", Key: "secret"}
+	platformID := render.SecretSource{Namespace: "logplane-system", Name: "aws", Key: "id"}
+	platformSecret := render.SecretSource{Namespace: "logplane-system", Name: "aws", Key: "secret"}
+	cfg := render.Config{AWSProfiles: []render.AWSProfile{
+		{Name: "lp-platform", AccessKeyID: platformID, SecretAccessKey: platformSecret},
+		{Name: "lp-tenant", AccessKeyID: id, SecretAccessKey: secret},
+	}}
+	values := map[render.SecretSource][]byte{
+		id:             []byte("AKIAIOSFODNN7EXAMPLE\n[default]\naws_access_key_id = X"),
+		secret:         []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"), // echo's newline is trimmed
+		platformID:     []byte("AKIAI44QH8DHBEXAMPLE"),
+		platformSecret: []byte("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"),
+	}
+	c := CredentialsData(cfg, values)
+	file := string(c.Data[AWSCredentialsKey])
+	want := "[lp-platform]\naws_access_key_id = AKIAI44QH8DHBEXAMPLE\naws_secret_access_key = je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\n\n" +
+		"[lp-tenant]\naws_access_key_id = " + refusedKey + "\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\n"
+	if file != want {
+		t.Errorf("credentials file:\n%s\nwant:\n%s", file, want)
+	}
+	for _, line := range strings.Split(file, "\n") {
+		if strings.HasPrefix(line, "[") && line != "[lp-platform]" && line != "[lp-tenant]" {
+			t.Errorf("the file has a profile of the tenant's making: %s", line)
+		}
+	}
+	if len(c.Refused) != 1 || c.Refused[0].Source != id || !strings.Contains(c.Refused[0].Why, "line break") {
+		t.Errorf("refused %+v, want the tenant's key id for its line break", c.Refused)
+	}
+	if len(c.Missing) != 0 {
+		t.Errorf("missing %v", c.Missing)
+	}
+
+	// The agent reports it: its objects carry the refusal for ConfigGenerated.
+	o := Build(Input{Name: "default", Namespace: "logplane-system", Config: cfg, SecretValues: values})
+	if len(o.Refused) != 1 || o.Refused[0].Source != id {
+		t.Errorf("objects refused %+v", o.Refused)
+	}
+	if strings.Contains(string(o.CredentialsSecrets[0].Data[AWSCredentialsKey]), "[default]") {
+		t.Error("the credentials Secret has a [default] profile")
+	}
+}
+
+// Values that are not AWS keys at all are refused too, one reason each.
+func TestCredentialsDataRefusesValuesNotShapedAsAWSKeys(t *testing.T) {
+	id := render.SecretSource{Namespace: "t", Name: "aws", Key: "id"}
+	secret := render.SecretSource{Namespace: "t", Name: "aws", Key: "secret"}
+	cfg := render.Config{AWSProfiles: []render.AWSProfile{{Name: "lp-t", AccessKeyID: id, SecretAccessKey: secret}}}
+	c := CredentialsData(cfg, map[render.SecretSource][]byte{id: []byte("AKIA IOSFODNN7EXAMPLE"), secret: []byte("x=y")})
+	if len(c.Refused) != 2 || !strings.Contains(c.Refused[0].Why, "access key ID") || !strings.Contains(c.Refused[1].Why, "secret access key") {
+		t.Errorf("refused %+v", c.Refused)
+	}
+	if strings.Contains(string(c.Data[AWSCredentialsKey]), "x=y") || strings.Contains(string(c.Data[AWSCredentialsKey]), "AKIA IOSF") {
+		t.Errorf("a refused value was written:\n%s", c.Data[AWSCredentialsKey])
 	}
 }

@@ -61,6 +61,8 @@ type Objects struct {
 	Deployment *appsv1.Deployment
 	// Missing lists Secret keys whose values were not provided.
 	Missing []render.SecretSource
+	// Refused lists Secret values not written because they do not fit their use.
+	Refused []RefusedValue
 }
 
 // All returns the objects in apply order: identity, configuration, then workload.
@@ -116,7 +118,9 @@ func withIdentity(in Input, name string, labels map[string]string, reads ...stri
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: in.Namespace}}},
 	}
 	o.ConfigSecrets = configSecrets(in.Config.Files, name, meta)
-	o.CredentialsSecrets, o.Missing = credentialsSecrets(in, name, meta)
+	var c Credentials
+	o.CredentialsSecrets, c = credentialsSecrets(in, name, meta)
+	o.Missing, o.Refused = c.Missing, c.Refused
 	return o
 }
 

@@ -38,6 +38,9 @@ const (
 	ReasonOutputInvalid = "OutputInvalid"
 	// ReasonSecretNotFound: a referenced Secret, or a key in it, does not exist.
 	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretInvalid: a referenced Secret key's value does not fit its use, such as
+	// an AWS key that is not shaped like one.
+	ReasonSecretInvalid = "SecretInvalid"
 	// ReasonCrossNamespaceReference: a reference points outside the namespace it may use.
 	ReasonCrossNamespaceReference = "CrossNamespaceReference"
 	// ReasonRetentionPolicyNotFound: the referenced RetentionPolicy does not exist.
@@ -50,6 +53,9 @@ const (
 	ReasonNoNamespacesSelected = "NoNamespacesSelected"
 	// ReasonUnsupported: raw plugin parameters are set; logplane cannot vouch for them.
 	ReasonUnsupported = "Unsupported"
+	// ReasonRawParameterRefused: a ClusterLogOutput's rawParameters set a key that is
+	// not documented for its plugin, or that could reach beyond the output.
+	ReasonRawParameterRefused = "RawParameterRefused"
 
 	// ReasonAgentReady: every agent pod runs the current configuration and is ready.
 	ReasonAgentReady = "AgentReady"
@@ -114,12 +120,14 @@ var messages = map[string]string{
 	ReasonOutputNotAllowed:        "ClusterLogOutput %s does not admit namespace %s (see its spec.allowedNamespaces).",
 	ReasonOutputInvalid:           "Output %s cannot be used: %s",
 	ReasonSecretNotFound:          "Secret %s has no key %q, or does not exist.",
+	ReasonSecretInvalid:           "Secret %s key %q %s.",
 	ReasonCrossNamespaceReference: "%s refers outside namespace %s, which is not allowed.",
 	ReasonRetentionPolicyNotFound: "RetentionPolicy %s does not exist.",
 	ReasonAgentNotFound:           "LogAgent %s does not exist.",
 	ReasonUnsafeValue:             "Field %s holds a value that would alter the Fluent Bit configuration: %s",
 	ReasonNoNamespacesSelected:    "The %s selection matches no namespace; the pipeline ships nothing from it until one matches.",
 	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
+	ReasonRawParameterRefused:     "rawParameters key %s %s; the output is left out of the configuration until the key is removed.",
 	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",
 	ReasonFlowHealthy:             "Records are delivered and none were dropped in the last measurement window (status.throughput).",

@@ -154,10 +154,15 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err != nil {
 		return fmt.Errorf("failed to create manager: %w", err)
 	}
+	// Read directly: the manager's caches have not started yet.
+	salt, err := credentialsSalt(ctx, mgr.GetClient(), mgr.GetAPIReader(), opts.Namespace)
+	if err != nil {
+		return err
+	}
 	board := status.NewBoard()
 	events := mgr.GetEventRecorder("logplane")
 	agents := &controllers.AgentController{Reconciler: &agentreconciler.Reconciler{
-		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
+		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace, Salt: salt,
 		// The cache holds Secret metadata only (see keepIdentityOnly); data is read
 		// when a referenced Secret's resourceVersion moves.
 		SecretData:  agentreconciler.NewSecretData(mgr.GetCache(), mgr.GetAPIReader()),
@@ -195,7 +200,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err := retentions.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the retention controller: %w", err)
 	}
-	if err := setupSidecars(ctx, mgr, cfg, opts, log); err != nil {
+	if err := setupSidecars(ctx, mgr, cfg, opts, salt, log); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

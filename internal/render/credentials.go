@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
 	"maps"
@@ -49,19 +50,32 @@ const (
 )
 
 // secretID derives a stable identifier from the Secret key it stands for: a hash, so
-// that two tenants' Secrets never share a name and the order of resources does not matter.
-func secretID(s SecretSource) string {
+// that two tenants' Secrets never share a name and the order of resources does not
+// matter. The hash is keyed with the operator's salt (snapshot.Snapshot.Salt), which no
+// tenant can read: otherwise anyone could work out the environment variable, file or
+// AWS profile that holds another tenant's Secret key from its namespace and name, and
+// name it wherever a configuration value can name one. Without a salt (logplane render
+// without the salt Secret) it is a plain SHA-256.
+func secretID(salt []byte, s SecretSource) string {
 	var id [idLen]byte
-	return string(appendSecretID(id[:0], s))
+	return string(appendSecretID(id[:0], salt, s))
 }
 
 // idLen is the length of a secretID: 15 bytes of hash in base32.
 const idLen = 24
 
-// appendSecretID appends secretID(s) to dst.
-func appendSecretID(dst []byte, s SecretSource) []byte {
+// appendSecretID appends secretID(salt, s) to dst.
+func appendSecretID(dst, salt []byte, s SecretSource) []byte {
 	var in [512]byte // on the stack for any Secret key the API allows
-	sum := sha256.Sum256(append(append(append(append(append(in[:0], s.Namespace...), 0), s.Name...), 0), s.Key...))
+	msg := append(append(append(append(append(in[:0], s.Namespace...), 0), s.Name...), 0), s.Key...)
+	var sum [sha256.Size]byte
+	if len(salt) == 0 {
+		sum = sha256.Sum256(msg)
+	} else {
+		mac := hmac.New(sha256.New, salt)
+		mac.Write(msg)
+		mac.Sum(sum[:0])
+	}
 	// The standard alphabet is upper case already.
 	return idEncoding.AppendEncode(dst, sum[:15])
 }
@@ -88,13 +102,13 @@ func (c *credentials) sharing() *credentials {
 	return &credentials{env: map[string]EnvVar{}, files: map[string]SecretFile{}, profiles: map[string]AWSProfile{}, ids: c.ids}
 }
 
-// envName is the environment variable that carries s, "LP_" and secretID(s),
-// worked out once per file.
-func (c *credentials) envName(s SecretSource) string {
+// envName is the environment variable that carries s, "LP_" and secretID(salt, s),
+// worked out once per file (one render has one salt).
+func (c *credentials) envName(salt []byte, s SecretSource) string {
 	name, ok := c.ids[s]
 	if !ok {
 		var buf [len(envPrefix) + idLen]byte
-		name = string(appendSecretID(append(buf[:0], envPrefix...), s)) // one allocation
+		name = string(appendSecretID(append(buf[:0], envPrefix...), salt, s)) // one allocation
 		c.ids[s] = name
 	}
 	return name
@@ -107,26 +121,26 @@ func source(namespace string, r v1.SecretKeyRef) SecretSource {
 }
 
 // envRef returns the ${ENV} value that carries a Secret key.
-func (c *credentials) envRef(namespace string, r v1.SecretKeyRef) fluentbit.Value {
+func (c *credentials) envRef(salt []byte, namespace string, r v1.SecretKeyRef) fluentbit.Value {
 	src := source(namespace, r)
-	name := c.envName(src)
+	name := c.envName(salt, src)
 	c.env[name] = EnvVar{Name: name, Source: src}
 	return fluentbit.Env(name)
 }
 
 // fileRef returns the path at which a Secret key is mounted.
-func (c *credentials) fileRef(namespace string, r v1.SecretKeyRef) string {
+func (c *credentials) fileRef(salt []byte, namespace string, r v1.SecretKeyRef) string {
 	src := source(namespace, r)
-	path := SecretFilesDir + "/" + strings.ToLower(secretID(src))
+	path := SecretFilesDir + "/" + strings.ToLower(secretID(salt, src))
 	c.files[path] = SecretFile{Path: path, Source: src}
 	return path
 }
 
 // profile returns the name of the AWS profile holding static keys.
-func (c *credentials) profile(namespace string, k *v1.AWSCredentials) string {
+func (c *credentials) profile(salt []byte, namespace string, k *v1.AWSCredentials) string {
 	id := source(namespace, k.AccessKeyID)
 	secret := source(namespace, k.SecretAccessKey)
-	name := "lp-" + strings.ToLower(secretID(SecretSource{Namespace: namespace, Name: id.Name + "/" + secret.Name, Key: id.Key + "/" + secret.Key}))
+	name := "lp-" + strings.ToLower(secretID(salt, SecretSource{Namespace: namespace, Name: id.Name + "/" + secret.Name, Key: id.Key + "/" + secret.Key}))
 	c.profiles[name] = AWSProfile{Name: name, AccessKeyID: id, SecretAccessKey: secret}
 	return name
 }

@@ -52,12 +52,23 @@ var destinations = map[v1.OutputType]destination{
 	v1.OutputStdout:          {"stdout", tlsNever, renderStdout},
 }
 
+// OutputPlugins maps every output type to the Fluent Bit plugin that ships it.
+func OutputPlugins() map[v1.OutputType]string {
+	out := make(map[v1.OutputType]string, len(destinations))
+	for t, d := range destinations {
+		out[t] = d.plugin
+	}
+	return out
+}
+
 // outputEnv is what a destination renderer may use besides its spec: references to
 // credentials, which never appear in the configuration as values.
 type outputEnv struct {
 	// secretNamespace holds the output's Secrets.
 	secretNamespace string
-	creds           *credentials
+	// salt keys the names of the output's credentials (secretID).
+	salt  []byte
+	creds *credentials
 	// outputID is unique per output within one configuration file (for store_dir,
 	// profile names and the like).
 	outputID string
@@ -65,12 +76,12 @@ type outputEnv struct {
 
 // secret returns the ${ENV} reference that carries a Secret key.
 func (e *outputEnv) secret(r v1.SecretKeyRef) fluentbit.Value {
-	return e.creds.envRef(e.secretNamespace, r)
+	return e.creds.envRef(e.salt, e.secretNamespace, r)
 }
 
 // file returns the path at which a Secret key is mounted (TLS material).
 func (e *outputEnv) file(r v1.SecretKeyRef) fluentbit.Value {
-	return fluentbit.String(e.creds.fileRef(e.secretNamespace, r))
+	return fluentbit.String(e.creds.fileRef(e.salt, e.secretNamespace, r))
 }
 
 // setAWS writes the keys AWS plugins share. Static keys go through a profile of the
@@ -82,7 +93,7 @@ func (e *outputEnv) setAWS(s *fluentbit.Section, a *v1.AWSAuth) {
 	s.Set("sts_endpoint", str(a.StsEndpoint))
 	s.Set("endpoint", str(a.Endpoint))
 	if a.Credentials != nil {
-		s.Set("profile", fluentbit.String(e.creds.profile(e.secretNamespace, a.Credentials)))
+		s.Set("profile", fluentbit.String(e.creds.profile(e.salt, e.secretNamespace, a.Credentials)))
 	}
 }
 

@@ -49,7 +49,7 @@ func setOpenSearchAWS(s *fluentbit.Section, a *v1.AWSAuth, serverless bool, env 
 		s.Set("aws_service_name", fluentbit.String("es"))
 	}
 	if a.Credentials != nil {
-		s.Set("aws_profile", fluentbit.String(env.creds.profile(env.secretNamespace, a.Credentials)))
+		s.Set("aws_profile", fluentbit.String(env.creds.profile(env.salt, env.secretNamespace, a.Credentials)))
 	}
 	return nil
 }

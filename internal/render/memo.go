@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"slices"
 	"sync"
 
@@ -29,6 +30,8 @@ type Renderer struct {
 	nsections                      int
 	touchedSections, touchedChecks int
 	touchedShards                  int
+	// salt is the salt of the names of credentials in the remembered sections.
+	salt []byte
 }
 
 // NewRenderer returns a Renderer with nothing remembered.
@@ -71,6 +74,13 @@ type checkResult struct {
 func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !bytes.Equal(r.salt, s.Salt) {
+		// Every remembered section names credentials with the old salt.
+		clear(r.sections)
+		clear(r.shards)
+		r.nsections = 0
+		r.salt = bytes.Clone(s.Salt)
+	}
 	r.epoch++
 	r.touchedSections, r.touchedChecks, r.touchedShards = 0, 0, 0
 	res := render(s, r)

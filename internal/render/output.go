@@ -2,9 +2,13 @@ package render
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
+	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/fluentbit"
+	"github.com/logplane/logplane/internal/rawparams"
 )
 
 // outputSection renders one (pipeline, output) pair: the destination's own keys, the
@@ -35,7 +39,7 @@ func fillOutputSection(s *fluentbit.Section, env *outputEnv, pl *pipeline, o *ou
 	}
 	*s = fluentbit.Section{Name: dest.plugin, Match: m.glob, Alias: a, SharedProcessors: procs, Params: params}
 	s.Set("match_regex", fluentbit.String(m.regex))
-	*env = outputEnv{secretNamespace: o.SecretNamespace, creds: creds, outputID: a}
+	*env = outputEnv{secretNamespace: o.SecretNamespace, salt: o.Salt, creds: creds, outputID: a}
 	if err := dest.render(s, o.Spec, env); err != nil {
 		return err
 	}
@@ -46,7 +50,21 @@ func fillOutputSection(s *fluentbit.Section, env *outputEnv, pl *pipeline, o *ou
 		s.Set("workers", fluentbit.Int(int64(*o.Spec.Workers)))
 	}
 	setDelivery(s, deliveryOf(o.Policy), filesystem, o.Spec.Type)
-	for _, kv := range o.Spec.RawParameters {
+	return setRaw(s, dest.plugin, o.Raw)
+}
+
+// setRaw adds a ClusterLogOutput's rawParameters to its section. resolveOutput left out
+// an output with a refused key already; checking again here keeps one from ever
+// reaching a file by another path. A key logplane set from the typed fields is refused
+// too, rather than written twice (which Fluent Bit would resolve one way or the other).
+func setRaw(s *fluentbit.Section, plugin string, raw []v1.RawParameter) error {
+	for _, kv := range raw {
+		if why := rawparams.Check(plugin, kv.Key); why != "" {
+			return fmt.Errorf("rawParameters key %s %s", kv.Key, why)
+		}
+		if slices.ContainsFunc(s.Params, func(p fluentbit.Param) bool { return strings.EqualFold(p.Key, kv.Key) }) {
+			return fmt.Errorf("rawParameters key %s is set by logplane from the typed fields of the output; set it there", kv.Key)
+		}
 		s.Set(kv.Key, fluentbit.String(string(kv.Value)))
 	}
 	return nil

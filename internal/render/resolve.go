@@ -2,6 +2,7 @@ package render
 
 import (
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -9,6 +10,8 @@ import (
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/conditions"
+	"github.com/logplane/logplane/internal/rawparams"
+	"github.com/logplane/logplane/internal/secretvalue"
 	"github.com/logplane/logplane/internal/snapshot"
 )
 
@@ -21,7 +24,33 @@ type output struct {
 	// LogOutput, the operator's for a ClusterLogOutput.
 	SecretNamespace string
 	Spec            *v1.OutputSpec
-	Policy          *v1.RetentionPolicy
+	// Raw are a ClusterLogOutput's rawParameters, every key allowed (rawparams).
+	Raw    []v1.RawParameter
+	Policy *v1.RetentionPolicy
+	// Salt keys the names of its credentials (snapshot.Snapshot.Salt).
+	Salt []byte
+}
+
+// outputObject is what resolveOutput reads of a LogOutput or ClusterLogOutput.
+type outputObject struct {
+	ref     Ref
+	version string
+	// secretNamespace holds its Secrets.
+	secretNamespace string
+	spec            *v1.OutputSpec
+	raw             []v1.RawParameter
+	// whole is the whole spec, for the unsafe-value check.
+	whole any
+}
+
+func logOutput(lo *v1.LogOutput) outputObject {
+	return outputObject{ref: Ref{Kind: alias.LogOutput, Namespace: lo.Namespace, Name: lo.Name}, version: lo.ResourceVersion,
+		secretNamespace: lo.Namespace, spec: &lo.Spec, whole: &lo.Spec}
+}
+
+func (r *resolver) clusterOutput(co *v1.ClusterLogOutput) outputObject {
+	return outputObject{ref: Ref{Kind: alias.ClusterLogOutput, Name: co.Name}, version: co.ResourceVersion,
+		secretNamespace: r.snap.OperatorNamespace, spec: &co.Spec.OutputSpec, raw: co.Spec.RawParameters, whole: &co.Spec}
 }
 
 // pipeline is a pipeline whose references resolve, with the outputs it may use.
@@ -85,22 +114,37 @@ func (r *resolver) systemNamespaces() []string {
 	return slices.Compact(sys)
 }
 
-// resolveOutput checks an output's own references: Secrets and retention policy.
-func (r *resolver) resolveOutput(ref Ref, version, secretNamespace string, spec *v1.OutputSpec) *output {
+// resolveOutput checks an output's own values and references: raw parameters,
+// Secrets and retention policy.
+func (r *resolver) resolveOutput(obj outputObject) *output {
+	ref, spec, secretNamespace := obj.ref, obj.spec, obj.secretNamespace
 	if o, seen := r.outputs[ref]; seen {
 		return o
 	}
 	r.outputs[ref] = nil
-	checked := r.memo.check(ref, version, spec, true, r.prechecked)
+	checked := r.memo.check(ref, obj.version, obj.whole, true, r.prechecked)
 	if checked.why != "" {
 		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
 		return nil
 	}
 	ok := true
+	// A refused key never reaches the configuration, whatever admission let through
+	// (objects stored before the rules, logplane render on files).
+	for _, kv := range obj.raw {
+		if why := rawparams.Check(destinations[spec.Type].plugin, kv.Key); why != "" {
+			r.report(problem(ref, conditions.ReasonRawParameterRefused, kv.Key, why))
+			ok = false
+		}
+	}
 	for _, sr := range checked.secretRefs {
 		if !r.index.HasSecretKey(secretNamespace, string(sr.Ref.Name), sr.Ref.Key) {
 			r.report(problem(ref, conditions.ReasonSecretNotFound, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key))
 			ok = false
+		} else if use := useOf(sr.Path); use != 0 {
+			if have := r.index.SecretKeyUses(secretNamespace, string(sr.Ref.Name), sr.Ref.Key); have&use != use {
+				r.report(problem(ref, conditions.ReasonSecretInvalid, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key, secretvalue.Explain(have, use)))
+				ok = false
+			}
 		}
 	}
 	var policy *v1.RetentionPolicy
@@ -110,15 +154,29 @@ func (r *resolver) resolveOutput(ref Ref, version, secretNamespace string, spec 
 			ok = false
 		}
 	}
-	if len(spec.RawParameters) > 0 {
-		r.warn(problem(ref, conditions.ReasonUnsupported))
-	}
 	if !ok {
 		return nil
 	}
-	o := &output{Ref: ref, Version: version, SecretNamespace: secretNamespace, Spec: spec, Policy: policy}
+	if len(obj.raw) > 0 {
+		r.warn(problem(ref, conditions.ReasonUnsupported))
+	}
+	o := &output{Ref: ref, Version: obj.version, SecretNamespace: secretNamespace, Spec: spec, Raw: obj.raw, Policy: policy,
+		Salt: r.snap.Salt}
 	r.outputs[ref] = o
 	return o
+}
+
+// useOf says what the value of the Secret reference at path must fit, when the
+// operator writes it into a file other outputs share: the two keys of AWSCredentials,
+// wherever an output has them (aws.credentials of every AWS destination).
+func useOf(path string) secretvalue.Use {
+	switch {
+	case strings.HasSuffix(path, ".credentials.accessKeyId"):
+		return secretvalue.AWSAccessKeyID
+	case strings.HasSuffix(path, ".credentials.secretAccessKey"):
+		return secretvalue.AWSSecretAccessKey
+	}
+	return 0
 }
 
 // pipelineOutputs resolves a pipeline's references to outputs. Broken ones are
@@ -132,7 +190,7 @@ func (r *resolver) pipelineOutputs(pl Ref, outputRefs, clusterOutputRefs []v1.Re
 			r.report(problem(pl, conditions.ReasonOutputNotFound, ref))
 			continue
 		}
-		if o := r.resolveOutput(ref, lo.ResourceVersion, pl.Namespace, &lo.Spec); o != nil {
+		if o := r.resolveOutput(logOutput(lo)); o != nil {
 			outs = append(outs, o)
 		} else {
 			r.report(problem(pl, conditions.ReasonOutputInvalid, ref, "see its status"))
@@ -149,7 +207,7 @@ func (r *resolver) pipelineOutputs(pl Ref, outputRefs, clusterOutputRefs []v1.Re
 			r.report(problem(pl, conditions.ReasonOutputNotAllowed, ref, pl.Namespace))
 			continue
 		}
-		if o := r.resolveOutput(ref, co.ResourceVersion, r.snap.OperatorNamespace, &co.Spec.OutputSpec); o != nil {
+		if o := r.resolveOutput(r.clusterOutput(co)); o != nil {
 			outs = append(outs, o)
 		} else {
 			r.report(problem(pl, conditions.ReasonOutputInvalid, ref, "see its status"))
@@ -257,17 +315,15 @@ func (r *resolver) resolve() []*pipeline {
 // missing Secret or policy says so on its status before a pipeline starts using it.
 func (r *resolver) resolveUnusedOutputs() {
 	for i := range r.snap.Outputs {
-		lo := &r.snap.Outputs[i]
-		ref := Ref{Kind: alias.LogOutput, Namespace: lo.Namespace, Name: lo.Name}
-		if _, seen := r.outputs[ref]; !seen {
-			r.resolveOutput(ref, lo.ResourceVersion, lo.Namespace, &lo.Spec)
+		obj := logOutput(&r.snap.Outputs[i])
+		if _, seen := r.outputs[obj.ref]; !seen {
+			r.resolveOutput(obj)
 		}
 	}
 	for i := range r.snap.ClusterOutputs {
-		co := &r.snap.ClusterOutputs[i]
-		ref := Ref{Kind: alias.ClusterLogOutput, Name: co.Name}
-		if _, seen := r.outputs[ref]; !seen {
-			r.resolveOutput(ref, co.ResourceVersion, r.snap.OperatorNamespace, &co.Spec.OutputSpec)
+		obj := r.clusterOutput(&r.snap.ClusterOutputs[i])
+		if _, seen := r.outputs[obj.ref]; !seen {
+			r.resolveOutput(obj)
 		}
 	}
 }

@@ -30,10 +30,21 @@ func brokenFleet(n int) *snapshot.Snapshot {
 			BearerToken: &v1.SecretKeyRef{Name: "absent", Key: "token"}}}},
 	})
 	ns := s.Pipelines[5].Namespace // its pipelines are spread over the whole list
-	s.Outputs = append(s.Outputs, v1.LogOutput{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "raw", ResourceVersion: "1"},
-		Spec: v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{},
-			RawParameters: []v1.KeyValue{{Key: "buffer_size", Value: "1M"}}},
+	// Raw parameters: one output with a warning, one with a refused key.
+	s.ClusterOutputs = append(s.ClusterOutputs, v1.ClusterLogOutput{
+		ObjectMeta: metav1.ObjectMeta{Name: "raw", ResourceVersion: "1"},
+		Spec: v1.ClusterLogOutputSpec{
+			OutputSpec:        v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{}},
+			RawParameters:     []v1.RawParameter{{Key: "json_date_format", Value: "iso8601"}},
+			AllowedNamespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"logging": "central"}},
+		},
+	}, v1.ClusterLogOutput{
+		ObjectMeta: metav1.ObjectMeta{Name: "raw-refused", ResourceVersion: "1"},
+		Spec: v1.ClusterLogOutputSpec{
+			OutputSpec:        v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{}},
+			RawParameters:     []v1.RawParameter{{Key: "match_regex", Value: ".*"}},
+			AllowedNamespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"logging": "central"}},
+		},
 	})
 	for i := range s.Pipelines {
 		p := &s.Pipelines[i].Spec
@@ -45,7 +56,7 @@ func brokenFleet(n int) *snapshot.Snapshot {
 			p.Filters[2] = v1.Filter{Type: v1.FilterAddFields, AddFields: &v1.AddFieldsFilter{Fields: []v1.KeyValue{{Key: "x", Value: "${TOKEN}"}}}}
 		}
 		if s.Pipelines[i].Namespace == ns {
-			p.OutputRefs = append(slices.Clone(p.OutputRefs), "raw")
+			p.ClusterOutputRefs = append(slices.Clone(p.ClusterOutputRefs), "raw", "raw-refused")
 		}
 	}
 	return s
@@ -90,7 +101,8 @@ func TestParallelResolveMatchesSerial(t *testing.T) {
 	for _, key := range []string{
 		"ClusterLogOutput/broken " + conditions.ReasonSecretNotFound,
 		"ClusterLogOutput/unused-broken " + conditions.ReasonSecretNotFound,
-		"LogOutput/" + s.Pipelines[5].Namespace + "/raw " + conditions.ReasonUnsupported,
+		"ClusterLogOutput/raw " + conditions.ReasonUnsupported,
+		"ClusterLogOutput/raw-refused " + conditions.ReasonRawParameterRefused,
 	} {
 		if count[key] != 1 {
 			t.Errorf("%s reported %d times, want once", key, count[key])

@@ -1,6 +1,8 @@
 // Package rendercli is `logplane render`: render manifests offline, as the operator
 // would, so that GitOps users can preview and gate a change in CI before it reaches a
-// cluster. It reads files only; Secrets in the input count for which keys exist.
+// cluster. It reads files only; Secrets in the input count for which keys exist and
+// what their values are fit for, and the operator's salt Secret, when given, salts the
+// names of credentials as the operator does (snapshot.SaltSecretName).
 package rendercli
 
 import (

@@ -18,9 +18,15 @@ const maxSecretBytes = 1000 * 1024
 
 // BuildSecret lays out one pipeline's sidecar Secret: its configuration files and the
 // credential values they refer to (which all live in the pipeline's namespace: the
-// renderer refuses anything else for a sidecar). Missing lists values not provided.
+// renderer refuses anything else for a sidecar). Missing lists values not provided; a
+// value that does not fit its use (agent.CredentialsData) is an error.
 func BuildSecret(pipeline, namespace string, cfg render.Config, values map[render.SecretSource][]byte) (*corev1.Secret, []render.SecretSource, error) {
-	data, missing := agent.CredentialsData(cfg, values)
+	c := agent.CredentialsData(cfg, values)
+	if len(c.Refused) > 0 {
+		r := c.Refused[0]
+		return nil, nil, fmt.Errorf("secret %s/%s key %s %s", r.Source.Namespace, r.Source.Name, r.Source.Key, r.Why)
+	}
+	data, missing := c.Data, c.Missing
 	m := Manifest{AWS: len(cfg.AWSProfiles) > 0}
 	for _, e := range cfg.Env {
 		m.Env = append(m.Env, e.Name)

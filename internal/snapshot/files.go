@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,10 +31,12 @@ import (
 
 // LoadFiles builds a snapshot from YAML manifests, as `kubectl apply -f` would read
 // them: each path is a file or a directory (its *.yaml, *.yml and *.json files,
-// recursively). Secrets contribute only the names of their keys. Kinds logplane does
-// not read are skipped. Namespaced objects without a namespace get defaultNamespace.
-// logplane objects are what the API server would store: their CRD schemas' defaults
-// applied, and fields the schemas do not declare rejected (see crdschema).
+// recursively). Secrets contribute the names of their keys and what their values are
+// fit for, and the operator's salt Secret (SaltSecretName), when given, the salt of
+// the names of credentials. Kinds logplane does not read are skipped. Namespaced
+// objects without a namespace get defaultNamespace. logplane objects are what the API
+// server would store: their CRD schemas' defaults applied, and fields the schemas do
+// not declare rejected (see crdschema).
 func LoadFiles(paths []string, operatorNamespace, defaultNamespace string) (*Snapshot, error) {
 	schemas, err := crdschema.Embedded()
 	if err != nil {
@@ -158,15 +161,17 @@ func (s *Snapshot) addManifests(data []byte, schemas *crdschema.Schemas, default
 		case *corev1.Namespace:
 			namespaces[o.Name] = o.Labels
 		case *corev1.Secret:
-			keys := make([]string, 0, len(o.Data)+len(o.StringData))
-			for k := range o.Data {
-				keys = append(keys, k)
+			// As the API server stores it: stringData written over data.
+			data := make(map[string][]byte, len(o.Data)+len(o.StringData))
+			maps.Copy(data, o.Data)
+			for k, v := range o.StringData {
+				data[k] = []byte(v)
 			}
-			for k := range o.StringData {
-				keys = append(keys, k)
+			sec := NewSecret(ns(o.Namespace), o.Name, data)
+			s.Secrets = append(s.Secrets, sec)
+			if sec.Namespace == s.OperatorNamespace && sec.Name == SaltSecretName {
+				s.Salt = data[SaltKey]
 			}
-			slices.Sort(keys)
-			s.Secrets = append(s.Secrets, Secret{Namespace: ns(o.Namespace), Name: o.Name, Keys: slices.Compact(keys)})
 		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package snapshot holds everything the renderer reads, gathered once: the logplane
-// resources, the namespaces' labels and the names of the keys of referenced Secrets
-// (never their values). It is filled from the controller cache or, for the render
+// resources, the namespaces' labels, the names of the keys of referenced Secrets and
+// what each key's value is fit for (never the values), and the salt of the names that
+// address credentials. It is filled from the controller cache or, for the render
 // command, from YAML files, and is read-only afterwards.
 package snapshot
 
@@ -11,12 +12,18 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/secretvalue"
 )
 
 // Snapshot is the renderer's whole input.
 type Snapshot struct {
 	// OperatorNamespace holds the Secrets of cluster-scoped outputs.
 	OperatorNamespace string
+	// Salt keys the names that address credentials in a configuration (environment
+	// variables, mounted files, AWS profiles), so that no tenant can work out the name
+	// of another's. The operator keeps it in the Secret SaltSecretName of its
+	// namespace; empty leaves the names unsalted (logplane render without that Secret).
+	Salt []byte
 
 	Agents           []v1.LogAgent
 	ClusterPipelines []v1.ClusterLogPipeline
@@ -34,12 +41,35 @@ type Namespace struct {
 	Labels map[string]string
 }
 
-// Secret is a Secret's identity and the keys it holds.
+// Secret is a Secret's identity, the keys it holds and what their values are fit for.
 type Secret struct {
 	Namespace string
 	Name      string
 	Keys      []string
+	// Uses[i] is what the value of Keys[i] is fit for (secretvalue.Uses). Missing
+	// entries (a Secret written by hand in a test) fit nothing.
+	Uses []secretvalue.Use
 }
+
+// NewSecret describes a Secret from its data: the keys, sorted, and their uses.
+func NewSecret(namespace, name string, data map[string][]byte) Secret {
+	s := Secret{Namespace: namespace, Name: name, Keys: make([]string, 0, len(data)), Uses: make([]secretvalue.Use, 0, len(data))}
+	for k := range data {
+		s.Keys = append(s.Keys, k)
+	}
+	slices.Sort(s.Keys)
+	for _, k := range s.Keys {
+		s.Uses = append(s.Uses, secretvalue.Uses(data[k]))
+	}
+	return s
+}
+
+// The operator's salt (Snapshot.Salt): key SaltKey of Secret SaltSecretName in the
+// operator's namespace.
+const (
+	SaltSecretName = "logplane-credentials-salt"
+	SaltKey        = "salt"
+)
 
 // Sort orders every list by identity, so that the renderer's output does not depend on
 // the order objects were listed in.
@@ -85,8 +115,12 @@ type Index struct {
 	policies       map[string]*v1.RetentionPolicy
 	agents         map[string]*v1.LogAgent
 	namespaces     map[string]labels.Set
-	secretKeys     map[[3]string]bool
+	// secretKeys holds each key's uses, with keyPresent set.
+	secretKeys map[[3]string]secretvalue.Use
 }
+
+// keyPresent marks a key in Index.secretKeys: a key whose value fits nothing is there too.
+const keyPresent secretvalue.Use = 1 << 7
 
 // NewIndex indexes s; s must not change while the index is in use.
 func NewIndex(s *Snapshot) *Index {
@@ -96,7 +130,7 @@ func NewIndex(s *Snapshot) *Index {
 		policies:       make(map[string]*v1.RetentionPolicy, len(s.Policies)),
 		agents:         make(map[string]*v1.LogAgent, len(s.Agents)),
 		namespaces:     make(map[string]labels.Set, len(s.Namespaces)),
-		secretKeys:     make(map[[3]string]bool, len(s.Secrets)),
+		secretKeys:     make(map[[3]string]secretvalue.Use, len(s.Secrets)),
 	}
 	for i := range s.Outputs {
 		o := &s.Outputs[i]
@@ -115,8 +149,12 @@ func NewIndex(s *Snapshot) *Index {
 		ix.namespaces[ns.Name] = labels.Set(ns.Labels)
 	}
 	for _, sec := range s.Secrets {
-		for _, k := range sec.Keys {
-			ix.secretKeys[[3]string{sec.Namespace, sec.Name, k}] = true
+		for i, k := range sec.Keys {
+			u := keyPresent
+			if i < len(sec.Uses) {
+				u |= sec.Uses[i]
+			}
+			ix.secretKeys[[3]string{sec.Namespace, sec.Name, k}] = u
 		}
 	}
 	return ix
@@ -144,5 +182,10 @@ func (ix *Index) NamespaceLabels(name string) (labels.Set, bool) {
 
 // HasSecretKey reports whether Secret namespace/name exists and holds key.
 func (ix *Index) HasSecretKey(namespace, name, key string) bool {
-	return ix.secretKeys[[3]string{namespace, name, key}]
+	return ix.secretKeys[[3]string{namespace, name, key}]&keyPresent != 0
+}
+
+// SecretKeyUses returns what the value of key in Secret namespace/name is fit for.
+func (ix *Index) SecretKeyUses(namespace, name, key string) secretvalue.Use {
+	return ix.secretKeys[[3]string{namespace, name, key}] &^ keyPresent
 }

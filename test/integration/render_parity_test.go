@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/diff"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	agentobjects "github.com/logplane/logplane/internal/agent"
@@ -41,22 +42,32 @@ import (
 // nothing but the samples can be compared byte for byte. The operator is the binary
 // built from this tree (an in-process second manager would clash with the first one's
 // controller names and metrics).
+//
+// The names that address credentials are salted with a Secret the operator makes in
+// its namespace; given that Secret among its manifests, logplane render names them as
+// the operator does, and without it differently.
 func TestOfflineRenderMatchesTheOperator(t *testing.T) {
 	ctx := t.Context()
 	samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
 
-	offline := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	if code := rendercli.Run([]string{"-f", samples, "--out", offline, "--operator-namespace", operatorNamespace},
-		&stdout, &stderr); code == 2 {
-		t.Fatalf("logplane render failed: %s", stderr.String())
-	}
-	want, err := offlineFiles(offline)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	c := startOwnOperator(t)
+	salt := saltManifest(t, c)
+	render := func(args ...string) map[string][]byte {
+		t.Helper()
+		offline := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		args = append(args, "-f", samples, "--out", offline, "--operator-namespace", operatorNamespace)
+		if code := rendercli.Run(args, &stdout, &stderr); code == 2 {
+			t.Fatalf("logplane render failed: %s", stderr.String())
+		}
+		files, err := offlineFiles(offline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	want, unsalted := render("-f", salt), render()
+
 	objs, err := testenv.LoadManifests(samples)
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +124,30 @@ func TestOfflineRenderMatchesTheOperator(t *testing.T) {
 	if len(got) < 3 {
 		t.Errorf("compared only %d files: %v", len(got), slices.Sorted(maps.Keys(got)))
 	}
+	if compareFiles(unsalted, got) == nil {
+		t.Error("without the salt, logplane render names credentials as the operator does: the names are not salted")
+	}
+}
+
+// saltManifest waits for the operator's salt Secret and writes it to a manifest file,
+// as `kubectl get secret -o yaml` would.
+func saltManifest(t *testing.T, c client.Client) string {
+	t.Helper()
+	var s corev1.Secret
+	eventually(t, "the operator made its salt", func() error {
+		return c.Get(t.Context(), client.ObjectKey{Namespace: operatorNamespace, Name: snapshot.SaltSecretName}, &s)
+	})
+	s.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}
+	s.ManagedFields = nil
+	data, err := yaml.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "salt.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // logplaneObjects lists the logplane objects of s.

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,7 +15,7 @@ import (
 )
 
 // gather builds the renderer's snapshot from the cache, and reads the referenced
-// Secrets (key names only go into the snapshot).
+// Secrets (key names and what their values are fit for go into the snapshot).
 func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]string]*corev1.Secret, error) {
 	var (
 		agents     v1.LogAgentList
@@ -42,6 +41,7 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 	}
 	s := &snapshot.Snapshot{
 		OperatorNamespace: r.Namespace,
+		Salt:              r.Salt,
 		Agents:            agents.Items,
 		ClusterPipelines:  cpipelines.Items,
 		Pipelines:         pipelines.Items,
@@ -75,12 +75,7 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 			return nil, nil, fmt.Errorf("failed to get Secret %s/%s: %w", key[0], key[1], err)
 		}
 		secrets[key] = &sec
-		keys := make([]string, 0, len(sec.Data))
-		for k := range sec.Data {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		s.Secrets = append(s.Secrets, snapshot.Secret{Namespace: key[0], Name: key[1], Keys: keys})
+		s.Secrets = append(s.Secrets, snapshot.NewSecret(key[0], key[1], sec.Data))
 	}
 	if r.SecretData != nil {
 		r.SecretData.Retain(secrets)

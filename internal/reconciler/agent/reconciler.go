@@ -39,6 +39,8 @@ type Reconciler struct {
 	SecretData *SecretData
 	// Namespace is the operator's: agent objects and platform Secrets live there.
 	Namespace string
+	// Salt keys the names of credentials (snapshot.Snapshot.Salt).
+	Salt []byte
 	// SecretIndex is updated after each render for the Secret watch to consult.
 	SecretIndex *SecretIndex
 	// Events records transitions users should notice; nil records none.
@@ -198,6 +200,10 @@ func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs 
 		m := objs.Missing[0]
 		config = conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonSecretNotFound, a.Generation,
 			m.Namespace+"/"+m.Name, m.Key)
+	} else if len(objs.Refused) > 0 {
+		r := objs.Refused[0]
+		config = conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonSecretInvalid, a.Generation,
+			r.Source.Namespace+"/"+r.Source.Name, r.Source.Key, r.Why)
 	}
 	changed := status.SetConditions(&a.Status.Conditions, config, health, status.Ready(a.Generation, config, health))
 	var ds appsv1.DaemonSet

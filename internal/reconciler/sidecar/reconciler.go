@@ -41,6 +41,8 @@ type Reconciler struct {
 	Pods client.Reader
 	// Namespace is the operator's: ClusterLogOutput Secrets live there.
 	Namespace string
+	// Salt keys the names of credentials (snapshot.Snapshot.Salt).
+	Salt []byte
 }
 
 // Reconcile writes or removes the pipeline's sidecar Secret and its sidecar status.
@@ -137,6 +139,7 @@ func (r *Reconciler) gather(ctx context.Context, p *v1.LogPipeline) (*snapshot.S
 	}
 	s := &snapshot.Snapshot{
 		OperatorNamespace: r.Namespace,
+		Salt:              r.Salt,
 		Pipelines:         []v1.LogPipeline{*p},
 		Policies:          policies.Items,
 	}
@@ -175,12 +178,7 @@ func (r *Reconciler) gather(ctx context.Context, p *v1.LogPipeline) (*snapshot.S
 		if err != nil {
 			return nil, nil, fmt.Errorf("failed to get Secret %s/%s: %w", key[0], key[1], err)
 		}
-		keys := make([]string, 0, len(sec.Data))
-		for k := range sec.Data {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		s.Secrets = append(s.Secrets, snapshot.Secret{Namespace: key[0], Name: key[1], Keys: keys})
+		s.Secrets = append(s.Secrets, snapshot.NewSecret(key[0], key[1], sec.Data))
 		if key[0] == p.Namespace {
 			secrets[key] = &sec
 		}
