@@ -40,6 +40,20 @@ var loopbackAppliers = &appliers{built: map[string]int{}}
 type appliers struct {
 	mu    sync.Mutex
 	built map[string]int
+	// fakes maps the host of an endpoint the outputs name (as Fluent Bit would reach
+	// it: https, port 443) to the test's fake of that service on loopback.
+	fakes map[string]string
+}
+
+// fake makes outputs whose endpoint is https://host reach url (a loopback fake) when
+// the operator applies their retention.
+func (a *appliers) fake(host, url string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fakes == nil {
+		a.fakes = map[string]string{}
+	}
+	a.fakes[host] = url
 }
 
 func (a *appliers) build(ctx context.Context, t retention.Target, secret retention.SecretValue) (retention.Applier, error) {
@@ -50,6 +64,11 @@ func (a *appliers) build(ctx context.Context, t retention.Target, secret retenti
 	switch {
 	case t.Spec.CloudWatchLogs != nil && t.Spec.CloudWatchLogs.AWS.Endpoint != nil:
 		endpoint = string(*t.Spec.CloudWatchLogs.AWS.Endpoint)
+		if u, err := url.Parse(endpoint); err == nil && a.fakeFor(u.Hostname()) != "" {
+			endpoint = a.fakeFor(u.Hostname())
+			t.Spec = t.Spec.DeepCopy()
+			t.Spec.CloudWatchLogs.AWS.Endpoint = ptr(v1.EndpointURL(endpoint))
+		}
 	case t.Spec.S3 != nil && t.Spec.S3.AWS.Endpoint != nil:
 		endpoint = string(*t.Spec.S3.AWS.Endpoint)
 	}
@@ -58,6 +77,12 @@ func (a *appliers) build(ctx context.Context, t retention.Target, secret retenti
 		return nil, fmt.Errorf("test: %s is not reachable from the test (only loopback endpoints are)", endpoint)
 	}
 	return retention.NewApplier(ctx, t, secret)
+}
+
+func (a *appliers) fakeFor(host string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fakes[host]
 }
 
 func (a *appliers) count(kind, namespace, name string) int {
@@ -277,10 +302,13 @@ func TestRetentionEnforcedAtDestinations(t *testing.T) {
 	logs := newCloudWatchLogs(t, map[string]*int32{"/it/audit": nil, "/it/trace": ptr(int32(400)), "/it/audit-old": ptr(int32(1))})
 	create(t, awsKeys(ns), awsKeys(operatorNamespace))
 
+	// CloudWatch Logs endpoints are https://host to Fluent Bit (the API refuses a port):
+	// the operator's applier reaches this one at the fake.
+	loopbackAppliers.fake("logs.retention.test", logs.server.URL)
 	cwOutput := func(name, group, policy string) *v1.LogOutput {
 		return &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1.OutputSpec{
 			Type: v1.OutputCloudWatchLogs, RetentionPolicy: v1.ResourceName(policy), CloudWatchLogs: &v1.CloudWatchLogsOutput{
-				AWS: awsAuth(logs.server.URL), LogGroupName: group, LogStreamPrefix: ptr(v1.ConfigString("app-"))}}}
+				AWS: awsAuth("https://logs.retention.test"), LogGroupName: group, LogStreamPrefix: ptr(v1.ConfigString("app-"))}}}
 	}
 
 	t.Run("a policy is enforced with the value the destination accepts", func(t *testing.T) {
