@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -25,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/logplane/logplane/internal/flow"
 	"github.com/logplane/logplane/internal/manager"
 	"github.com/logplane/logplane/internal/retention"
 	"github.com/logplane/logplane/test/fbrun"
@@ -71,6 +74,14 @@ func startCluster() error {
 		return err
 	}
 	cluster.done = make(chan error, 1)
+	// The operator's scraper clones the default transport: its proxy function sees
+	// every scrape, so that a test knows the exact windows the operator measured.
+	http.DefaultTransport.(*http.Transport).Proxy = func(r *http.Request) (*url.URL, error) {
+		if r.URL.Path == flow.MetricsPath {
+			scrapes.record(r.URL.Host, time.Now())
+		}
+		return nil, nil
+	}
 	go func() {
 		cluster.done <- manager.Run(ctx, env.Config, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", Namespace: operatorNamespace, LeaderElectionID: "logplane-e2e",
@@ -97,6 +108,28 @@ func startCluster() error {
 
 // flowInterval is how often the operator measures throughput here.
 const flowInterval = 2 * time.Second
+
+// scrapes are the times the operator read each agent's metrics (host:port), in order.
+// Tests that read them too use a transport of their own.
+var scrapes = &scrapeLog{at: map[string][]time.Time{}}
+
+type scrapeLog struct {
+	mu sync.Mutex
+	at map[string][]time.Time
+}
+
+func (l *scrapeLog) record(host string, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.at[host] = append(l.at[host], t)
+}
+
+// of returns the times host was read.
+func (l *scrapeLog) of(host string) []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.at[host]...)
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
