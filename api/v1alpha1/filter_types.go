@@ -68,7 +68,27 @@ type FieldPath string
 // +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_][-A-Za-z0-9_.]*$')",message="must be a top-level field name such as log; this destination cannot read nested fields"
 type TopLevelField string
 
-// Regex is a regular expression in Onigmo (Ruby) syntax, the engine Fluent Bit uses.
+// Regex is a regular expression for Fluent Bit's engine, Onigmo, written in the part of
+// its Ruby syntax that reads the same in PCRE and RE2 and matches in bounded time.
+//
+// Accepted: characters, with \ before special ones (\. \( \[ \{ \/ ...); \t \n \r \f,
+// \xHH up to 7F, \x{HHHH}; . (any character but a line break); classes such as [a-z] and
+// [^ ], with - first, last or escaped; \d \w \s \D \W \S (ASCII only); \p{L}, \P{Nd} and
+// scripts such as \p{Han}. ^ and $ match at the start and end of every line of the value,
+// \A and \z at those of the whole value; \b and \B. Groups (...), (?:...), (?>...),
+// named groups (?<name>...) with name matching [A-Za-z_][A-Za-z0-9_]*, look-aheads
+// (?=...) (?!...), look-behinds (?<=...) (?<!...) of fixed length. (?i), (?-i) and
+// (?i:...) for case-insensitive matching. Quantifiers * + ? {n} {n,} {n,m} (counts up
+// to 1000), lazy (*?) and possessive (*+).
+//
+// Refused: what Fluent Bit cannot compile, which would stop the agent for every tenant
+// of a node ((?P<name>...), (?s), (?U), unbalanced brackets, group names with - or a
+// leading digit, variable-length look-behinds); what it reads unlike PCRE or RE2 ((?m),
+// which makes . match line breaks there; \h, a hex digit; {,n}; {n}?; [[:alpha:]]; &&
+// in classes; and /pattern/ or /pattern/i, whose slashes it strips); backreferences;
+// and patterns that backtrack for seconds on one line, such as (a+)+, (a|aa)+ or three
+// repetitions in a row over the same characters (.*a.*b.*c). Write [\s\S] where a
+// match may cross line breaks.
 //
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=1024
@@ -82,7 +102,10 @@ type FieldMatch struct {
 	// +required
 	Field FieldPath `json:"field"`
 
-	// regex the field's value must match.
+	// regex the field's value must match, anywhere in it unless anchored with ^ or \A.
+	// Fluent Bit's engine (Onigmo) reads it, in the part of Ruby syntax that PCRE and RE2
+	// read alike: (?<name>...) not (?P<name>...), no (?s) or (?m) (write [\s\S] to match
+	// across lines), no backreferences, and nothing that backtracks badly, such as (a+)+.
 	// +required
 	Regex Regex `json:"regex"`
 }
@@ -129,7 +152,9 @@ type ParseFilter struct {
 	// +required
 	Format ParseFormat `json:"format"`
 
-	// regex with named groups, such as ^(?<level>\w+) (?<msg>.*)$; each group becomes a field.
+	// regex with named groups, such as ^(?<level>\w+) (?<msg>.*)$; each group that takes
+	// part in a match becomes a field. Names match [A-Za-z_][A-Za-z0-9_]*, each used once;
+	// write (?<name>...), not (?P<name>...). The dialect is that of grep regexes.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self.contains('(?<') || self.contains('(?P<')",message="regex must have at least one named group, such as (?<level>\\w+): each group becomes a field"
 	Regex *Regex `json:"regex,omitempty"`
