@@ -156,7 +156,8 @@ type ParseFilter struct {
 	// part in a match becomes a field. Names match [A-Za-z_][A-Za-z0-9_]*, each used once;
 	// write (?<name>...), not (?P<name>...). The dialect is that of grep regexes.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self.contains('(?<') || self.contains('(?P<')",message="regex must have at least one named group, such as (?<level>\\w+): each group becomes a field"
+	// +kubebuilder:validation:XValidation:rule="self.contains('(?<')",message="regex must have at least one named group, such as (?<level>\\w+): each group becomes a field"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('(?P<')",message="(?P<name>...) is Python syntax, which Fluent Bit refuses: write (?<name>...)"
 	Regex *Regex `json:"regex,omitempty"`
 
 	// timeKey is the parsed field that holds the record's timestamp.

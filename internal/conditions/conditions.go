@@ -49,6 +49,10 @@ const (
 	ReasonAgentNotFound = "AgentNotFound"
 	// ReasonUnsafeValue: a value would change the configuration's structure (injection).
 	ReasonUnsafeValue = "UnsafeValue"
+	// ReasonInvalidValue: a value Fluent Bit would refuse at start (a regex it cannot
+	// compile, a label key its record accessors cannot hold) or that could stall every
+	// tenant's records (a regex with catastrophic backtracking).
+	ReasonInvalidValue = "InvalidValue"
 	// ReasonNoNamespacesSelected: a namespace selector matches no namespace (yet).
 	ReasonNoNamespacesSelected = "NoNamespacesSelected"
 	// ReasonUnsupported: raw plugin parameters are set; logplane cannot vouch for them.
@@ -125,6 +129,7 @@ var messages = map[string]string{
 	ReasonRetentionPolicyNotFound: "RetentionPolicy %s does not exist.",
 	ReasonAgentNotFound:           "LogAgent %s does not exist.",
 	ReasonUnsafeValue:             "Field %s holds a value that would alter the Fluent Bit configuration: %s",
+	ReasonInvalidValue:            "Field %s: %s",
 	ReasonNoNamespacesSelected:    "The %s selection matches no namespace; the pipeline ships nothing from it until one matches.",
 	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
 	ReasonRawParameterRefused:     "rawParameters key %s %s; the output is left out of the configuration until the key is removed.",

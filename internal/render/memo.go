@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/logplane/logplane/internal/conditions"
+
 	"github.com/logplane/logplane/internal/fluentbit"
 	"github.com/logplane/logplane/internal/snapshot"
 )
@@ -65,7 +67,9 @@ type memoSection struct {
 }
 
 type checkResult struct {
-	path, why  string
+	path, why string
+	// reason is the problem's reason when why is set; empty means UnsafeValue.
+	reason     string
 	secretRefs []snapshot.SecretRef
 	epoch      int
 }
@@ -149,6 +153,12 @@ func (r *Renderer) remembered(ref Ref, version string) *checkResult {
 func runCheck(spec any, wantRefs bool) checkResult {
 	var c checkResult
 	c.path, c.why, c.secretRefs = scanSpec(spec, wantRefs)
+	if c.why == "" {
+		c.path, c.why = validateSpec(spec)
+		if c.why != "" {
+			c.reason = conditions.ReasonInvalidValue
+		}
+	}
 	return c
 }
 

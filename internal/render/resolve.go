@@ -290,7 +290,7 @@ func (r *resolver) selectNamespaces(sel v1.NamespaceSelection) namespaceSet {
 // checkSpec reports a pipeline whose spec holds a value unsafe in a Fluent Bit file.
 func (r *resolver) checkSpec(pl Ref, version string, spec any) bool {
 	if c := r.memo.check(pl, version, spec, false, r.prechecked); c.why != "" {
-		r.report(problem(pl, conditions.ReasonUnsafeValue, c.path, c.why))
+		r.report(problem(pl, cmpOr(c.reason, conditions.ReasonUnsafeValue), c.path, c.why))
 		return false
 	}
 	return true

@@ -1,8 +1,14 @@
 package render
 
 import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/fluentbit"
 	"github.com/logplane/logplane/internal/snapshot"
+	"github.com/logplane/logplane/internal/validation"
 )
 
 // scanSpec finds the first string inside v (a spec) that Fluent Bit would read as
@@ -17,6 +23,22 @@ func scanSpec(v any, wantRefs bool) (path, why string, refs []snapshot.SecretRef
 		why = fluentbit.Check(value)
 	}
 	return path, why, refs
+}
+
+// validateSpec runs the checks both gates share (internal/validation) on a pipeline
+// spec, and returns the first refused field (its path below spec) and why.
+func validateSpec(spec any) (path, why string) {
+	var errs field.ErrorList
+	switch s := spec.(type) {
+	case *v1.LogPipelineSpec:
+		errs = validation.LogPipelineSpec(s)
+	case *v1.ClusterLogPipelineSpec:
+		errs = validation.ClusterLogPipelineSpec(s)
+	}
+	if len(errs) == 0 {
+		return "", ""
+	}
+	return strings.TrimPrefix(errs[0].Field, "spec."), errs[0].Detail
 }
 
 // isUnsafe is the test of scanSpec; a function of its own, so that a walk allocates

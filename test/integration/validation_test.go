@@ -164,6 +164,10 @@ filters: [{type: parse, parse: {format: Regex}}]`), "regex is required with form
 input: {containers: {}}
 outputRefs: [o]
 filters: [{type: parse, parse: {format: Regex, regex: "^(\\w+) (.*)$"}}]`), "regex must have at least one named group"},
+		{"python named group in a parse regex", pipeline(`
+input: {containers: {}}
+outputRefs: [o]
+filters: [{type: parse, parse: {format: Regex, regex: "^(?P<level>\\w+) (?P<msg>.*)$"}}]`), "(?P<name>...) is Python syntax"},
 		{"malformed nested field", pipeline(`
 input: {containers: {}}
 outputRefs: [o]
