@@ -208,6 +208,9 @@ func (b *builder) add(j *job) {
 	p := j.p
 	for i, o := range p.Outputs {
 		if hit := j.hit(i); hit != nil {
+			if !b.fits(p, o, hit.data, hit.procs) {
+				continue
+			}
 			b.use(p, o, hit)
 			b.markRendered(p.Ref)
 			continue
@@ -222,6 +225,9 @@ func (b *builder) add(j *job) {
 				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
 			continue
 		}
+		if !b.fits(p, o, e.data, j.procsData) {
+			continue
+		}
 		if b.memo == nil {
 			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: e.data, procs: j.procsData})
 			for _, def := range j.parsers {
@@ -234,6 +240,21 @@ func (b *builder) add(j *job) {
 		}
 		b.markRendered(p.Ref)
 	}
+}
+
+// fits reports whether an output section fits in a file of its own, and reports the
+// pipeline when it does not: no number of shards could hold it, and the pipeline's
+// filters, not the output, make it that large (an output's own keys are bounded to a
+// few kilobytes by the API).
+func (b *builder) fits(p *pipeline, o *output, data, procs []byte) bool {
+	size := len(data) + len(procs)
+	if len(outputsHeader)+size <= maxFileBytes {
+		return true
+	}
+	b.problems = append(b.problems, problem(p.Ref, conditions.ReasonConfigTooLarge, "The section for output "+o.Ref.String(),
+		fmt.Sprintf("with the pipeline's filters and selection it takes %d bytes, more than the %d bytes one configuration file (a Secret) holds",
+			size, maxFileBytes-len(outputsHeader))))
+	return false
 }
 
 func (b *builder) markRendered(ref Ref) {
