@@ -106,7 +106,7 @@ func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 		if a := r.index.Agent(name); a != nil {
 			spec = a.Spec
 		}
-		cfg, probs := renderAgent(spec, s.OperatorNamespace, byAgent[name], memo)
+		cfg, probs := renderAgent(name, spec, s.OperatorNamespace, byAgent[name], memo)
 		res.Problems = append(res.Problems, probs...)
 		res.Agents = append(res.Agents, AgentConfig{Agent: name, Config: *cfg})
 	}
