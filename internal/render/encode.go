@@ -104,10 +104,10 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 		const batch = 16
 		var next atomic.Int64
 		var wg sync.WaitGroup
+		var c catcher
 		for _, e := range encoders {
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			goCaught(&wg, &c, func() {
 				for {
 					start := int(next.Add(batch)) - batch
 					if start >= len(jobs) {
@@ -117,9 +117,10 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 						e.encode(j)
 					}
 				}
-			}()
+			})
 		}
 		wg.Wait()
+		c.raise()
 	}
 	if remember {
 		return nil
@@ -131,8 +132,14 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 	return creds
 }
 
+// encodeHook, when tests set it, is called before each job is encoded.
+var encodeHook func(Ref)
+
 // encode encodes the sections of j that are not remembered.
 func (e *encoder) encode(j *job) {
+	if encodeHook != nil {
+		encodeHook(j.p.Ref)
+	}
 	if e.own == nil {
 		e.own = e.parsers.child()
 	}

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"slices"
 	"strconv"
+	"sync"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
@@ -67,14 +68,19 @@ type Result struct {
 }
 
 // Render renders s with nothing remembered. It does not modify s.
-func Render(s *snapshot.Snapshot) *Result { return render(s, nil) }
+func Render(s *snapshot.Snapshot) *Result {
+	res, _ := renderGuarded(s, nil, nil)
+	return res
+}
 
-func render(s *snapshot.Snapshot, memo *Renderer) *Result {
+// render renders s, leaving out the resources in excluded (see guard.go).
+func render(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string) *Result {
 	s = sortedCopy(s)
 	// The checks run while the snapshot is indexed.
 	prechecked := precheck(s, memo)
 	r := newResolver(s)
 	r.memo = memo
+	r.excluded = excluded
 	r.prechecked = prechecked()
 	pipelines := r.resolve()
 	res := &Result{}
@@ -288,12 +294,14 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	if len(fs.files) > 1 {
 		// A sharded configuration is megabytes: its files are hashed (from their
 		// sections), joined and their credentials gathered at once, each taking a while.
-		digested, gathered := make(chan struct{}), make(chan struct{})
-		go func() { fs.digest(); close(digested) }()
-		go func() { b.gatherCredentials(cfg); close(gathered) }()
+		var wg sync.WaitGroup
+		var c catcher
+		wg.Add(2)
+		goCaught(&wg, &c, fs.digest)
+		goCaught(&wg, &c, func() { b.gatherCredentials(cfg) })
 		fs.join()
-		<-digested
-		<-gathered
+		wg.Wait()
+		c.raise()
 		fs.remember()
 		h = hashDigests(fs.files, fs.digests)
 	} else {
