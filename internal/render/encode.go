@@ -56,6 +56,8 @@ type encoder struct {
 	parsers *parsers
 	own     *parsers // a pipeline's parsers, reused
 	creds   *credentials
+	// scratch holds one section's credentials until it is known to be used.
+	scratch *credentials
 	// section and env are scratch space for one output section at a time.
 	section fluentbit.Section
 	env     outputEnv
@@ -164,7 +166,9 @@ func (e *encoder) encode(j *job) {
 		if j.hit(i) != nil {
 			continue
 		}
-		creds := e.creds
+		// A section's credentials are its own until it is known to be used: one that
+		// fails, or does not fit, must not bring its Secrets into the configuration.
+		creds := e.scratchCreds()
 		if e.remember {
 			creds = e.creds.sharing()
 		}
@@ -181,7 +185,22 @@ func (e *encoder) encode(j *job) {
 		if e.remember {
 			data = bytes.Clone(data)
 			creds.ids = nil // the encoder's identifiers; the section needs none once written
+		} else {
+			if err == nil && sectionFits(data, j.procsData) {
+				e.creds.merge(creds)
+			}
+			creds.reset()
+			creds = nil
 		}
 		j.sections[i] = encodedSection{data: data, creds: creds, err: err}
 	}
+}
+
+// scratchCreds are credentials for one section at a time, sharing the encoder's
+// identifiers.
+func (e *encoder) scratchCreds() *credentials {
+	if e.scratch == nil {
+		e.scratch = e.creds.sharing()
+	}
+	return e.scratch
 }

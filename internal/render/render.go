@@ -253,14 +253,19 @@ func (b *builder) add(j *job) {
 // filters, not the output, make it that large (an output's own keys are bounded to a
 // few kilobytes by the API).
 func (b *builder) fits(p *pipeline, o *output, data, procs []byte) bool {
-	size := len(data) + len(procs)
-	if len(outputsHeader)+size <= maxFileBytes {
+	if sectionFits(data, procs) {
 		return true
 	}
+	size := len(data) + len(procs)
 	b.problems = append(b.problems, problem(p.Ref, conditions.ReasonConfigTooLarge, "The section for output "+o.Ref.String(),
 		fmt.Sprintf("with the pipeline's filters and selection it takes %d bytes, more than the %d bytes one configuration file (a Secret) holds",
 			size, maxFileBytes-len(outputsHeader))))
 	return false
+}
+
+// sectionFits reports whether an output section fits in a shard file by itself.
+func sectionFits(data, procs []byte) bool {
+	return len(outputsHeader)+len(data)+len(procs) <= maxFileBytes
 }
 
 func (b *builder) markRendered(ref Ref) {
