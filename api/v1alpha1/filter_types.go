@@ -195,10 +195,12 @@ type ThrottleFilter struct {
 	// +kubebuilder:validation:Minimum=1
 	Records int32 `json:"records"`
 
-	// interval is the length of one interval, such as 1s or 1m.
+	// interval is the length of one interval, from 1s to 24h in whole seconds, minutes or
+	// hours, such as 1s or 1m.
 	// +optional
 	// +kubebuilder:default="1s"
-	// +kubebuilder:validation:Pattern=`^[0-9]+(s|m|h)$`
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,5}(s|m|h)$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="must be from 1s to 24h in whole seconds, minutes or hours, such as 1s, 30s or 1m"
 	Interval string `json:"interval,omitempty"`
 
 	// window is how many intervals the rate is averaged over.

@@ -231,7 +231,7 @@ spec: {retention: 30d, buffer: {maxSize: 100Ki}}`, "must be at least 1Mi"},
 apiVersion: logging.logplane.dev/v1alpha1
 kind: RetentionPolicy
 metadata: {name: retry-words}
-spec: {retention: 30d, retry: {maxDuration: 1 hour}}`, "must be a duration such as 30s"},
+spec: {retention: 30d, retry: {maxDuration: 1 hour}}`, "must be a duration from 0s (no limit) to 8760h"},
 
 		// --- agents ---
 		{"relative host path", agent(`hostPath: var/lib/logplane`), "must be an absolute directory path"},
