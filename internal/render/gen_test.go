@@ -686,8 +686,8 @@ func (g *gen) filters() []v1.Filter {
 				}
 			}
 		case v1.FilterThrottle:
-			f.Throttle = &v1.ThrottleFilter{Records: int32(1 + g.intn(1<<24)), Window: int32(1 + g.intn(1000)),
-				Interval: g.text(digits, g.length(1, 12)) + pick(g, "s", "m", "h")}
+			interval := pick(g, fmt.Sprintf("%ds", 1+g.intn(86400)), fmt.Sprintf("%dm", 1+g.intn(1440)), fmt.Sprintf("%dh", 1+g.intn(24)), "1s", "24h")
+			f.Throttle = &v1.ThrottleFilter{Records: int32(1 + g.intn(1<<24)), Window: int32(1 + g.intn(1000)), Interval: interval}
 			if g.some() {
 				f.Throttle.Records = 1<<31 - 1
 			}
