@@ -256,10 +256,9 @@ func (b *builder) fits(p *pipeline, o *output, data, procs []byte) bool {
 	if sectionFits(data, procs) {
 		return true
 	}
-	size := len(data) + len(procs)
 	b.problems = append(b.problems, problem(p.Ref, conditions.ReasonConfigTooLarge, "The section for output "+o.Ref.String(),
-		fmt.Sprintf("with the pipeline's filters and selection it takes %d bytes, more than the %d bytes one configuration file (a Secret) holds",
-			size, maxFileBytes-len(outputsHeader))))
+		fmt.Sprintf("it takes %d bytes (%d of them the pipeline's filters and selection), more than the %d bytes one configuration file (a Secret) holds",
+			len(data)+len(procs), len(procs), maxFileBytes-len(outputsHeader))))
 	return false
 }
 
