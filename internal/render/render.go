@@ -248,10 +248,10 @@ func (b *builder) add(j *job) {
 	}
 }
 
-// fits reports whether an output section fits in a file of its own, and reports the
-// pipeline when it does not: no number of shards could hold it, and the pipeline's
-// filters, not the output, make it that large (an output's own keys are bounded to a
-// few kilobytes by the API).
+// fits reports whether an output section fits in a file by itself (no number of
+// shards holds one that does not), and otherwise reports the pipeline: its processors
+// (filters and label selection, written into each of its sections) are what grows
+// past a file. The message names the output and gives both sizes.
 func (b *builder) fits(p *pipeline, o *output, data, procs []byte) bool {
 	if sectionFits(data, procs) {
 		return true
