@@ -142,10 +142,12 @@ type S3Output struct {
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1M')) >= 0 && quantity(string(self)).compareTo(quantity('50G')) <= 0",message="must be between 1M and 50G"
 	TotalFileSize *resource.Quantity `json:"totalFileSize,omitempty"`
 
-	// uploadTimeout uploads an object after this long even when it is smaller than totalFileSize.
+	// uploadTimeout uploads an object after this long even when it is smaller than
+	// totalFileSize, from 1s to 168h (7 days): records wait on the node's disk until
+	// then. Fluent Bit counts it in whole seconds.
 	// +optional
 	// +kubebuilder:default="10m"
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$')",message="must be a duration such as 30s, 10m or 1h30m"
+	// +kubebuilder:validation:XValidation:rule="size(self) <= 20 && self.matches('^([0-9]{1,6}(\\\\.[0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('168h')",message="must be a duration from 1s to 168h, such as 30s, 10m or 1h30m"
 	UploadTimeout *metav1.Duration `json:"uploadTimeout,omitempty"`
 
 	// compression of uploaded objects.

@@ -221,11 +221,12 @@ type ThrottleFilter struct {
 	// +kubebuilder:validation:Minimum=1
 	Records int32 `json:"records"`
 
-	// interval is the length of one interval, from 1s to 24h, such as 1s or 1m.
+	// interval is the length of one interval, from 1s to 24h in whole seconds, minutes or
+	// hours, such as 1s or 1m.
 	// +optional
 	// +kubebuilder:default="1s"
 	// +kubebuilder:validation:MaxLength=6
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([1-9][0-9]{0,4}s|[1-9][0-9]{0,3}m|[1-9][0-9]?h)$') && (self.endsWith('s') ? int(self.substring(0, self.size()-1)) <= 86400 : self.endsWith('m') ? int(self.substring(0, self.size()-1)) <= 1440 : int(self.substring(0, self.size()-1)) <= 24)",message="must be a whole number of seconds, minutes or hours from 1s to 24h, such as 1s or 1m (a zero interval makes every tenant's throttle spin on the lock they share)"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,5}(s|m|h)$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="must be from 1s to 24h in whole seconds, minutes or hours, such as 1s, 30s or 1m"
 	Interval string `json:"interval,omitempty"`
 
 	// window is how many intervals the rate is averaged over.

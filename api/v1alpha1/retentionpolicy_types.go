@@ -67,11 +67,12 @@ type RetentionBuffer struct {
 
 // RetentionRetry bounds retries.
 type RetentionRetry struct {
-	// maxDuration of retries for one chunk of records before it is dropped (and counted);
-	// 0s retries without a time limit, bounded only by buffer.maxSize.
+	// maxDuration of retries for one chunk of records before it is dropped (and counted),
+	// up to 8760h (365 days); 0s retries without a time limit, bounded only by
+	// buffer.maxSize.
 	// +optional
 	// +kubebuilder:default="1h"
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$')",message="must be a duration such as 30s, 10m or 1h30m"
+	// +kubebuilder:validation:XValidation:rule="size(self) <= 20 && self.matches('^([0-9]{1,6}(\\\\.[0-9]{1,9})?(ms|s|m|h))+$') && duration(self) <= duration('8760h')",message="must be a duration from 0s (no limit) to 8760h, such as 30s, 10m or 1h30m"
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
 }
 

@@ -60,6 +60,12 @@ const (
 	// ReasonRawParameterRefused: a ClusterLogOutput's rawParameters set a key that is
 	// not documented for its plugin, or that could reach beyond the output.
 	ReasonRawParameterRefused = "RawParameterRefused"
+	// ReasonConfigTooLarge: the resource renders to more configuration than the agent's
+	// files (Secrets) have room for; it is left out, the others render.
+	ReasonConfigTooLarge = "ConfigTooLarge"
+	// ReasonRenderFailed: rendering the resource failed (a bug in logplane); it is
+	// left out so that the others render.
+	ReasonRenderFailed = "RenderFailed"
 
 	// ReasonAgentReady: every agent pod runs the current configuration and is ready.
 	ReasonAgentReady = "AgentReady"
@@ -133,6 +139,8 @@ var messages = map[string]string{
 	ReasonNoNamespacesSelected:    "The %s selection matches no namespace; the pipeline ships nothing from it until one matches.",
 	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
 	ReasonRawParameterRefused:     "rawParameters key %s %s; the output is left out of the configuration until the key is removed.",
+	ReasonConfigTooLarge:          "%s is left out of the configuration: %s. Use fewer or shorter filters, rules or outputs.",
+	ReasonRenderFailed:            "logplane could not render this resource, so it is left out while the others render: %s. This is a bug in logplane; please report it with the resource's spec.",
 	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",
 	ReasonFlowHealthy:             "Records are delivered and none were dropped in the last measurement window (status.throughput).",

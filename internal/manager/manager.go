@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -49,6 +50,8 @@ import (
 // Secure metrics authenticate and authorise their scrapers.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+var recoverPanic = true
 
 // Options are the manager's settings, bound to command-line flags.
 type Options struct {
@@ -139,6 +142,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 					Label: labels.SelectorFromSet(labels.Set{agent.LabelManagedBy: "logplane"})},
 				secretMetadata(): {Transform: keepIdentityOnly},
 			}},
+		// A panic in a reconcile fails that reconcile, not the process (the default
+		// since controller-runtime 0.19, stated so that no upgrade changes it). The
+		// renderer goes further: a resource that makes it panic is left out alone
+		// (internal/render/guard.go), so that one tenant cannot stop every render.
+		Controller:              config.Controller{RecoverPanic: &recoverPanic},
 		WebhookServer:           webhookServer(opts.Webhook),
 		Client:                  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Logger:                  log,

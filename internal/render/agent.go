@@ -43,8 +43,17 @@ const (
 	kubeTagParser   = "lp-kube-tag"
 )
 
-// renderAgent renders the configuration of one LogAgent with its pipelines.
-func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, []Problem) {
+// renderAgent renders the configuration of one LogAgent with its pipelines, leaving
+// out those it has no room for.
+func renderAgent(name string, spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, []Problem) {
+	return renderFitting("agent "+name, pipelines, true, func(pipelines []*pipeline) (*Config, []Problem, error) {
+		return renderAgentOnce(spec, operatorNamespace, pipelines, memo)
+	})
+}
+
+// renderAgentOnce renders the configuration of one LogAgent with its pipelines; a
+// *tooLargeError when they do not fit.
+func renderAgentOnce(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, []Problem, error) {
 	b := newBuilder(memo)
 	filesystem := needsFilesystem(pipelines)
 	main := fluentbit.Config{Service: serviceParams(spec, filesystem)}
@@ -87,11 +96,10 @@ func renderAgent(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pi
 	}
 	cfg, err := b.finish(main)
 	if err != nil {
-		// Only a bug in the renderer gets here: every value was checked on the way in.
-		panic("render: agent configuration does not marshal: " + err.Error())
+		return nil, nil, err
 	}
 	cfg.ReadsJournal = len(units) > 0
-	return cfg, b.problems
+	return cfg, b.problems, nil
 }
 
 // pipelineMatch is the tag match of the records an agent reads for p; zero when

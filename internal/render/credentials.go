@@ -102,6 +102,20 @@ func (c *credentials) sharing() *credentials {
 	return &credentials{env: map[string]EnvVar{}, files: map[string]SecretFile{}, profiles: map[string]AWSProfile{}, ids: c.ids}
 }
 
+// merge adds o's material to c.
+func (c *credentials) merge(o *credentials) {
+	maps.Copy(c.env, o.env)
+	maps.Copy(c.files, o.files)
+	maps.Copy(c.profiles, o.profiles)
+}
+
+// reset empties c, keeping its identifiers.
+func (c *credentials) reset() {
+	clear(c.env)
+	clear(c.files)
+	clear(c.profiles)
+}
+
 // envName is the environment variable that carries s, "LP_" and secretID(salt, s),
 // worked out once per file (one render has one salt).
 func (c *credentials) envName(salt []byte, s SecretSource) string {

@@ -39,18 +39,29 @@ func retryLimit(d time.Duration) fluentbit.Value {
 // defaultRetryLimit is worked out once: nearly every output has it.
 var defaultRetryLimit = computeRetryLimit(defaultRetry)
 
+// computeRetryLimit counts in half-seconds, in which every expected wait is whole:
+// retry n waits base + min(cap, base·2ⁿ) + 2 half-seconds. Once the backoff reaches its
+// cap every retry waits the same, so the count is worked out, not stepped through: a
+// retry budget of a year is a million retries.
 func computeRetryLimit(d time.Duration) fluentbit.Value {
 	if d <= 0 {
 		return fluentbit.String("no_limits")
 	}
-	var waited float64
-	for n := 1; ; n++ {
-		upper := float64(min(schedulerCap, schedulerBase<<min(n, 30)))
-		waited += (schedulerBase+upper)/2 + 1
-		if waited >= d.Seconds() {
-			return fluentbit.Int(int64(n))
+	const half = int64(time.Second / 2)
+	target := int64(d) / half // the least half-seconds to wait in all, rounded up
+	if int64(d)%half != 0 {
+		target++
+	}
+	var waited, n int64
+	for schedulerBase<<n < schedulerCap {
+		n++
+		waited += int64(schedulerBase + min(schedulerCap, schedulerBase<<n) + 2)
+		if waited >= target {
+			return fluentbit.Int(n)
 		}
 	}
+	const capped = schedulerBase + schedulerCap + 2
+	return fluentbit.Int(n + (target-waited+capped-1)/capped)
 }
 
 // delivery is what an output's log class asks of the data plane.

@@ -1,7 +1,9 @@
 package render
 
 import (
+	"fmt"
 	"maps"
+	"math"
 	"testing"
 	"time"
 
@@ -30,6 +32,37 @@ func TestRetryLimit(t *testing.T) {
 		if got := retryLimit(tc.d).String(); got != tc.want {
 			t.Errorf("retryLimit(%v) = %s, want %s", tc.d, got, tc.want)
 		}
+	}
+}
+
+// The count is worked out as stepping through the retries would, and in no time for
+// the longest budget the API admits (or Go can hold).
+func TestRetryLimitMatchesSteppingThrough(t *testing.T) {
+	stepped := func(d time.Duration) string {
+		var waited float64
+		for n := 1; ; n++ {
+			waited += (schedulerBase+float64(min(schedulerCap, schedulerBase<<min(n, 30))))/2 + 1
+			if waited >= d.Seconds() {
+				return fmt.Sprint(n)
+			}
+		}
+	}
+	ds := []time.Duration{1, time.Millisecond, 8500 * time.Millisecond, 8500*time.Millisecond + 1, 77 * time.Second,
+		time.Hour, 8760 * time.Hour}
+	for i := range 2000 {
+		ds = append(ds, time.Duration(i)*time.Second/2, time.Duration(i)*time.Second/2+1, time.Duration(i)*7919*time.Millisecond)
+	}
+	for _, d := range ds {
+		if d <= 0 {
+			continue
+		}
+		if got, want := computeRetryLimit(d).String(), stepped(d); got != want {
+			t.Errorf("computeRetryLimit(%v) = %s, stepping through gives %s", d, got, want)
+		}
+	}
+	// Fluent Bit reads retry_limit with atoi: any Go duration gives an int.
+	if got := computeRetryLimit(math.MaxInt64).String(); got != "275324541" {
+		t.Errorf("computeRetryLimit(max) = %s, want 275324541 (under 2³¹)", got)
 	}
 }
 

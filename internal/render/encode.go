@@ -56,6 +56,8 @@ type encoder struct {
 	parsers *parsers
 	own     *parsers // a pipeline's parsers, reused
 	creds   *credentials
+	// scratch holds one section's credentials until it is known to be used.
+	scratch *credentials
 	// section and env are scratch space for one output section at a time.
 	section fluentbit.Section
 	env     outputEnv
@@ -104,10 +106,10 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 		const batch = 16
 		var next atomic.Int64
 		var wg sync.WaitGroup
+		var c catcher
 		for _, e := range encoders {
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			goCaught(&wg, &c, func() {
 				for {
 					start := int(next.Add(batch)) - batch
 					if start >= len(jobs) {
@@ -117,9 +119,10 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 						e.encode(j)
 					}
 				}
-			}()
+			})
 		}
 		wg.Wait()
+		c.raise()
 	}
 	if remember {
 		return nil
@@ -131,8 +134,14 @@ func encodeJobs(jobs []*job, parserPrefix string, remember bool) []*credentials 
 	return creds
 }
 
+// encodeHook, when tests set it, is called before each job is encoded.
+var encodeHook func(Ref)
+
 // encode encodes the sections of j that are not remembered.
 func (e *encoder) encode(j *job) {
+	if encodeHook != nil {
+		encodeHook(j.p.Ref)
+	}
 	if e.own == nil {
 		e.own = e.parsers.child()
 	}
@@ -157,7 +166,9 @@ func (e *encoder) encode(j *job) {
 		if j.hit(i) != nil {
 			continue
 		}
-		creds := e.creds
+		// A section's credentials are its own until it is known to be used: one that
+		// fails, or does not fit, must not bring its Secrets into the configuration.
+		creds := e.scratchCreds()
 		if e.remember {
 			creds = e.creds.sharing()
 		}
@@ -174,7 +185,22 @@ func (e *encoder) encode(j *job) {
 		if e.remember {
 			data = bytes.Clone(data)
 			creds.ids = nil // the encoder's identifiers; the section needs none once written
+		} else {
+			if err == nil && sectionFits(data, j.procsData) {
+				e.creds.merge(creds)
+			}
+			creds.reset()
+			creds = nil
 		}
 		j.sections[i] = encodedSection{data: data, creds: creds, err: err}
 	}
+}
+
+// scratchCreds are credentials for one section at a time, sharing the encoder's
+// identifiers.
+func (e *encoder) scratchCreds() *credentials {
+	if e.scratch == nil {
+		e.scratch = e.creds.sharing()
+	}
+	return e.scratch
 }

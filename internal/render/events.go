@@ -17,6 +17,10 @@ const (
 )
 
 func renderEvents(pipelines []*pipeline) (*Config, []Problem) {
+	return renderFitting("the events collector", pipelines, false, renderEventsOnce)
+}
+
+func renderEventsOnce(pipelines []*pipeline) (*Config, []Problem, error) {
 	b := newBuilder(nil)
 	main := fluentbit.Config{Service: serviceParams(v1.LogAgentSpec{}, false)}
 	in := fluentbit.Section{Name: "kubernetes_events", Alias: eventsAlias}
@@ -36,9 +40,9 @@ func renderEvents(pipelines []*pipeline) (*Config, []Problem) {
 	}
 	cfg, err := b.finish(main)
 	if err != nil {
-		panic("render: events configuration does not marshal: " + err.Error())
+		return nil, nil, err
 	}
-	return cfg, b.problems
+	return cfg, b.problems, nil
 }
 
 // eventNamespaceProcessors select events by the namespace of the object they are about.

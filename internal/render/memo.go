@@ -25,6 +25,9 @@ type Renderer struct {
 	checks   map[objectVersion]*checkResult
 	// shards are shard files by their first section.
 	shards map[*memoSection]*memoShard
+	// failed are the versions of resources whose rendering failed, with why (see
+	// guard.go): they are left out without searching again.
+	failed map[objectVersion]string
 	// epoch counts renders; entries not touched by the latest are dropped after it.
 	epoch int
 	// How many entries there are, and how many the latest render touched: when every
@@ -39,7 +42,16 @@ type Renderer struct {
 // NewRenderer returns a Renderer with nothing remembered.
 func NewRenderer() *Renderer {
 	return &Renderer{sections: map[objectVersion][]*memoSection{}, checks: map[objectVersion]*checkResult{},
-		shards: map[*memoSection]*memoShard{}}
+		shards: map[*memoSection]*memoShard{}, failed: map[objectVersion]string{}}
+}
+
+// forget drops every section, check and shard remembered, keeping the failures.
+func (r *Renderer) forget() {
+	if r == nil {
+		return
+	}
+	r.sections, r.checks, r.shards = map[objectVersion][]*memoSection{}, map[objectVersion]*checkResult{}, map[*memoSection]*memoShard{}
+	r.nsections, r.touchedSections, r.touchedChecks, r.touchedShards = 0, 0, 0, 0
 }
 
 // objectVersion identifies one version of one object.
@@ -87,7 +99,8 @@ func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
 	}
 	r.epoch++
 	r.touchedSections, r.touchedChecks, r.touchedShards = 0, 0, 0
-	res := render(s, r)
+	res, found := renderGuarded(s, r, r.excludedNow(s))
+	r.rememberFailed(s, found)
 	if r.touchedSections != r.nsections {
 		r.nsections = 0
 		for k, list := range r.sections {

@@ -1,7 +1,9 @@
 package render
 
 import (
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
@@ -21,14 +23,70 @@ func parallel(n, perWorker int, do func(int)) {
 		return
 	}
 	var wg sync.WaitGroup
+	var c catcher
 	for w := range workers {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		goCaught(&wg, &c, func() {
 			for i := w; i < n; i += workers {
 				do(i)
 			}
-		}()
+		})
 	}
 	wg.Wait()
+	c.raise()
+}
+
+// A panic in a goroutine of the renderer would end the whole operator, which no
+// reconciler can recover from: every goroutine the renderer starts catches it, and the
+// goroutine that waits raises it again, where Render turns it into a problem (see
+// guard.go).
+
+// catcher keeps the first panic of the goroutines it watches.
+type catcher struct {
+	mu     sync.Mutex
+	caught *goroutinePanic
+}
+
+// goroutinePanic is a panic caught in another goroutine, with that goroutine's stack.
+type goroutinePanic struct {
+	value any
+	stack []byte
+}
+
+func (p *goroutinePanic) String() string { return fmt.Sprint(p.value) }
+
+// goCaught runs fn in a goroutine counted by wg; a panic in fn is kept in c.
+func goCaught(wg *sync.WaitGroup, c *catcher, fn func()) {
+	go func() {
+		defer wg.Done()
+		defer c.catch()
+		fn()
+	}()
+}
+
+// catch is deferred by a goroutine; it must be the deferred call itself for recover
+// to work.
+func (c *catcher) catch() {
+	if v := recover(); v != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.caught == nil {
+			if p, ok := v.(*goroutinePanic); ok {
+				c.caught = p
+			} else {
+				c.caught = &goroutinePanic{value: v, stack: debug.Stack()}
+			}
+		}
+	}
+}
+
+// raise panics again, in the waiting goroutine, with what a watched goroutine panicked
+// with, if any.
+func (c *catcher) raise() {
+	c.mu.Lock()
+	p := c.caught
+	c.mu.Unlock()
+	if p != nil {
+		panic(p)
+	}
 }

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"sync"
+
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/snapshot"
 )
@@ -45,11 +47,12 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 	// One allocation for all results: a Renderer keeps them (only after its first
 	// render, when nearly all are new anyway).
 	results := make([]checkResult, len(items))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	var c catcher
+	wg.Add(1)
+	goCaught(&wg, &c, func() {
 		parallel(len(items), 256, func(i int) { results[i] = runCheck(items[i].spec, items[i].wantRefs) })
-	}()
+	})
 	return func() map[any]*checkResult {
 		// Where each result lands is known before it is there: the index is built
 		// while the checks run.
@@ -57,7 +60,8 @@ func precheck(s *snapshot.Snapshot, memo *Renderer) func() map[any]*checkResult 
 		for i, it := range items {
 			byspec[it.spec] = &results[i]
 		}
-		<-done
+		wg.Wait()
+		c.raise()
 		return byspec
 	}
 }

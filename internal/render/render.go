@@ -12,6 +12,7 @@ import (
 	"hash"
 	"slices"
 	"strconv"
+	"sync"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
@@ -67,14 +68,19 @@ type Result struct {
 }
 
 // Render renders s with nothing remembered. It does not modify s.
-func Render(s *snapshot.Snapshot) *Result { return render(s, nil) }
+func Render(s *snapshot.Snapshot) *Result {
+	res, _ := renderGuarded(s, nil, nil)
+	return res
+}
 
-func render(s *snapshot.Snapshot, memo *Renderer) *Result {
+// render renders s, leaving out the resources in excluded (see guard.go).
+func render(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string) *Result {
 	s = sortedCopy(s)
 	// The checks run while the snapshot is indexed.
 	prechecked := precheck(s, memo)
 	r := newResolver(s)
 	r.memo = memo
+	r.excluded = excluded
 	r.prechecked = prechecked()
 	pipelines := r.resolve()
 	res := &Result{}
@@ -106,7 +112,7 @@ func render(s *snapshot.Snapshot, memo *Renderer) *Result {
 		if a := r.index.Agent(name); a != nil {
 			spec = a.Spec
 		}
-		cfg, probs := renderAgent(spec, s.OperatorNamespace, byAgent[name], memo)
+		cfg, probs := renderAgent(name, spec, s.OperatorNamespace, byAgent[name], memo)
 		res.Problems = append(res.Problems, probs...)
 		res.Agents = append(res.Agents, AgentConfig{Agent: name, Config: *cfg})
 	}
@@ -208,6 +214,9 @@ func (b *builder) add(j *job) {
 	p := j.p
 	for i, o := range p.Outputs {
 		if hit := j.hit(i); hit != nil {
+			if !b.fits(p, o, hit.data, hit.procs) {
+				continue
+			}
 			b.use(p, o, hit)
 			b.markRendered(p.Ref)
 			continue
@@ -222,6 +231,9 @@ func (b *builder) add(j *job) {
 				problem(p.Ref, conditions.ReasonOutputInvalid, o.Ref, "see its status"))
 			continue
 		}
+		if !b.fits(p, o, e.data, j.procsData) {
+			continue
+		}
 		if b.memo == nil {
 			b.outputs = append(b.outputs, encodedOutput{pipeline: p, output: o, data: e.data, procs: j.procsData})
 			for _, def := range j.parsers {
@@ -234,6 +246,25 @@ func (b *builder) add(j *job) {
 		}
 		b.markRendered(p.Ref)
 	}
+}
+
+// fits reports whether an output section fits in a file by itself (no number of
+// shards holds one that does not), and otherwise reports the pipeline: its processors
+// (filters and label selection, written into each of its sections) are what grows
+// past a file. The message names the output and gives both sizes.
+func (b *builder) fits(p *pipeline, o *output, data, procs []byte) bool {
+	if sectionFits(data, procs) {
+		return true
+	}
+	b.problems = append(b.problems, problem(p.Ref, conditions.ReasonConfigTooLarge, "The section for output "+o.Ref.String(),
+		fmt.Sprintf("it takes %d bytes (%d of them the pipeline's filters and selection), more than the %d bytes one configuration file (a Secret) holds",
+			len(data)+len(procs), len(procs), maxFileBytes-len(outputsHeader))))
+	return false
+}
+
+// sectionFits reports whether an output section fits in a shard file by itself.
+func sectionFits(data, procs []byte) bool {
+	return len(outputsHeader)+len(data)+len(procs) <= maxFileBytes
 }
 
 func (b *builder) markRendered(ref Ref) {
@@ -267,12 +298,14 @@ func (b *builder) finish(main fluentbit.Config) (*Config, error) {
 	if len(fs.files) > 1 {
 		// A sharded configuration is megabytes: its files are hashed (from their
 		// sections), joined and their credentials gathered at once, each taking a while.
-		digested, gathered := make(chan struct{}), make(chan struct{})
-		go func() { fs.digest(); close(digested) }()
-		go func() { b.gatherCredentials(cfg); close(gathered) }()
+		var wg sync.WaitGroup
+		var c catcher
+		wg.Add(2)
+		goCaught(&wg, &c, fs.digest)
+		goCaught(&wg, &c, func() { b.gatherCredentials(cfg) })
 		fs.join()
-		<-digested
-		<-gathered
+		wg.Wait()
+		c.raise()
 		fs.remember()
 		h = hashDigests(fs.files, fs.digests)
 	} else {

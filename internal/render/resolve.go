@@ -92,6 +92,8 @@ type resolver struct {
 	selectors map[string]labels.Selector
 	// prechecked holds the checks run ahead, by spec (see precheck).
 	prechecked map[any]*checkResult
+	// excluded are resources left out because rendering them failed, with why.
+	excluded map[Ref]string
 }
 
 func newResolver(s *snapshot.Snapshot) *resolver {
@@ -100,6 +102,15 @@ func newResolver(s *snapshot.Snapshot) *resolver {
 }
 
 func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }
+
+// failed reports a resource whose rendering failed, and says so on its status.
+func (r *resolver) failed(ref Ref) bool {
+	why, ok := r.excluded[ref]
+	if ok {
+		r.report(problem(ref, conditions.ReasonRenderFailed, why))
+	}
+	return ok
+}
 
 // warn records a problem that leaves the resource in the configuration.
 func (r *resolver) warn(p Problem) {
@@ -122,6 +133,9 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 		return o
 	}
 	r.outputs[ref] = nil
+	if r.failed(ref) {
+		return nil
+	}
 	checked := r.memo.check(ref, obj.version, obj.whole, true, r.prechecked)
 	if checked.why != "" {
 		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
@@ -344,7 +358,7 @@ func (r *resolver) resolveParallel() []*pipeline {
 	outputs := len(r.snap.Outputs)/workers + len(r.snap.ClusterOutputs) // each part's, about
 	parallel(workers, 1, func(w int) {
 		part := &resolver{snap: r.snap, index: r.index, outputs: make(map[Ref]*output, outputs),
-			prechecked: r.prechecked}
+			prechecked: r.prechecked, excluded: r.excluded}
 		parts[w] = part
 		outs[w] = part.resolveRange(w*n/workers, (w+1)*n/workers)
 	})
@@ -398,6 +412,9 @@ func (r *resolver) resolveRange(from, to int) []*pipeline {
 // resolveClusterPipeline checks one ClusterLogPipeline; nil when it cannot render.
 func (r *resolver) resolveClusterPipeline(cp *v1.ClusterLogPipeline) *pipeline {
 	ref := Ref{Kind: alias.ClusterLogPipeline, Name: cp.Name}
+	if r.failed(ref) {
+		return nil
+	}
 	agent, ok := r.agentFor(ref, cp.Spec.Agent)
 	if !ok || !r.checkSpec(ref, cp.ResourceVersion, &cp.Spec) {
 		return nil
@@ -428,6 +445,9 @@ func (r *resolver) resolveClusterPipeline(cp *v1.ClusterLogPipeline) *pipeline {
 // resolvePipeline checks one LogPipeline; nil when it cannot render.
 func (r *resolver) resolvePipeline(lp *v1.LogPipeline) *pipeline {
 	ref := Ref{Kind: alias.LogPipeline, Namespace: lp.Namespace, Name: lp.Name}
+	if r.failed(ref) {
+		return nil
+	}
 	agent := ""
 	if lp.Spec.Input.Containers != nil {
 		var ok bool

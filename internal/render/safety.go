@@ -1,6 +1,9 @@
 package render
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -38,7 +41,18 @@ func validateSpec(spec any) (path, why string) {
 	if len(errs) == 0 {
 		return "", ""
 	}
-	return strings.TrimPrefix(errs[0].Field, "spec."), errs[0].Detail
+	// The same first error on every render, whatever order a map was walked in: a
+	// status message must not move for nothing.
+	detail := func(e *field.Error) string {
+		if v, ok := e.BadValue.(string); ok && v != "" {
+			return fmt.Sprintf("%q: %s", v, e.Detail)
+		}
+		return e.Detail
+	}
+	first := slices.MinFunc(errs, func(a, b *field.Error) int {
+		return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(detail(a), detail(b)))
+	})
+	return strings.TrimPrefix(first.Field, "spec."), detail(first)
 }
 
 // isUnsafe is the test of scanSpec; a function of its own, so that a walk allocates

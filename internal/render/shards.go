@@ -26,8 +26,9 @@ var maxFileBytes = 900 * 1024
 // doubles the count (and moves every section once).
 const shardFill = 4
 
-// maxShards bounds the doubling; a configuration needing more is refused.
-const maxShards = 1024
+// maxShards bounds the doubling; the largest pipelines of a configuration needing more
+// are left out (see tooLargeError). A variable so that tests can lower it.
+var maxShards = 1024
 
 // outputsHeader starts a file that holds only output sections.
 const outputsHeader = "pipeline:\n  outputs:\n"
@@ -76,6 +77,9 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 	if err != nil {
 		return nil, err
 	}
+	if len(head) > maxFileBytes {
+		return nil, &tooLargeError{mainExcess: len(head) - maxFileBytes}
+	}
 	if len(head)+total+len(outputsHeader) <= maxFileBytes {
 		data, err := main.MarshalWithOutputs(sectionBytes(outputs))
 		return &fileSet{files: []File{{Name: MainFile, Content: data}}}, err
@@ -96,7 +100,7 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 			break
 		}
 		if shards == maxShards {
-			return nil, fmt.Errorf("output sections of %d bytes do not fit in %d files of %d bytes", total, maxShards, maxFileBytes)
+			return nil, &tooLargeError{leaveOut: overflowing(outputs, keys, shards)}
 		}
 		shards *= 2
 	}
@@ -128,9 +132,80 @@ func splitFiles(main fluentbit.Config, outputs []encodedOutput, memo *Renderer) 
 		return nil, err
 	}
 	if len(fs.files[0].Content) > maxFileBytes {
-		return nil, fmt.Errorf("the configuration without outputs is %d bytes, over %d", len(fs.files[0].Content), maxFileBytes)
+		return nil, &tooLargeError{mainExcess: len(fs.files[0].Content) - maxFileBytes}
 	}
 	return fs, nil
+}
+
+// tooLargeError says a configuration does not fit in its files, so that the caller
+// can leave out what makes it too large and render again. Every section fits in a file
+// by itself (see builder.fits), so leaving out pipelines always ends with one that fits.
+type tooLargeError struct {
+	// leaveOut are the pipelines to leave out of full shard files, with the bytes of
+	// their sections.
+	leaveOut map[*pipeline]int
+	// mainExcess is how many bytes too many the main file (service, parsers, inputs)
+	// holds; only the caller knows what each pipeline puts there.
+	mainExcess int
+}
+
+func (e *tooLargeError) Error() string {
+	if e.mainExcess > 0 {
+		return fmt.Sprintf("the main file is %d bytes over %d", e.mainExcess, maxFileBytes)
+	}
+	return fmt.Sprintf("output sections do not fit in %d files of %d bytes", maxShards, maxFileBytes)
+}
+
+// overflowing chooses the pipelines to leave out when the sections do not fit in
+// shards files: in each shard that overflows, the pipelines with the most bytes in it
+// (by identity on a tie), until it fits. The one who takes most room goes first, so
+// that a tenant who fills the agent's files does not push out the many who fit.
+func overflowing(outputs []encodedOutput, keys []uint64, shards int) map[*pipeline]int {
+	type share struct {
+		p    *pipeline
+		size int
+	}
+	perShard := make([]map[*pipeline]int, shards)
+	sizes := make([]int, shards)
+	totals := map[*pipeline]int{}
+	for i, o := range outputs {
+		k := keys[i] & uint64(shards-1)
+		if perShard[k] == nil {
+			perShard[k] = map[*pipeline]int{}
+		}
+		perShard[k][o.pipeline] += o.size()
+		sizes[k] += o.size()
+		totals[o.pipeline] += o.size()
+	}
+	out := map[*pipeline]int{}
+	for k, per := range perShard {
+		for p := range out {
+			sizes[k] -= per[p] // left out already for another shard
+		}
+		if len(outputsHeader)+sizes[k] <= maxFileBytes {
+			continue
+		}
+		list := make([]share, 0, len(per))
+		for p, n := range per {
+			if _, gone := out[p]; !gone {
+				list = append(list, share{p, n})
+			}
+		}
+		slices.SortFunc(list, func(a, b share) int {
+			if a.size != b.size {
+				return b.size - a.size
+			}
+			return compareRefs(a.p.Ref, b.p.Ref)
+		})
+		for _, sh := range list {
+			if len(outputsHeader)+sizes[k] <= maxFileBytes {
+				break
+			}
+			out[sh.p] = totals[sh.p]
+			sizes[k] -= sh.size
+		}
+	}
+	return out
 }
 
 // join writes the shard files not remembered.

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -117,7 +119,20 @@ func renderSidecar(p *pipeline) (*Config, []Problem) {
 		return nil, probs
 	}
 	cfg, err := b.finish(main)
+	var tl *tooLargeError
+	if err == nil && len(cfg.Files) > 1 || errors.As(err, &tl) {
+		// The sidecar's files and credentials share one Secret in the tenant's
+		// namespace, so its configuration is never sharded.
+		size := 0
+		for _, o := range b.outputs {
+			size += o.size()
+		}
+		return nil, append(probs, problem(p.Ref, conditions.ReasonConfigTooLarge, "The pipeline", fmt.Sprintf(
+			"its sidecar configuration takes more than the %d bytes of the one file (a Secret) a sidecar reads; its output sections alone take %d bytes",
+			maxFileBytes, size)))
+	}
 	if err != nil {
+		// Only a bug in the renderer gets here: every value was checked on the way in.
 		panic("render: sidecar configuration does not marshal: " + err.Error())
 	}
 	return cfg, probs
