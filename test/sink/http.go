@@ -4,7 +4,6 @@
 package sink
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/tls"
@@ -170,19 +169,5 @@ func decode(r *http.Request) ([]Record, error) {
 		}
 		return recs, nil
 	}
-	var recs []Record
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var rec Record
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return nil, fmt.Errorf("json line: %w", err)
-		}
-		recs = append(recs, rec)
-	}
-	return recs, sc.Err()
+	return jsonLines(data)
 }
