@@ -6,6 +6,7 @@ package validation
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -128,11 +129,51 @@ func (e *RegexError) Error() string {
 // characters (its \w does not), and (?i) folds ß to ss. On values with line breaks,
 // ^ and $ match at every line, as RE2's (?m) does.
 func Regex(pattern string, use RegexUse) error {
-	_, err := rxCheck(pattern, use)
-	if err != nil {
+	key := regexKey{pattern, use}
+	if err, ok := regexVerdicts.get(key); ok {
 		return err
 	}
-	return nil
+	var err error
+	if _, rerr := rxCheck(pattern, use); rerr != nil {
+		err = rerr
+	}
+	regexVerdicts.put(key, err)
+	return err
+}
+
+// regexVerdicts remembers verdicts: the renderer checks every pipeline of a fresh
+// snapshot, and tenants' patterns repeat (health checks, levels). Checking costs about
+// 13 µs and 200 allocations a pattern; 2,000 pipelines with one grep took the full
+// render from 22 to 49 ms without it.
+var regexVerdicts = &verdictCache{m: map[regexKey]error{}}
+
+type regexKey struct {
+	pattern string
+	use     RegexUse
+}
+
+// verdictCache is a map that empties itself when full, which bounds it.
+type verdictCache struct {
+	mu sync.Mutex
+	m  map[regexKey]error
+}
+
+const maxVerdicts = 16384
+
+func (c *verdictCache) get(k regexKey) (error, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err, ok := c.m[k]
+	return err, ok
+}
+
+func (c *verdictCache) put(k regexKey, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxVerdicts {
+		clear(c.m)
+	}
+	c.m[k] = err
 }
 
 // RegexFields checks a parse regex (see Regex, RegexParse) and returns the names of its
