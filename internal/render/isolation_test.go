@@ -197,5 +197,5 @@ func TestAttackConfigurationStarts(t *testing.T) {
 	}
 	content := cfg.Files[0].Content
 	startAll(t, bin, []goldenPod{{name: "issue-19-attacks", files: map[string][]byte{fbrun.MainConfig: content},
-		creds: creds.String() + string(content), api: readsAPIServer(content)}})
+		creds: creds.String() + string(content), api: fbrun.ReadsAPIServer(content)}})
 }

@@ -69,7 +69,7 @@ func goldenPods(t *testing.T) []goldenPod {
 			t.Fatal(err)
 		}
 		pods = append(pods, goldenPod{name: name, files: map[string][]byte{fbrun.MainConfig: data}, creds: creds + string(data),
-			api: readsAPIServer(data)})
+			api: fbrun.ReadsAPIServer(data)})
 	}
 	for _, pattern := range []string{"testdata/destinations/*.yaml", "testdata/filters/*.yaml"} {
 		files, err := filepath.Glob(pattern)
@@ -142,12 +142,6 @@ func sidecarMainPod(t *testing.T) goldenPod {
 		}
 	}
 	return goldenPod{name: "testdata/sidecar-main", files: files, sidecar: true}
-}
-
-// readsAPIServer tells a configuration that talks to the API server at start; the
-// e2e suite uses the same test on the same files.
-func readsAPIServer(cfg []byte) bool {
-	return strings.Contains(string(cfg), `name: "kubernetes"`) || strings.Contains(string(cfg), `name: "kubernetes_events"`)
 }
 
 // startAll starts every pod at once (they wait on timers, not CPU), lets them run,

@@ -108,7 +108,7 @@ func goldensReadingTheAPIServer(t *testing.T) []golden {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(string(data), `name: "kubernetes"`) && !strings.Contains(string(data), `name: "kubernetes_events"`) {
+			if !fbrun.ReadsAPIServer(data) {
 				continue
 			}
 			creds, _ := os.ReadFile(filepath.Join(filepath.Dir(f), "credentials.txt"))

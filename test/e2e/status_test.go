@@ -257,14 +257,3 @@ func generate(ctx context.Context, a *localnode.App, n *atomic.Int32) {
 		_ = a.Write("app", lines...)
 	}
 }
-
-// rate is the records per second that arrived in the span before end.
-func rate(arrivals []sink.Arrival, end time.Time, span time.Duration) float64 {
-	n := 0
-	for _, a := range arrivals {
-		if a.At.After(end.Add(-span)) && !a.At.After(end) {
-			n += a.Records
-		}
-	}
-	return float64(n) / span.Seconds()
-}

@@ -1,6 +1,7 @@
 package fbrun
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"slices"
@@ -56,4 +57,11 @@ func (p *Pod) StandInCredentials(creds, awsFile string, certs testcerts.Certs) {
 		p.Files[awsFile] = []byte(aws.String())
 		p.Env = append(p.Env, "AWS_SHARED_CREDENTIALS_FILE="+awsFile)
 	}
+}
+
+// ReadsAPIServer tells a configuration that asks the API server at start (the
+// kubernetes filter, the events input): such a configuration can only be proven
+// against one.
+func ReadsAPIServer(cfg []byte) bool {
+	return bytes.Contains(cfg, []byte(`name: "kubernetes"`)) || bytes.Contains(cfg, []byte(`name: "kubernetes_events"`))
 }

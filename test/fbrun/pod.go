@@ -114,12 +114,10 @@ func (p Pod) Start() (*Process, error) {
 			return nil, err
 		}
 	}
-	{
-		// No cluster DNS here: names outside /etc/hosts fail at once, as names
-		// nobody serves do, instead of waiting for a resolver nobody can reach.
-		if err := os.WriteFile(filepath.Join(stage, "resolv.conf"), []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
-			return nil, err
-		}
+	// No cluster DNS here: names outside /etc/hosts fail at once, as names nobody
+	// serves do, instead of waiting for a resolver nobody can reach.
+	if err := os.WriteFile(filepath.Join(stage, "resolv.conf"), []byte("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		return nil, err
 	}
 	if len(p.TrustedCAs) > 0 {
 		if err := stageCerts(filepath.Join(stage, "certs"), p.TrustedCAs); err != nil {
@@ -181,7 +179,7 @@ for d in usr bin sbin lib lib32 lib64 libx32 etc; do
 done
 for d in dev proc sys; do mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; done
 if [ -f "$files/../hosts" ]; then mount --bind "$files/../hosts" "$root/etc/hosts"; fi
-if [ -f "$files/../resolv.conf" ]; then mount --bind "$files/../resolv.conf" "$root/etc/resolv.conf"; fi
+mount --bind "$files/../resolv.conf" "$root/etc/resolv.conf"
 if [ -d "$files/../certs" ]; then mount --bind "$files/../certs" "$root/etc/ssl/certs"; mount -o remount,bind,ro "$root/etc/ssl/certs"; fi
 cp -R "$files/." "$root/"
 mkdir -p "$root/fluent-bit/bin"

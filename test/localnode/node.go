@@ -53,18 +53,14 @@ func (n *Node) RunDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) (*AgentPo
 	if err != nil {
 		return nil, err
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := &appsv1.DaemonSet{}
-		if err := n.Client.Get(ctx, client.ObjectKeyFromObject(ds), cur); err != nil {
-			return err
-		}
-		cur.Status = appsv1.DaemonSetStatus{ObservedGeneration: cur.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
+	err = n.writeStatus(ctx, &appsv1.DaemonSet{}, ds, func(o client.Object) {
+		d := o.(*appsv1.DaemonSet)
+		d.Status = appsv1.DaemonSetStatus{ObservedGeneration: d.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
 			UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}
-		return n.Client.Status().Update(ctx, cur)
 	})
 	if err != nil {
 		a.Proc.Kill()
-		return nil, fmt.Errorf("failed to write the status of DaemonSet %s: %w", ds.Name, err)
+		return nil, err
 	}
 	return a, nil
 }
@@ -76,19 +72,31 @@ func (n *Node) RunDeployment(ctx context.Context, d *appsv1.Deployment) (*AgentP
 	if err != nil {
 		return nil, err
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := &appsv1.Deployment{}
-		if err := n.Client.Get(ctx, client.ObjectKeyFromObject(d), cur); err != nil {
-			return err
-		}
+	err = n.writeStatus(ctx, &appsv1.Deployment{}, d, func(o client.Object) {
+		cur := o.(*appsv1.Deployment)
 		cur.Status = appsv1.DeploymentStatus{ObservedGeneration: cur.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
-		return n.Client.Status().Update(ctx, cur)
 	})
 	if err != nil {
 		a.Proc.Kill()
-		return nil, fmt.Errorf("failed to write the status of Deployment %s: %w", d.Name, err)
+		return nil, err
 	}
 	return a, nil
+}
+
+// writeStatus sets the status of the workload named as of (read into cur) as its
+// controller would, retrying when the operator updated it meanwhile.
+func (n *Node) writeStatus(ctx context.Context, cur, of client.Object, set func(client.Object)) error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := n.Client.Get(ctx, client.ObjectKeyFromObject(of), cur); err != nil {
+			return err
+		}
+		set(cur)
+		return n.Client.Status().Update(ctx, cur)
+	})
+	if err != nil {
+		return fmt.Errorf("failed to write the status of %T %s: %w", cur, of.GetName(), err)
+	}
+	return nil
 }
 
 func (n *Node) run(ctx context.Context, ns, name string, tmpl corev1.PodTemplateSpec, owner metav1.OwnerReference) (*AgentPod, error) {
