@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,3 +119,25 @@ func TestValidatorHandle(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkValidatorHandle measures one admission of a realistic tenant pipeline:
+// a parse regex, four grep rules and a pod selector, each regex new to the checker's
+// memory (as every change to a regex is).
+func BenchmarkValidatorHandle(b *testing.B) {
+	v := &Validator{Log: logr.Discard()}
+	parse := v1.Regex(`^(?<time>[^ ]+) (?<level>[A-Z]+) \[(?<thread>[^\]]*)\] (?<msg>.*)$`)
+	for i := 0; b.Loop(); i++ {
+		p := pipeline("p", "app")
+		p.Spec.Filters = []v1.Filter{
+			{Type: v1.FilterParse, Parse: &v1.ParseFilter{Format: v1.ParseRegex, Regex: &parse}},
+			{Type: v1.FilterGrep, Grep: &v1.GrepFilter{
+				Include: []v1.FieldMatch{{Field: "level", Regex: v1.Regex(fmt.Sprintf(`^(ERROR|WARN|FATAL%d)$`, i))}},
+				Exclude: []v1.FieldMatch{
+					{Field: "msg", Regex: v1.Regex(fmt.Sprintf(`GET /(healthz|readyz|livez)%d`, i))},
+					{Field: "msg", Regex: v1.Regex(fmt.Sprintf(`(?i)kube-probe/%d`, i))},
+					{Field: "msg", Regex: v1.Regex(fmt.Sprintf(`ERROR.*Exception%d`, i))}}}}}
+		if resp := v.Handle(b.Context(), review(admissionv1.Create, "LogPipeline", p, nil)); !resp.Allowed {
+			b.Fatalf("refused: %+v", resp.Result)
+		}
+	}
+}
