@@ -137,7 +137,9 @@ func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts
 	injector := &webhook.PodInjector{Reader: mgr.GetCache(), Events: mgr.GetEventRecorder("logplane-webhook"), Log: log.WithName("webhook"),
 		Options: sidecar.Options{Image: opts.Webhook.SidecarImage, Native: native, OperatorNamespace: opts.Namespace}}
 	mgr.GetWebhookServer().Register(webhook.Path, &admission.Webhook{Handler: injector})
-	mgr.GetWebhookServer().Register(webhook.ValidatePath, &admission.Webhook{Handler: &webhook.Validator{Log: log.WithName("validation")}})
+	// One check at a time: a typical one takes under a millisecond, and a tenant who
+	// sends specs that take seconds holds one processor at most (webhook.Validator.Slots).
+	mgr.GetWebhookServer().Register(webhook.ValidatePath, &admission.Webhook{Handler: webhook.NewValidator(log.WithName("validation"), 1)})
 	log.Info("webhooks enabled: sidecar injection, validation of pipelines and outputs", "nativeSidecars", native, "certMode", opts.Webhook.CertMode)
 	return mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,17 +37,19 @@ const ValidatePath = "/validate-logging-logplane-dev-v1alpha1"
 // +kubebuilder:webhook:path=/validate-logging-logplane-dev-v1alpha1,mutating=false,failurePolicy=ignore,sideEffects=None,matchPolicy=Equivalent,timeoutSeconds=5,groups=logging.logplane.dev,resources=logpipelines;clusterlogpipelines;logoutputs;clusterlogoutputs,verbs=create;update,versions=v1alpha1,name=validate.logging.logplane.dev,admissionReviewVersions=v1,serviceName=logplane-webhook-service,serviceNamespace=logplane-system
 // +kubebuilder:webhookconfiguration:mutating=false,name=logplane-validating-webhook-configuration
 
-// Outcomes counted by logplane_validation_admissions_total.
+// Outcomes counted by logplane_validation_admissions_total (and OutcomeError).
 const (
 	OutcomeAllowed = "allowed"
 	OutcomeDenied  = "denied"
+	// OutcomeUnchecked: admitted without the checks, every slot being busy.
+	OutcomeUnchecked = "unchecked"
 )
 
 // Validations counts admissions of pipelines and outputs by kind and outcome;
 // registered with the manager's metrics.
 var Validations = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "logplane_validation_admissions_total",
-	Help: "Admissions of pipelines and outputs by the validating webhook, by kind and outcome: allowed, denied, or error (allowed unchecked).",
+	Help: "Admissions of pipelines and outputs by the validating webhook, by kind and outcome: allowed, denied, unchecked (admitted while every check slot was busy) or error (admitted unchecked).",
 }, []string{"kind", "outcome"})
 
 // Validator is the admission handler for LogPipeline, ClusterLogPipeline, LogOutput
@@ -54,6 +57,19 @@ var Validations = prometheus.NewCounterVec(prometheus.CounterOpts{
 // function of the object.
 type Validator struct {
 	Log logr.Logger
+	// Slots bounds the checks that run at once; nil runs every one at once. A spec
+	// holding a thousand long regexes takes seconds to check (they cannot be
+	// interrupted), and dry runs cost the same and store nothing, so unbounded checks
+	// would let one tenant's loop of applies take every processor of the operator.
+	Slots chan struct{}
+	// QueueWait is how long an admission waits for a slot before it is admitted
+	// unchecked, inside the webhook's timeoutSeconds.
+	QueueWait time.Duration
+}
+
+// NewValidator returns a Validator that runs at most slots checks at once.
+func NewValidator(log logr.Logger, slots int) *Validator {
+	return &Validator{Log: log, Slots: make(chan struct{}, slots), QueueWait: 2 * time.Second}
 }
 
 // Handle refuses an object whose spec fails the checks both gates share. An update
@@ -91,6 +107,17 @@ func (v *Validator) handle(req admission.Request) (admission.Response, string) {
 		}
 		if equality.Semantic.DeepEqual(old.spec, obj.spec) {
 			return admission.Allowed("spec unchanged"), OutcomeAllowed
+		}
+	}
+	if v.Slots != nil {
+		wait := time.NewTimer(v.QueueWait)
+		defer wait.Stop()
+		select {
+		case v.Slots <- struct{}{}:
+			defer func() { <-v.Slots }()
+		case <-wait.C:
+			return admission.Allowed("").WithWarnings("logplane was busy checking other objects and admitted this one unchecked; " +
+				"the operator checks it before it reaches an agent and reports a problem on its status"), OutcomeUnchecked
 		}
 	}
 	// Text first, as the renderer checks it first: a value that would alter the

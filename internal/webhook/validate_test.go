@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -139,5 +140,35 @@ func BenchmarkValidatorHandle(b *testing.B) {
 		if resp := v.Handle(b.Context(), review(admissionv1.Create, "LogPipeline", p, nil)); !resp.Allowed {
 			b.Fatalf("refused: %+v", resp.Result)
 		}
+	}
+}
+
+// While every slot is busy (a spec that takes seconds to check), an admission waits
+// QueueWait and is admitted unchecked, with a warning, inside the webhook's timeout;
+// cheap answers (unchanged specs) need no slot.
+func TestValidatorAdmitsUncheckedWhenBusy(t *testing.T) {
+	v := NewValidator(logr.Discard(), 1)
+	v.QueueWait = 50 * time.Millisecond
+	v.Slots <- struct{}{} // taken by a long check
+	bad := grepPipeline(`(?s)x.*y`)
+	before := testutil.ToFloat64(Validations.WithLabelValues("LogPipeline", OutcomeUnchecked))
+	resp := v.Handle(t.Context(), review(admissionv1.Create, "LogPipeline", bad, nil))
+	if !resp.Allowed || !strings.Contains(strings.Join(resp.Warnings, ""), "unchecked") {
+		t.Fatalf("busy: %+v, want admitted unchecked with a warning", resp)
+	}
+	if got := testutil.ToFloat64(Validations.WithLabelValues("LogPipeline", OutcomeUnchecked)) - before; got != 1 {
+		t.Errorf("unchecked counted %v times", got)
+	}
+	relabelled := bad.DeepCopy()
+	relabelled.Labels = map[string]string{"a": "b"}
+	if resp := v.Handle(t.Context(), review(admissionv1.Update, "LogPipeline", relabelled, bad)); !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Fatalf("unchanged spec while busy: %+v", resp)
+	}
+	<-v.Slots // the long check ends
+	if resp := v.Handle(t.Context(), review(admissionv1.Create, "LogPipeline", bad, nil)); resp.Allowed {
+		t.Fatal("admitted once a slot was free")
+	}
+	if len(v.Slots) != 0 {
+		t.Fatal("the slot was not given back")
 	}
 }
