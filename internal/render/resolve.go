@@ -138,7 +138,7 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 	}
 	checked := r.memo.check(ref, obj.version, obj.whole, true, r.prechecked)
 	if checked.why != "" {
-		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
+		r.report(problem(ref, cmpOr(checked.reason, conditions.ReasonUnsafeValue), checked.path, checked.why))
 		return nil
 	}
 	ok := true

@@ -29,7 +29,7 @@ func scanSpec(v any, wantRefs bool) (path, why string, refs []snapshot.SecretRef
 }
 
 // validateSpec runs the checks both gates share (internal/validation) on a pipeline
-// spec, and returns the first refused field (its path below spec) and why.
+// or output spec, and returns the first refused field (its path below spec) and why.
 func validateSpec(spec any) (path, why string) {
 	var errs field.ErrorList
 	switch s := spec.(type) {
@@ -37,6 +37,10 @@ func validateSpec(spec any) (path, why string) {
 		errs = validation.LogPipelineSpec(s)
 	case *v1.ClusterLogPipelineSpec:
 		errs = validation.ClusterLogPipelineSpec(s)
+	case *v1.OutputSpec:
+		errs = validation.OutputSpec(s)
+	case *v1.ClusterLogOutputSpec:
+		errs = validation.OutputSpec(&s.OutputSpec)
 	}
 	if len(errs) == 0 {
 		return "", ""
