@@ -79,6 +79,36 @@ func labelRow(row, key string) badInput {
 `, key)), reason: conditions.ReasonInvalidValue, message: "Field input.containers.podSelector.matchLabels: "}
 }
 
+// secretRow is a tenant's http output whose basic-auth password, which reaches Fluent
+// Bit through an environment variable, is value.
+func secretRow(row, value, message string) badInput {
+	return badInput{row: row, objects: fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: %[1]s, namespace: %[2]s}
+data: {password: %[3]s}
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogPipeline
+metadata: {name: %[1]s, namespace: %[2]s}
+spec:
+  agent: $AGENT
+  input: {containers: {}}
+  outputRefs: [%[1]s]
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogOutput
+metadata: {name: %[1]s, namespace: %[2]s}
+spec:
+  type: http
+  http:
+    host: 127.0.0.1
+    port: $SINK_PORT
+    path: /bad
+    basicAuth: {user: u, password: {name: %[1]s, key: password}}
+`, row, containBad, base64.StdEncoding.EncodeToString([]byte(value))),
+		reason: conditions.ReasonSecretInvalid, message: message}
+}
+
 // containmentTable is issue 18's table, row by row, with what each input gets now:
 // a refusal from the API server (CEL or the schema), or, for what it admits, a
 // problem on the resource's own status while everything else renders.
@@ -123,6 +153,14 @@ spec:
   - type: throttle
     throttle: {records: 10, interval: 0s}
 `), refused: "must be from 1s to 24h"},
+		// Each throttle is a thread of the agent, per output.
+		{row: "two-throttles", objects: badPipeline("two-throttles", `  input: {containers: {}}
+  filters:
+  - type: throttle
+    throttle: {records: 10}
+  - type: throttle
+    throttle: {records: 20}
+`), refused: "at most one throttle filter"},
 		{row: "unknown-raw-parameter", objects: `apiVersion: logging.logplane.dev/v1alpha1
 kind: ClusterLogOutput
 metadata: {name: contain-raw}
@@ -148,6 +186,10 @@ spec:
   elasticsearch: {cloudId: "dev:%[2]s", index: logs}
 `, containBad, base64.StdEncoding.EncodeToString([]byte("eu-west-1.aws.found.io"))),
 			reason: conditions.ReasonInvalidValue, message: "Field elasticsearch.cloudId: "},
+		// Secret values the agent copies into its own Secrets and environment.
+		secretRow("secret-value-near-1mib", strings.Repeat("a", 1_048_000), "holds more than 256 KiB"),
+		secretRow("secret-value-with-nul", "tok\x00en", "holds a line break or a NUL character"),
+		secretRow("secret-value-with-line-break", "token\nX-Injected: 1", "holds a line break or a NUL character"),
 		// A name of 240 characters with an s3 output: its store directory name once
 		// exceeded NAME_MAX. Now it renders; its pods do not exist, so it ships nothing.
 		{row: "240-character-name-with-s3", objects: fmt.Sprintf(`apiVersion: logging.logplane.dev/v1alpha1
@@ -245,7 +287,7 @@ spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /bad}}
 
 	// Every row of the table, applied as the bad tenant (and, for rawParameters, a
 	// platform engineer) would.
-	var admitted []*unstructured.Unstructured
+	admitted := map[string]*unstructured.Unstructured{}
 	rows := containmentTable()
 	for _, r := range rows {
 		objs := s.decode(r.objects)
@@ -260,16 +302,15 @@ spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /bad}}
 		case err != nil:
 			t.Errorf("%s: %v", r.row, err)
 		default:
-			admitted = append(admitted, objs[len(objs)-1])
+			admitted[r.row] = objs[len(objs)-1]
 		}
 	}
 	var rendered []*unstructured.Unstructured
 	for _, r := range rows {
-		if r.refused != "" {
+		o := admitted[r.row]
+		if o == nil {
 			continue
 		}
-		o := admitted[0]
-		admitted = admitted[1:]
 		var got metav1.Condition
 		s.eventually(60*time.Second, r.row+" on its own status", func() (bool, string) {
 			c := s.condition(o, conditions.TypeConfigGenerated)
