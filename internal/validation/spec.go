@@ -45,10 +45,8 @@ func Text(spec any) field.ErrorList {
 // IsUnsafeText reports whether Fluent Bit would read s as more than text.
 func IsUnsafeText(s string) bool { return fluentbit.Check(s) != "" }
 
-// LogOutputSpec checks what CEL cannot express in a tenant destination. CEL expresses
-// every rule of OutputSpec today; the function exists so that the first rule it
-// cannot lands where both gates already call it.
-func LogOutputSpec(*v1.OutputSpec) field.ErrorList { return nil }
+// LogOutputSpec checks what CEL cannot express in a tenant destination (OutputSpec).
+func LogOutputSpec(spec *v1.OutputSpec) field.ErrorList { return OutputSpec(spec) }
 
 // ClusterLogOutputSpec checks what CEL cannot express in a platform destination: the
 // allowedNamespaces selector, which the API server stores unchecked (a CRD schema has
@@ -57,5 +55,6 @@ func LogOutputSpec(*v1.OutputSpec) field.ErrorList { return nil }
 // refuse them at admission, and the renderer reports them with a reason of their own
 // (RawParameterRefused).
 func ClusterLogOutputSpec(spec *v1.ClusterLogOutputSpec) field.ErrorList {
-	return PodSelector(spec.AllowedNamespaces, field.NewPath("spec", "allowedNamespaces"))
+	errs := OutputSpec(&spec.OutputSpec)
+	return append(errs, PodSelector(spec.AllowedNamespaces, field.NewPath("spec", "allowedNamespaces"))...)
 }
