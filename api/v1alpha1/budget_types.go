@@ -32,7 +32,7 @@ type NamespaceBudget struct {
 	// together: the sum of their outputs' workers (an output without workers has its
 	// plugin's default, 1 or 2).
 	// +optional
-	// +kubebuilder:default=16
+	// +kubebuilder:default=12
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100000
 	Workers int32 `json:"workers,omitempty"`
@@ -69,7 +69,7 @@ type AgentBudget struct {
 	// open files, so this is the agent's open-file budget. Raise it only where the
 	// agent container's soft RLIMIT_NOFILE is higher than 1024.
 	// +optional
-	// +kubebuilder:default=48
+	// +kubebuilder:default=32
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100000
 	Workers int32 `json:"workers,omitempty"`

@@ -14,24 +14,26 @@ import (
 
 // Budgets bound what pipelines claim of an agent pod, because one Fluent Bit process
 // serves every tenant on a node: a tenant that claims too much must be refused alone,
-// not crash the agent for everyone. Measured on Fluent Bit 5.1.1 (TestOpenFilesPerOutput
-// checks the figures): an output section costs about 3 open files and each of its
-// worker threads about 9 (its event loop and channels), plus one connection while it
-// delivers; the engine, inputs and HTTP server about 40, and tail one per log file it
-// follows. Fluent Bit never raises its soft RLIMIT_NOFILE, and containerd 2.x (Docker
-// 29) gives containers a soft limit of 1024, so 20 pipelines × 16 outputs × 16 workers
-// (5,120 threads, ~48,000 files) stop the agent at start ("pipe: Too many open files").
-// The default agent budget of 48 sections and 48 workers needs about 48·3 + 48·10 = 624
-// files, leaving ~360 of 1024 for the engine and a busy node's few hundred log files.
-// A namespace gets a third of that by default, so no single tenant fills an agent.
-// The disk defaults keep logplane's buffers to about a fifth of a 100 GiB node disk,
+// not crash the agent for everyone. Measured on Fluent Bit 5.1.1 with the rendered agent
+// configuration (TestOpenFilesPerOutputAndWorker): an output section costs 3-4 open
+// files and each of its worker threads 9 (its event loop, timers and channels), plus a
+// connection while it delivers; the engine, the two tail inputs, the kubernetes
+// processors and the HTTP server 86; tail one per log file it follows (a node at 110
+// pods has a few hundred). Fluent Bit never raises its soft RLIMIT_NOFILE, and
+// containerd 2.x (and Docker 29) give containers a soft limit of 1024, under which 20
+// pipelines × 16 outputs × 16 workers (5,120 threads) stop the agent at start
+// ("timerfd: Too many open files"). The most the default agent budget admits, 48
+// sections and 32 workers, measured 834 open files with 300 log files to follow:
+// 190 of 1024 are left for a connection per section and more log files. A namespace
+// gets a third of the sections and workers by default, so no single tenant fills an
+// agent. The disk defaults keep logplane's buffers to a fifth of a 100 GiB node disk,
 // well before the kubelet's default eviction at 10% free.
 const (
 	defaultNamespaceSections  = 16
-	defaultNamespaceWorkers   = 16
+	defaultNamespaceWorkers   = 12
 	defaultPipelineConfigSize = 128 << 10
 	defaultAgentSections      = 48
-	defaultAgentWorkers       = 48
+	defaultAgentWorkers       = 32
 )
 
 var (
