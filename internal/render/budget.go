@@ -36,10 +36,16 @@ const (
 	defaultAgentWorkers       = 32
 )
 
-var (
-	defaultNamespaceDisk = resource.MustParse("5Gi")
-	defaultAgentDisk     = resource.MustParse("20Gi")
-)
+// DefaultBudgets are the budgets of a LogAgent that sets none, and of the built-in
+// default agent; the CRD schema's defaults are the same (a test keeps them in step).
+func DefaultBudgets() v1.AgentBudgets {
+	nsDisk, agentDisk := resource.MustParse("5Gi"), resource.MustParse("20Gi")
+	return v1.AgentBudgets{
+		PerNamespace: v1.NamespaceBudget{OutputSections: defaultNamespaceSections, Workers: defaultNamespaceWorkers,
+			FilesystemBuffer: &nsDisk, PipelineConfigBytes: defaultPipelineConfigSize},
+		PerAgent: v1.AgentBudget{OutputSections: defaultAgentSections, Workers: defaultAgentWorkers, FilesystemBuffer: &agentDisk},
+	}
+}
 
 // pluginWorkers is each plugin's default number of worker threads in Fluent Bit 5.1.1,
 // used when an output does not set workers (plugins not listed default to none: they
@@ -58,28 +64,31 @@ type budgetLimits struct {
 	pipelineBytes int
 }
 
+// budgetsOf fills what b leaves unset (an object the API server did not default: the
+// built-in agent, or one read from a file by logplane render) from DefaultBudgets.
 func budgetsOf(agent string, b v1.AgentBudgets) budgetLimits {
-	quantity := func(q *resource.Quantity, def resource.Quantity) int64 {
+	def := DefaultBudgets()
+	quantity := func(q, def *resource.Quantity) int64 {
 		if q == nil {
 			return def.Value()
 		}
 		return q.Value()
 	}
-	orDefault := func(v int32, def int64) int64 {
+	orDefault := func(v, def int32) int64 {
 		if v <= 0 {
-			return def
+			return int64(def)
 		}
 		return int64(v)
 	}
 	return budgetLimits{
 		agent:         agent,
-		nsSections:    orDefault(b.PerNamespace.OutputSections, defaultNamespaceSections),
-		nsWorkers:     orDefault(b.PerNamespace.Workers, defaultNamespaceWorkers),
-		nsDisk:        quantity(b.PerNamespace.FilesystemBuffer, defaultNamespaceDisk),
-		pipelineBytes: int(orDefault(b.PerNamespace.PipelineConfigBytes, defaultPipelineConfigSize)),
-		agentSections: orDefault(b.PerAgent.OutputSections, defaultAgentSections),
-		agentWorkers:  orDefault(b.PerAgent.Workers, defaultAgentWorkers),
-		agentDisk:     quantity(b.PerAgent.FilesystemBuffer, defaultAgentDisk),
+		nsSections:    orDefault(b.PerNamespace.OutputSections, def.PerNamespace.OutputSections),
+		nsWorkers:     orDefault(b.PerNamespace.Workers, def.PerNamespace.Workers),
+		nsDisk:        quantity(b.PerNamespace.FilesystemBuffer, def.PerNamespace.FilesystemBuffer),
+		pipelineBytes: int(orDefault(b.PerNamespace.PipelineConfigBytes, def.PerNamespace.PipelineConfigBytes)),
+		agentSections: orDefault(b.PerAgent.OutputSections, def.PerAgent.OutputSections),
+		agentWorkers:  orDefault(b.PerAgent.Workers, def.PerAgent.Workers),
+		agentDisk:     quantity(b.PerAgent.FilesystemBuffer, def.PerAgent.FilesystemBuffer),
 	}
 }
 
