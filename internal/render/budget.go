@@ -202,7 +202,7 @@ func overBudget(p *pipeline, c claim, agent claim, namespaces map[string]claim, 
 		if pr := cmp.Or(
 			over("output sections", c.sections, u.sections, lim.nsSections, "perNamespace.outputSections", false),
 			over("output workers", c.workers, u.workers, lim.nsWorkers, "perNamespace.workers", false),
-			over("bytes of filesystem buffer", c.diskWith(fs), u.diskWith(fs), lim.nsDisk, "perNamespace.filesystemBuffer", true),
+			over("of filesystem buffer", c.diskWith(fs), u.diskWith(fs), lim.nsDisk, "perNamespace.filesystemBuffer", true),
 		); pr != nil {
 			return pr
 		}
@@ -210,7 +210,7 @@ func overBudget(p *pipeline, c claim, agent claim, namespaces map[string]claim, 
 	if pr := cmp.Or(
 		over("output sections", c.sections, agent.sections, lim.agentSections, "perAgent.outputSections", false),
 		over("output workers", c.workers, agent.workers, lim.agentWorkers, "perAgent.workers", false),
-		over("bytes of filesystem buffer", c.diskWith(fs), agent.diskWith(fs), lim.agentDisk, "perAgent.filesystemBuffer", true),
+		over("of filesystem buffer", c.diskWith(fs), agent.diskWith(fs), lim.agentDisk, "perAgent.filesystemBuffer", true),
 	); pr != nil || !switched {
 		return pr
 	}

@@ -131,7 +131,7 @@ func TestWithinBudgets(t *testing.T) {
 		{name: "s3 claims disk without AtLeastOnce", pipelines: []*pipeline{
 			candidate("a", "p", 1, outputs(6, v1.OutputS3, nil, nil)...),
 		}, refused: map[string]string{"p": "perNamespace.filesystemBuffer"},
-			wantDetail: "its 6Gi bytes of filesystem buffer would bring namespace a's total to 6Gi, over the budget of 5Gi"},
+			wantDetail: "its 6Gi of filesystem buffer would bring namespace a's total to 6Gi, over the budget of 5Gi"},
 		{name: "without filesystem buffering other outputs claim no disk", pipelines: []*pipeline{
 			candidate("a", "p", 1, outputs(6, v1.OutputLoki, nil, nil)...),
 		}},
