@@ -113,6 +113,9 @@ func (c claim) plus(d claim) claim {
 	return claim{c.sections + d.sections, c.workers + d.workers, c.disk + d.disk, c.diskIfFilesystem + d.diskIfFilesystem}
 }
 
+// defaultBufferBytes is defaultBuffer, worked out once: most outputs have no policy.
+var defaultBufferBytes = defaultBuffer.Value()
+
 // claimOf is what p takes: an output section per output, its workers (or its plugin's
 // default), and the disk buffer setDelivery bounds it to.
 func claimOf(p *pipeline) claim {
@@ -124,8 +127,11 @@ func claimOf(p *pipeline) claim {
 		} else {
 			c.workers += pluginWorkers[o.Spec.Type]
 		}
-		d := deliveryOf(o.Policy)
-		buffer := d.buffer.Value()
+		buffer := defaultBufferBytes
+		if o.Policy != nil {
+			d := deliveryOf(o.Policy)
+			buffer = d.buffer.Value()
+		}
 		if _, own := ownDiskBuffer[o.Spec.Type]; own {
 			c.disk += buffer
 		} else {

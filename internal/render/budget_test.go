@@ -293,3 +293,16 @@ func TestHugePipelineIsOverBudget(t *testing.T) {
 		t.Errorf("pipelines %v", res.Agents[0].Pipelines)
 	}
 }
+
+// BenchmarkWithinBudgets is the budgets' share of BenchmarkRender's 2,000 pipelines.
+func BenchmarkWithinBudgets(b *testing.B) {
+	s := fleet(2000)
+	r := newResolver(s)
+	r.prechecked = precheck(s, nil)()
+	pipelines := r.resolve()
+	lim := budgetsOf("default", s.Agents[0].Spec.Budgets)
+	b.ReportAllocs()
+	for b.Loop() {
+		withinBudgets(pipelines, lim)
+	}
+}
