@@ -37,6 +37,14 @@ type NamespaceBudget struct {
 	// +kubebuilder:validation:Maximum=100000
 	Workers int32 `json:"workers,omitempty"`
 
+	// filterThreads is how many threads the namespace's filters may start: each
+	// throttle filter runs a thread of its own in every output section of its pipeline.
+	// +optional
+	// +kubebuilder:default=32
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	FilterThreads int32 `json:"filterThreads,omitempty"`
+
 	// filesystemBuffer is how much of the node's disk the namespace's outputs may claim
 	// for buffering together: the buffer.maxSize of each output section that buffers on
 	// disk (s3 always does; any output does while the agent buffers on the filesystem
@@ -73,6 +81,15 @@ type AgentBudget struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100000
 	Workers int32 `json:"workers,omitempty"`
+
+	// filterThreads is how many threads all filters of the agent may start (throttle
+	// filters, one per output section they apply to). Threads cost no open files but
+	// count against the pod's process limit (podPidsLimit, CRI-O's pids_limit).
+	// +optional
+	// +kubebuilder:default=128
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	FilterThreads int32 `json:"filterThreads,omitempty"`
 
 	// filesystemBuffer is how much of each node's disk all output sections may claim
 	// for buffering together.

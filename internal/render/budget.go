@@ -36,14 +36,26 @@ const (
 	defaultAgentWorkers       = 32
 )
 
+// A throttle filter starts a thread per instance (filter_throttle's ticker), and
+// logplane writes a pipeline's filters into each of its output sections, so a pipeline
+// with 16 outputs and 32 throttle filters starts 512 threads (measured on Fluent Bit
+// 5.1.1: one thread and no open file each). Threads count against the pod's process
+// limit, which kubelet's podPidsLimit or CRI-O's pids_limit (1024 or 4096 where set)
+// may hold low; 128 leaves most of the lower one to the engine and the workers.
+const (
+	defaultNamespaceFilterThreads = 32
+	defaultAgentFilterThreads     = 128
+)
+
 // DefaultBudgets are the budgets of a LogAgent that sets none, and of the built-in
 // default agent; the CRD schema's defaults are the same (a test keeps them in step).
 func DefaultBudgets() v1.AgentBudgets {
 	nsDisk, agentDisk := resource.MustParse("5Gi"), resource.MustParse("20Gi")
 	return v1.AgentBudgets{
 		PerNamespace: v1.NamespaceBudget{OutputSections: defaultNamespaceSections, Workers: defaultNamespaceWorkers,
-			FilesystemBuffer: &nsDisk, PipelineConfigBytes: defaultPipelineConfigSize},
-		PerAgent: v1.AgentBudget{OutputSections: defaultAgentSections, Workers: defaultAgentWorkers, FilesystemBuffer: &agentDisk},
+			FilterThreads: defaultNamespaceFilterThreads, FilesystemBuffer: &nsDisk, PipelineConfigBytes: defaultPipelineConfigSize},
+		PerAgent: v1.AgentBudget{OutputSections: defaultAgentSections, Workers: defaultAgentWorkers,
+			FilterThreads: defaultAgentFilterThreads, FilesystemBuffer: &agentDisk},
 	}
 }
 
@@ -57,9 +69,9 @@ var pluginWorkers = map[v1.OutputType]int64{
 
 // budgetLimits are an agent's budgets with the defaults filled in.
 type budgetLimits struct {
-	agent                                  string
-	nsSections, nsWorkers, nsDisk          int64
-	agentSections, agentWorkers, agentDisk int64
+	agent                                                string
+	nsSections, nsWorkers, nsThreads, nsDisk             int64
+	agentSections, agentWorkers, agentThreads, agentDisk int64
 	// pipelineBytes bounds one LogPipeline's output sections (see builder.fits).
 	pipelineBytes int
 }
@@ -84,10 +96,12 @@ func budgetsOf(agent string, b v1.AgentBudgets) budgetLimits {
 		agent:         agent,
 		nsSections:    orDefault(b.PerNamespace.OutputSections, def.PerNamespace.OutputSections),
 		nsWorkers:     orDefault(b.PerNamespace.Workers, def.PerNamespace.Workers),
+		nsThreads:     orDefault(b.PerNamespace.FilterThreads, def.PerNamespace.FilterThreads),
 		nsDisk:        quantity(b.PerNamespace.FilesystemBuffer, def.PerNamespace.FilesystemBuffer),
 		pipelineBytes: int(orDefault(b.PerNamespace.PipelineConfigBytes, def.PerNamespace.PipelineConfigBytes)),
 		agentSections: orDefault(b.PerAgent.OutputSections, def.PerAgent.OutputSections),
 		agentWorkers:  orDefault(b.PerAgent.Workers, def.PerAgent.Workers),
+		agentThreads:  orDefault(b.PerAgent.FilterThreads, def.PerAgent.FilterThreads),
 		agentDisk:     quantity(b.PerAgent.FilesystemBuffer, def.PerAgent.FilesystemBuffer),
 	}
 }
@@ -95,6 +109,8 @@ func budgetsOf(agent string, b v1.AgentBudgets) budgetLimits {
 // claim is what pipelines take of an agent pod.
 type claim struct {
 	sections, workers int64
+	// threads are the threads its filters start (throttle, once per section).
+	threads int64
 	// disk is the buffer bytes on the node's disk that its sections may fill whatever
 	// the agent does (s3 keeps its own store); diskIfFilesystem is what the others may
 	// fill once the agent buffers on the filesystem (storage.total_limit_size).
@@ -110,7 +126,7 @@ func (c claim) diskWith(filesystem bool) int64 {
 }
 
 func (c claim) plus(d claim) claim {
-	return claim{c.sections + d.sections, c.workers + d.workers, c.disk + d.disk, c.diskIfFilesystem + d.diskIfFilesystem}
+	return claim{c.sections + d.sections, c.workers + d.workers, c.threads + d.threads, c.disk + d.disk, c.diskIfFilesystem + d.diskIfFilesystem}
 }
 
 // defaultBufferBytes is defaultBuffer, worked out once: most outputs have no policy.
@@ -120,6 +136,13 @@ var defaultBufferBytes = defaultBuffer.Value()
 // default), and the disk buffer setDelivery bounds it to.
 func claimOf(p *pipeline) claim {
 	var c claim
+	throttles := int64(0)
+	for _, f := range p.Filters {
+		if f.Type == v1.FilterThrottle {
+			throttles++
+		}
+	}
+	c.threads = throttles * int64(len(p.Outputs))
 	for _, o := range p.Outputs {
 		c.sections++
 		if o.Spec.Workers != nil {
@@ -208,6 +231,7 @@ func overBudget(p *pipeline, c claim, agent claim, namespaces map[string]claim, 
 		if pr := cmp.Or(
 			over("output sections", c.sections, u.sections, lim.nsSections, "perNamespace.outputSections", false),
 			over("output workers", c.workers, u.workers, lim.nsWorkers, "perNamespace.workers", false),
+			over("filter threads", c.threads, u.threads, lim.nsThreads, "perNamespace.filterThreads", false),
 			over("of filesystem buffer", c.diskWith(fs), u.diskWith(fs), lim.nsDisk, "perNamespace.filesystemBuffer", true),
 		); pr != nil {
 			return pr
@@ -216,6 +240,7 @@ func overBudget(p *pipeline, c claim, agent claim, namespaces map[string]claim, 
 	if pr := cmp.Or(
 		over("output sections", c.sections, agent.sections, lim.agentSections, "perAgent.outputSections", false),
 		over("output workers", c.workers, agent.workers, lim.agentWorkers, "perAgent.workers", false),
+		over("filter threads", c.threads, agent.threads, lim.agentThreads, "perAgent.filterThreads", false),
 		over("of filesystem buffer", c.diskWith(fs), agent.diskWith(fs), lim.agentDisk, "perAgent.filesystemBuffer", true),
 	); pr != nil || !switched {
 		return pr

@@ -67,6 +67,7 @@ type agentRun struct {
 	errors    []string
 	log       string
 	openFiles int  // entries of /proc/<pid>/fd after startRun; 0 when it had exited
+	threads   int  // entries of /proc/<pid>/task then
 	exited    bool // before startRun was over
 }
 
@@ -108,6 +109,9 @@ func runAgent(t *testing.T, cfg *AgentConfig, openFiles, logFiles int) agentRun 
 		run.exited = true
 	} else if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", proc.Pid())); err == nil {
 		run.openFiles = len(fds)
+		if tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", proc.Pid())); err == nil {
+			run.threads = len(tasks)
+		}
 	}
 	stopErr := proc.Stop(startGrace)
 	run.log = proc.Log()
@@ -210,11 +214,12 @@ func TestOpenFilesPerOutputAndWorker(t *testing.T) {
 		if run.exited || len(run.errors) > 0 || run.openFiles == 0 {
 			t.Fatalf("%d×%d outputs with %d workers did not run (exited %v):\n%s", namespaces, outputs, workers, run.exited, tail(run.log, 20))
 		}
-		t.Logf("%d×%d outputs with %d workers each, %d log files: %d open files", namespaces, outputs, workers, logFiles, run.openFiles)
+		t.Logf("%d×%d outputs with %d workers each, %d log files: %d open files, %d threads", namespaces, outputs, workers, logFiles, run.openFiles, run.threads)
 		return run
 	}
 	one := measure(1, 1, 1, 0).openFiles
-	eight := measure(1, 8, 1, 0).openFiles
+	eightRun := measure(1, 8, 1, 0)
+	eight := eightRun.openFiles
 	eightBy4 := measure(1, 8, 4, 0).openFiles
 	perWorker := float64(eightBy4-eight) / (8 * 3)
 	perSectionWithWorker := float64(eight-one) / 7
@@ -222,6 +227,17 @@ func TestOpenFilesPerOutputAndWorker(t *testing.T) {
 	if perWorker > 10 || perSectionWithWorker > 13 {
 		t.Errorf("an output worker costs %.1f open files and a section with one worker %.1f: more than the 10 and 13 the default budgets assume",
 			perWorker, perSectionWithWorker)
+	}
+	// Four throttle filters on the pipeline of eight outputs: 32 threads, no open file.
+	throttled := measure(1, 8, 1, 0, func(s *snapshot.Snapshot) {
+		for range 4 {
+			s.Pipelines[0].Spec.Filters = append(s.Pipelines[0].Spec.Filters,
+				v1.Filter{Type: v1.FilterThrottle, Throttle: &v1.ThrottleFilter{Records: 100, Interval: "1s"}})
+		}
+	})
+	if got := throttled.threads - eightRun.threads; got != 32 || throttled.openFiles != eightRun.openFiles {
+		t.Errorf("4 throttle filters × 8 outputs: %d more threads (want 32), %d more open files (want 0)",
+			got, throttled.openFiles-eightRun.openFiles)
 	}
 	// 32 sections with a worker each and 16 without: 48 sections, 32 workers.
 	most := measure(4, 8, 1, 300, func(s *snapshot.Snapshot) { tenants(s, "loki", 2, 8, 0, time.Time{}) })

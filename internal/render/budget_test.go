@@ -22,23 +22,27 @@ func TestClaimOf(t *testing.T) {
 	gi := resource.MustParse("1Gi")
 	small := resource.MustParse("100Mi")
 	atLeastOnce := &v1.RetentionPolicy{Spec: v1.RetentionPolicySpec{Delivery: v1.DeliveryAtLeastOnce, Buffer: v1.RetentionBuffer{MaxSize: &small}}}
+	throttle := v1.Filter{Type: v1.FilterThrottle}
 	out := func(t v1.OutputType, workers *int32, policy *v1.RetentionPolicy) *output {
 		return &output{Spec: &v1.OutputSpec{Type: t, Workers: workers}, Policy: policy}
 	}
 	for _, tc := range []struct {
 		name    string
 		outputs []*output
+		filters []v1.Filter
 		want    claim
 	}{
-		{"http without workers has its plugin's 2", []*output{out(v1.OutputHTTP, nil, nil)}, claim{1, 2, 0, gi.Value()}},
-		{"workers set", []*output{out(v1.OutputHTTP, ptr(int32(16)), nil)}, claim{1, 16, 0, gi.Value()}},
-		{"loki delivers from the engine", []*output{out(v1.OutputLoki, nil, nil)}, claim{1, 0, 0, gi.Value()}},
-		{"s3 keeps its own store on disk", []*output{out(v1.OutputS3, nil, nil)}, claim{1, 1, gi.Value(), 0}},
+		{"http without workers has its plugin's 2", []*output{out(v1.OutputHTTP, nil, nil)}, nil, claim{1, 2, 0, 0, gi.Value()}},
+		{"workers set", []*output{out(v1.OutputHTTP, ptr(int32(16)), nil)}, nil, claim{1, 16, 0, 0, gi.Value()}},
+		{"loki delivers from the engine", []*output{out(v1.OutputLoki, nil, nil)}, nil, claim{1, 0, 0, 0, gi.Value()}},
+		{"s3 keeps its own store on disk", []*output{out(v1.OutputS3, nil, nil)}, nil, claim{1, 1, 0, gi.Value(), 0}},
 		{"a policy's buffer", []*output{out(v1.OutputCloudWatchLogs, nil, atLeastOnce), out(v1.OutputS3, ptr(int32(3)), atLeastOnce)},
-			claim{2, 4, small.Value(), small.Value()}},
+			nil, claim{2, 4, 0, small.Value(), small.Value()}},
+		{"a throttle thread per section", []*output{out(v1.OutputLoki, nil, nil), out(v1.OutputLoki, nil, nil), out(v1.OutputLoki, nil, nil)},
+			[]v1.Filter{throttle, {Type: v1.FilterGrep}, throttle}, claim{3, 0, 6, 0, 3 * gi.Value()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := claimOf(&pipeline{Outputs: tc.outputs}); got != tc.want {
+			if got := claimOf(&pipeline{Outputs: tc.outputs, Filters: tc.filters}); got != tc.want {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -47,17 +51,18 @@ func TestClaimOf(t *testing.T) {
 
 func TestBudgetsOf(t *testing.T) {
 	def := budgetsOf("a", v1.AgentBudgets{})
-	want := budgetLimits{agent: "a", nsSections: 16, nsWorkers: 12, nsDisk: 5 << 30, pipelineBytes: 128 << 10,
-		agentSections: 48, agentWorkers: 32, agentDisk: 20 << 30}
+	want := budgetLimits{agent: "a", nsSections: 16, nsWorkers: 12, nsThreads: 32, nsDisk: 5 << 30, pipelineBytes: 128 << 10,
+		agentSections: 48, agentWorkers: 32, agentThreads: 128, agentDisk: 20 << 30}
 	if def != want {
 		t.Errorf("defaults: got %+v, want %+v", def, want)
 	}
 	disk := resource.MustParse("1Ti")
 	set := budgetsOf("b", v1.AgentBudgets{
-		PerNamespace: v1.NamespaceBudget{OutputSections: 1, Workers: 2, FilesystemBuffer: &disk, PipelineConfigBytes: 4096},
-		PerAgent:     v1.AgentBudget{OutputSections: 5, Workers: 6, FilesystemBuffer: &disk},
+		PerNamespace: v1.NamespaceBudget{OutputSections: 1, Workers: 2, FilterThreads: 3, FilesystemBuffer: &disk, PipelineConfigBytes: 4096},
+		PerAgent:     v1.AgentBudget{OutputSections: 5, Workers: 6, FilterThreads: 7, FilesystemBuffer: &disk},
 	})
-	want = budgetLimits{agent: "b", nsSections: 1, nsWorkers: 2, nsDisk: 1 << 40, pipelineBytes: 4096, agentSections: 5, agentWorkers: 6, agentDisk: 1 << 40}
+	want = budgetLimits{agent: "b", nsSections: 1, nsWorkers: 2, nsThreads: 3, nsDisk: 1 << 40, pipelineBytes: 4096,
+		agentSections: 5, agentWorkers: 6, agentThreads: 7, agentDisk: 1 << 40}
 	if set != want {
 		t.Errorf("set: got %+v, want %+v", set, want)
 	}
@@ -71,6 +76,14 @@ func candidate(ns, name string, day int, outputs ...*output) *pipeline {
 	}
 	return &pipeline{Ref: Ref{Kind: kind, Namespace: ns, Name: name}, Outputs: outputs,
 		Created: metav1.NewTime(time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC))}
+}
+
+// withFilters gives p n filters of type t.
+func withFilters(p *pipeline, n int, t v1.FilterType) *pipeline {
+	for range n {
+		p.Filters = append(p.Filters, v1.Filter{Type: t})
+	}
+	return p
 }
 
 // outputs is n outputs of type t with workers each (nil: the plugin's default).
@@ -128,6 +141,10 @@ func TestWithinBudgets(t *testing.T) {
 			candidate("c", "p", 1, outputs(16, v1.OutputLoki, nil, nil)...),
 			candidate("", "platform", 2, outputs(1, v1.OutputLoki, nil, nil)...),
 		}, refused: map[string]string{"platform": "perAgent.outputSections"}},
+		{name: "throttle threads", pipelines: []*pipeline{
+			withFilters(candidate("a", "p", 1, outputs(16, v1.OutputLoki, nil, nil)...), 3, v1.FilterThrottle),
+		}, refused: map[string]string{"p": "perNamespace.filterThreads"},
+			wantDetail: "its 48 filter threads would bring namespace a's total to 48, over the budget of 32"},
 		{name: "s3 claims disk without AtLeastOnce", pipelines: []*pipeline{
 			candidate("a", "p", 1, outputs(6, v1.OutputS3, nil, nil)...),
 		}, refused: map[string]string{"p": "perNamespace.filesystemBuffer"},

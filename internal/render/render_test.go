@@ -123,8 +123,8 @@ func fleet(n int) *snapshot.Snapshot {
 func raisedBudgets(name string) v1.LogAgent {
 	most := resource.MustParse("100Ti")
 	return v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.LogAgentSpec{Budgets: v1.AgentBudgets{
-		PerNamespace: v1.NamespaceBudget{OutputSections: 100000, Workers: 100000, FilesystemBuffer: &most, PipelineConfigBytes: 16 << 20},
-		PerAgent:     v1.AgentBudget{OutputSections: 100000, Workers: 100000, FilesystemBuffer: &most},
+		PerNamespace: v1.NamespaceBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most, PipelineConfigBytes: 16 << 20},
+		PerAgent:     v1.AgentBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most},
 	}}}
 }
 

@@ -126,8 +126,8 @@ kind: LogAgent
 metadata: {name: default}
 spec:
   budgets:
-    perNamespace: {outputSections: 100000, workers: 100000, filesystemBuffer: 100Ti, pipelineConfigBytes: 16777216}
-    perAgent: {outputSections: 100000, workers: 100000, filesystemBuffer: 100Ti}`
+    perNamespace: {outputSections: 100000, workers: 100000, filterThreads: 100000, filesystemBuffer: 100Ti, pipelineConfigBytes: 16777216}
+    perAgent: {outputSections: 100000, workers: 100000, filterThreads: 100000, filesystemBuffer: 100Ti}`
 
 // clusterOutputYAML is a platform destination open to every bench namespace.
 func clusterOutputYAML(c int) string {

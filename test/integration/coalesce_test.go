@@ -66,8 +66,8 @@ func TestBurstOfPipelinesIsCoalesced(t *testing.T) {
 	// namespace to 16 output sections).
 	most := resource.MustParse("100Ti")
 	agent := &v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: "burst"}, Spec: v1.LogAgentSpec{Budgets: v1.AgentBudgets{
-		PerNamespace: v1.NamespaceBudget{OutputSections: 100000, Workers: 100000, FilesystemBuffer: &most},
-		PerAgent:     v1.AgentBudget{OutputSections: 100000, Workers: 100000, FilesystemBuffer: &most}}}}
+		PerNamespace: v1.NamespaceBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most},
+		PerAgent:     v1.AgentBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most}}}}
 	if err := k8s.Create(ctx, agent); err != nil {
 		t.Fatal(err)
 	}
