@@ -98,6 +98,15 @@ type LogAgentSpec struct {
 	// +optional
 	// +kubebuilder:default=warn
 	LogLevel AgentLogLevel `json:"logLevel,omitempty"`
+
+	// budgets bound what pipelines may claim of each agent pod: output sections, worker
+	// threads (each costs open files), filesystem buffer on the node's disk and
+	// configuration size. A pipeline over a budget is left out with OverBudget on its
+	// status; pipelines are admitted oldest first, so a newcomer never pushes out one
+	// that already runs.
+	// +optional
+	// +kubebuilder:default={}
+	Budgets AgentBudgets `json:"budgets,omitempty"`
 }
 
 // LogAgentStatus is what the operator observed of an agent.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -175,7 +176,13 @@ func TestOnePipelineEditChangesOneSecret(t *testing.T) {
 // tenantFleet is n LogPipelines over n/10 namespaces, each with three filters and an
 // output of its own.
 func tenantFleet(n int) *snapshot.Snapshot {
-	s := &snapshot.Snapshot{OperatorNamespace: "ops"}
+	// The default agent's budgets raised to admit them all, as a platform team running
+	// that many does (the defaults hold an agent to 48 output sections).
+	most := resource.MustParse("100Ti")
+	raised := v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: v1.DefaultAgentName}, Spec: v1.LogAgentSpec{Budgets: v1.AgentBudgets{
+		PerNamespace: v1.NamespaceBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most, PipelineConfigBytes: 16 << 20},
+		PerAgent:     v1.AgentBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most}}}}
+	s := &snapshot.Snapshot{OperatorNamespace: "ops", Agents: []v1.LogAgent{raised}}
 	for i := 0; i < n/10; i++ {
 		s.Namespaces = append(s.Namespaces, snapshot.Namespace{Name: fmt.Sprintf("team-%03d", i)})
 	}

@@ -63,6 +63,9 @@ const (
 	// ReasonConfigTooLarge: the resource renders to more configuration than the agent's
 	// files (Secrets) have room for; it is left out, the others render.
 	ReasonConfigTooLarge = "ConfigTooLarge"
+	// ReasonOverBudget: the pipeline would claim more of the agent (output sections,
+	// worker threads, disk, configuration bytes) than a LogAgent budget allows.
+	ReasonOverBudget = "OverBudget"
 	// ReasonRenderFailed: rendering the resource failed (a bug in logplane); it is
 	// left out so that the others render.
 	ReasonRenderFailed = "RenderFailed"
@@ -140,6 +143,7 @@ var messages = map[string]string{
 	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
 	ReasonRawParameterRefused:     "rawParameters key %s %s; the output is left out of the configuration until the key is removed.",
 	ReasonConfigTooLarge:          "%s is left out of the configuration: %s. Use fewer or shorter filters, rules or outputs.",
+	ReasonOverBudget:              "The pipeline is left out of agent %s's configuration: %s, over the budget of %s (LogAgent %s, spec.budgets.%s). Pipelines created earlier keep their share; claim less, or ask the platform team to raise the budget.",
 	ReasonRenderFailed:            "logplane could not render this resource, so it is left out while the others render: %s. This is a bug in logplane; please report it with the resource's spec.",
 	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",

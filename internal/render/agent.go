@@ -44,17 +44,21 @@ const (
 )
 
 // renderAgent renders the configuration of one LogAgent with its pipelines, leaving
-// out those it has no room for.
+// out those over its budgets and those it has no room for.
 func renderAgent(name string, spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, []Problem) {
-	return renderFitting("agent "+name, pipelines, true, func(pipelines []*pipeline) (*Config, []Problem, error) {
-		return renderAgentOnce(spec, operatorNamespace, pipelines, memo)
+	lim := budgetsOf(name, spec.Budgets)
+	pipelines, over := withinBudgets(pipelines, lim)
+	cfg, probs := renderFitting("agent "+name, pipelines, true, func(pipelines []*pipeline) (*Config, []Problem, error) {
+		return renderAgentOnce(spec, operatorNamespace, pipelines, memo, lim)
 	})
+	return cfg, append(probs, over...)
 }
 
 // renderAgentOnce renders the configuration of one LogAgent with its pipelines; a
 // *tooLargeError when they do not fit.
-func renderAgentOnce(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, []Problem, error) {
+func renderAgentOnce(spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer, lim budgetLimits) (*Config, []Problem, error) {
 	b := newBuilder(memo)
+	b.budget = &lim
 	filesystem := needsFilesystem(pipelines)
 	main := fluentbit.Config{Service: serviceParams(spec, filesystem)}
 
@@ -116,14 +120,12 @@ func pipelineMatch(p *pipeline) match {
 }
 
 func needsFilesystem(pipelines []*pipeline) bool {
-	for _, p := range pipelines {
-		for _, o := range p.Outputs {
-			if deliveryOf(o.Policy).atLeastOnce {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(pipelines, pipelineNeedsFilesystem)
+}
+
+// pipelineNeedsFilesystem says some output of p asks for AtLeastOnce delivery.
+func pipelineNeedsFilesystem(p *pipeline) bool {
+	return slices.ContainsFunc(p.Outputs, func(o *output) bool { return deliveryOf(o.Policy).atLeastOnce })
 }
 
 func serviceParams(spec v1.LogAgentSpec, filesystem bool) []fluentbit.Param {

@@ -21,6 +21,9 @@ type job struct {
 	m          match
 	procs      processorsFunc
 	filesystem bool
+	// maxBytes bounds the bytes of the pipeline's sections together (the
+	// pipelineConfigBytes budget); 0 bounds nothing.
+	maxBytes int
 	// hits are per output: the remembered section, or nil; nil when nothing is
 	// remembered (see hit).
 	hits []*memoSection
@@ -58,6 +61,9 @@ type encoder struct {
 	creds   *credentials
 	// scratch holds one section's credentials until it is known to be used.
 	scratch *credentials
+	// pending holds a budgeted pipeline's credentials until all its sections are
+	// known to stay within its budget.
+	pending *credentials
 	// section and env are scratch space for one output section at a time.
 	section fluentbit.Section
 	env     outputEnv
@@ -162,6 +168,23 @@ func (e *encoder) encode(j *job) {
 		j.procsData = bytes.Clone(j.procsData)
 	}
 	j.sections = make([]encodedSection, len(j.p.Outputs))
+	// Without a budget a fitting section's credentials go to the file at once; with one,
+	// only once the pipeline's sections together are known to stay within it.
+	into, size := e.creds, 0
+	if j.maxBytes > 0 && !e.remember {
+		if e.pending == nil {
+			e.pending = e.creds.sharing()
+		}
+		into = e.pending
+	}
+	defer func() {
+		if into != e.creds {
+			if size <= j.maxBytes {
+				e.creds.merge(into)
+			}
+			into.reset()
+		}
+	}()
 	for i, o := range j.p.Outputs {
 		if j.hit(i) != nil {
 			continue
@@ -186,8 +209,11 @@ func (e *encoder) encode(j *job) {
 			data = bytes.Clone(data)
 			creds.ids = nil // the encoder's identifiers; the section needs none once written
 		} else {
+			if err == nil {
+				size += len(data) + len(j.procsData)
+			}
 			if err == nil && sectionFits(data, j.procsData) {
-				e.creds.merge(creds)
+				into.merge(creds)
 			}
 			creds.reset()
 			creds = nil

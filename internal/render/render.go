@@ -154,6 +154,9 @@ type builder struct {
 	// sectionCreds are the credentials of the sections in use, gathered when the file
 	// is finished.
 	sectionCreds []*credentials
+	// budget bounds each LogPipeline's configuration bytes; nil bounds nothing (the
+	// events collector and sidecars are not shared with other tenants' pipelines).
+	budget *budgetLimits
 }
 
 func newBuilder(memo *Renderer) *builder {
@@ -166,6 +169,9 @@ func newBuilder(memo *Renderer) *builder {
 // reported and skipped.
 func (b *builder) addOutputs(p *pipeline, m match, procs processorsFunc, filesystem bool) {
 	j := &job{p: p, m: m, procs: procs, filesystem: filesystem}
+	if b.budget != nil && p.Ref.Namespace != "" {
+		j.maxBytes = b.budget.pipelineBytes
+	}
 	if b.memo != nil {
 		j.hits = make([]*memoSection, len(p.Outputs))
 		for i, o := range p.Outputs {
@@ -212,6 +218,9 @@ func (b *builder) flush() {
 // add adds the sections of one job, as they were remembered or encoded.
 func (b *builder) add(j *job) {
 	p := j.p
+	if !b.withinPipelineBytes(j) {
+		return
+	}
 	for i, o := range p.Outputs {
 		if hit := j.hit(i); hit != nil {
 			if !b.fits(p, o, hit.data, hit.procs) {
@@ -259,6 +268,30 @@ func (b *builder) fits(p *pipeline, o *output, data, procs []byte) bool {
 	b.problems = append(b.problems, problem(p.Ref, conditions.ReasonConfigTooLarge, "The section for output "+o.Ref.String(),
 		fmt.Sprintf("it takes %d bytes (%d of them the pipeline's filters and selection), more than the %d bytes one configuration file (a Secret) holds",
 			len(data)+len(procs), len(procs), maxFileBytes-len(outputsHeader))))
+	return false
+}
+
+// withinPipelineBytes reports whether a LogPipeline's sections together stay within its
+// namespace's pipelineConfigBytes budget, and otherwise reports the pipeline and leaves
+// all of them out. Sections that failed to encode are reported by add and not counted.
+func (b *builder) withinPipelineBytes(j *job) bool {
+	if j.maxBytes == 0 || j.procsErr != nil {
+		return true
+	}
+	size := 0
+	for i := range j.p.Outputs {
+		if hit := j.hit(i); hit != nil {
+			size += len(hit.data) + len(hit.procs)
+		} else if e := j.sections[i]; e.err == nil {
+			size += len(e.data) + len(j.procsData)
+		}
+	}
+	if size <= j.maxBytes {
+		return true
+	}
+	b.problems = append(b.problems, problem(j.p.Ref, conditions.ReasonOverBudget, b.budget.agent,
+		fmt.Sprintf("its output sections take %d bytes of configuration", size),
+		fmt.Sprintf("%d bytes per pipeline", j.maxBytes), b.budget.agent, "perNamespace.pipelineConfigBytes"))
 	return false
 }
 

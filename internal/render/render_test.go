@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -72,8 +73,10 @@ func goldenConfig(t *testing.T, dir string, c Config) {
 
 // A fleet of tenants: n LogPipelines over n/10 namespaces, each with realistic filters
 // and two outputs, one of them a shared ClusterLogOutput.
+// Its agent's budgets are raised as a platform team running that many would (the
+// defaults hold an agent to 48 output sections).
 func fleet(n int) *snapshot.Snapshot {
-	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system"}
+	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system", Agents: []v1.LogAgent{raisedBudgets(v1.DefaultAgentName)}}
 	s.ClusterOutputs = append(s.ClusterOutputs, v1.ClusterLogOutput{
 		ObjectMeta: metav1.ObjectMeta{Name: "central", ResourceVersion: "1"},
 		Spec: v1.ClusterLogOutputSpec{
@@ -114,6 +117,15 @@ func fleet(n int) *snapshot.Snapshot {
 		})
 	}
 	return s
+}
+
+// raisedBudgets is a LogAgent whose budgets are the most the API allows.
+func raisedBudgets(name string) v1.LogAgent {
+	most := resource.MustParse("100Ti")
+	return v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.LogAgentSpec{Budgets: v1.AgentBudgets{
+		PerNamespace: v1.NamespaceBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most, PipelineConfigBytes: 16 << 20},
+		PerAgent:     v1.AgentBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most},
+	}}}
 }
 
 func shuffled(s *snapshot.Snapshot, seed uint64) *snapshot.Snapshot {

@@ -58,6 +58,8 @@ type pipeline struct {
 	Ref Ref
 	// Version is the object's resourceVersion; empty when unknown.
 	Version string
+	// Created is the object's creationTimestamp: budgets admit older pipelines first.
+	Created metav1.Time
 	Agent   string
 	Filters []v1.Filter
 	Outputs []*output
@@ -425,7 +427,7 @@ func (r *resolver) resolveClusterPipeline(cp *v1.ClusterLogPipeline) *pipeline {
 	if len(outs) == 0 {
 		return nil
 	}
-	p := &pipeline{Ref: ref, Version: cp.ResourceVersion, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
+	p := &pipeline{Ref: ref, Version: cp.ResourceVersion, Created: cp.CreationTimestamp, Agent: agent, Filters: cp.Spec.Filters, Outputs: outs,
 		Node: cp.Spec.Input.Node, Events: cp.Spec.Input.Events}
 	if e := cp.Spec.Input.Events; e != nil {
 		p.EventNamespaces = r.selectNamespaces(e.Namespaces)
@@ -466,7 +468,7 @@ func (r *resolver) resolvePipeline(lp *v1.LogPipeline) *pipeline {
 	}
 	// A tenant pipeline reads its own namespace and nothing else: the namespace
 	// comes from its metadata, never from its spec.
-	return &pipeline{Ref: ref, Version: lp.ResourceVersion, Agent: agent, Filters: lp.Spec.Filters, Outputs: outs,
+	return &pipeline{Ref: ref, Version: lp.ResourceVersion, Created: lp.CreationTimestamp, Agent: agent, Filters: lp.Spec.Filters, Outputs: outs,
 		Containers: lp.Spec.Input.Containers, Namespaces: namespaceSet{Only: []string{lp.Namespace}},
 		Files: lp.Spec.Input.Files}
 }

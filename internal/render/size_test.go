@@ -29,9 +29,11 @@ func hugeFilters() []v1.Filter {
 }
 
 // twoTenants is the measured incident: tenant a's pipeline is as large as the CRD
-// allows, tenant b's is ordinary.
+// allows, tenant b's is ordinary. The agent's budgets are raised so that the size
+// limits behind them are what is tested (TestHugePipelineIsOverBudget: by default the
+// pipelineConfigBytes budget refuses the large pipeline first).
 func twoTenants() *snapshot.Snapshot {
-	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system",
+	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system", Agents: []v1.LogAgent{raisedBudgets(v1.DefaultAgentName)},
 		Namespaces: []snapshot.Namespace{{Name: "team-a"}, {Name: "team-b"}}}
 	for _, ns := range []string{"team-a", "team-b"} {
 		s.Outputs = append(s.Outputs, v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "out", ResourceVersion: "1"},

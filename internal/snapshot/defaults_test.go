@@ -109,8 +109,13 @@ metadata: {name: r}
 spec: {retention: 30d}
 `,
 		check: func(t *testing.T, s *Snapshot) {
+			nsDisk, agentDisk := resource.MustParse("5Gi"), resource.MustParse("20Gi")
 			want(t, "agent", s.Agents[0].Spec, v1.LogAgentSpec{ImagePullPolicy: "IfNotPresent", HostPath: "/var/lib/logplane",
-				MetricsPort: 2020, ConfigReload: v1.ConfigReloadRestart, MaxUnavailable: ptr(intstr.FromString("10%")), LogLevel: "warn"})
+				MetricsPort: 2020, ConfigReload: v1.ConfigReloadRestart, MaxUnavailable: ptr(intstr.FromString("10%")), LogLevel: "warn",
+				Budgets: v1.AgentBudgets{
+					PerNamespace: v1.NamespaceBudget{OutputSections: 16, Workers: 12, FilterThreads: 32, FilesystemBuffer: &nsDisk, PipelineConfigBytes: 131072},
+					PerAgent:     v1.AgentBudget{OutputSections: 48, Workers: 32, FilterThreads: 128, FilesystemBuffer: &agentDisk},
+				}})
 			p := s.Policies[0].Spec
 			want(t, "delivery", p.Delivery, v1.DeliveryBestEffort)
 			want(t, "buffer", p.Buffer.MaxSize.Cmp(resource.MustParse("1Gi")), 0)

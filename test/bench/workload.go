@@ -64,7 +64,7 @@ func BuildWorkload(s Shape) (*Workload, error) {
 
 	// Outputs come first, as Argo CD orders them: a pipeline created before its output
 	// is reported OutputNotFound until the output arrives, which is correct but noisy.
-	docs = []string{retentionPolicyYAML}
+	docs = []string{retentionPolicyYAML, agentYAML}
 	for c := range s.ClusterOutputs {
 		docs = append(docs, clusterOutputYAML(c))
 	}
@@ -117,6 +117,17 @@ spec:
   retention: 1y
   delivery: AtLeastOnce
   buffer: {maxSize: 1Gi}`
+
+// agentYAML is the default agent with its budgets raised as far as the API allows, as a
+// platform team running thousands of pipelines per node does (on nodes that give the
+// agent enough open files): the benchmark measures the operator, not the budgets.
+const agentYAML = `apiVersion: logging.logplane.dev/v1alpha1
+kind: LogAgent
+metadata: {name: default}
+spec:
+  budgets:
+    perNamespace: {outputSections: 100000, workers: 100000, filterThreads: 100000, filesystemBuffer: 100Ti, pipelineConfigBytes: 16777216}
+    perAgent: {outputSections: 100000, workers: 100000, filterThreads: 100000, filesystemBuffer: 100Ti}`
 
 // clusterOutputYAML is a platform destination open to every bench namespace.
 func clusterOutputYAML(c int) string {

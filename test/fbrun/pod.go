@@ -55,6 +55,9 @@ type Pod struct {
 	// interface: it can listen on any port and reach nothing outside. In either
 	// network, names resolve only through /etc/hosts.
 	PrivateNetwork bool
+	// OpenFiles sets the soft and hard RLIMIT_NOFILE of Fluent Bit when not 0, as a
+	// container runtime does (containerd 2.x gives containers a soft limit of 1024).
+	OpenFiles int
 	// TrustedCAs are PEM certificates the pod trusts besides the machine's: its
 	// /etc/ssl/certs holds the machine's certificates, and ca-certificates.crt and
 	// ca-bundle.crt there hold the machine's bundle followed by these. Fluent Bit
@@ -216,6 +219,9 @@ cd /
 chroot=$(command -v chroot)
 if [ -n "$podpath" ]; then PATH=$podpath; else unset PATH; fi
 `)
+	if p.OpenFiles != 0 {
+		fmt.Fprintf(&b, "ulimit -n %d\n", p.OpenFiles)
+	}
 	if p.User != 0 {
 		fmt.Fprintf(&b, "exec \"$chroot\" --userspec=%d:%d \"$root\" %s \"$@\"\n", p.User, p.User, BinaryPath)
 	} else {

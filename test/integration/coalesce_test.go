@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -8,10 +9,14 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	agentobjects "github.com/logplane/logplane/internal/agent"
 )
 
 // agentReconciles reads controller-runtime's reconcile counter for the agent controller.
@@ -57,6 +62,16 @@ func TestBurstOfPipelinesIsCoalesced(t *testing.T) {
 	if err := k8s.Create(ctx, out); err != nil {
 		t.Fatal(err)
 	}
+	// An agent of their own whose budgets admit them all (the default budgets hold a
+	// namespace to 16 output sections).
+	most := resource.MustParse("100Ti")
+	agent := &v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: "burst"}, Spec: v1.LogAgentSpec{Budgets: v1.AgentBudgets{
+		PerNamespace: v1.NamespaceBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most},
+		PerAgent:     v1.AgentBudget{OutputSections: 100000, Workers: 100000, FilterThreads: 100000, FilesystemBuffer: &most}}}}
+	if err := k8s.Create(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), agent) })
 	before := agentReconciles(t)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -67,7 +82,7 @@ func TestBurstOfPipelinesIsCoalesced(t *testing.T) {
 			defer wg.Done()
 			for i := w; i < n; i += 8 {
 				p := &v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("p-%03d", i)},
-					Spec: v1.LogPipelineSpec{Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}},
+					Spec: v1.LogPipelineSpec{Agent: "burst", Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}},
 						OutputRefs: []v1.ResourceName{"debug"}}}
 				if err := k8s.Create(ctx, p); err != nil {
 					errs <- err
@@ -82,11 +97,12 @@ func TestBurstOfPipelinesIsCoalesced(t *testing.T) {
 	}
 	created := time.Since(start)
 	eventually(t, "all pipelines in the configuration", func() error {
-		cfg, _, err := agentConfig(ctx)
-		if err != nil {
+		var secret corev1.Secret
+		key := client.ObjectKey{Namespace: operatorNamespace, Name: agentobjects.ResourceName("burst") + "-config-0"}
+		if err := k8s.Get(ctx, key, &secret); err != nil {
 			return err
 		}
-		if c := strings.Count(cfg, "alias: \"lp_lpl_burst_"); c != n {
+		if c := strings.Count(string(secret.Data["fluent-bit.yaml"]), "alias: \"lp_lpl_burst_"); c != n {
 			return errString(fmt.Sprintf("%d of %d pipelines", c, n))
 		}
 		return nil

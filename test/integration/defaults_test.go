@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/render"
 )
 
 const defaultsNamespace = "defaults"
@@ -28,6 +29,8 @@ func TestSchemaDefaultsAsDocumented(t *testing.T) {
 			ConfigReload:    v1.ConfigReloadRestart,
 			MaxUnavailable:  ptr(intstr.FromString("10%")),
 			LogLevel:        "warn",
+			// The renderer's defaults, which the built-in agent uses.
+			Budgets: render.DefaultBudgets(),
 		}
 		assertEqual(t, got.Spec, want)
 	})

@@ -145,8 +145,10 @@ func TestOneTenantsHugePipelineFreezesNoOne(t *testing.T) {
 	}
 	eventually(t, "the other tenant's pipeline ConfigGenerated=True",
 		condition(other, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
-	eventually(t, "the large pipeline ConfigGenerated=False ConfigTooLarge",
-		condition(huge, metav1.ConditionFalse, conditions.ReasonConfigTooLarge))
+	// The default pipelineConfigBytes budget refuses it before the file limits
+	// (ConfigTooLarge) are reached.
+	eventually(t, "the large pipeline ConfigGenerated=False OverBudget",
+		condition(huge, metav1.ConditionFalse, conditions.ReasonOverBudget))
 	t.Logf("both statuses written %v after the large pipeline was applied", time.Since(applied).Round(time.Millisecond))
 
 	if ok, err := agentConfigHolds(ctx, "lp_lpl_"+big+"_huge_"); err != nil || ok {
@@ -157,8 +159,8 @@ func TestOneTenantsHugePipelineFreezesNoOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeConfigGenerated).Message
-	if !strings.Contains(msg, "LogOutput/"+big+"/out") || !strings.Contains(msg, "Use fewer or shorter") {
-		t.Errorf("the message does not say which section is too large and what to do: %s", msg)
+	if !strings.Contains(msg, "bytes of configuration") || !strings.Contains(msg, "spec.budgets.perNamespace.pipelineConfigBytes") {
+		t.Errorf("the message does not say which budget the pipeline is over and where to raise it: %s", msg)
 	}
 	if n := reconcilePanics(t) - panicsBefore; n > 0 {
 		t.Errorf("%v reconciles panicked", n)

@@ -274,6 +274,9 @@ spec: {retention: 30d, retry: {maxDuration: 1 hour}}`, "must be a duration from 
 		{"privileged metrics port", agent(`metricsPort: 80`), "should be greater than or equal to 1024"},
 		{"zero maxUnavailable", agent(`maxUnavailable: 0%`), "must be a positive number of pods or a percentage"},
 		{"unknown reload mode", agent(`configReload: Signal`), `Unsupported value: "Signal"`},
+		{"a budget of no workers", agent(`budgets: {perAgent: {workers: 0}}`), "should be greater than or equal to 1"},
+		{"a filesystem buffer budget below 1Mi", agent(`budgets: {perNamespace: {filesystemBuffer: 1Ki}}`), "must be at least 1Mi"},
+		{"a configuration budget below 1 KiB", agent(`budgets: {perNamespace: {pipelineConfigBytes: 100}}`), "should be greater than or equal to 1024"},
 	}
 	if len(cases) < 25 {
 		t.Fatalf("want at least 25 cases, have %d", len(cases))
