@@ -228,15 +228,14 @@ func TestOpenFilesPerOutputAndWorker(t *testing.T) {
 		t.Errorf("an output worker costs %.1f open files and a section with one worker %.1f: more than the 10 and 13 the default budgets assume",
 			perWorker, perSectionWithWorker)
 	}
-	// Four throttle filters on the pipeline of eight outputs: 32 threads, no open file.
+	// A throttle filter (one per pipeline at most) on the pipeline of eight outputs:
+	// 8 threads, no open file.
 	throttled := measure(1, 8, 1, 0, func(s *snapshot.Snapshot) {
-		for range 4 {
-			s.Pipelines[0].Spec.Filters = append(s.Pipelines[0].Spec.Filters,
-				v1.Filter{Type: v1.FilterThrottle, Throttle: &v1.ThrottleFilter{Records: 100, Interval: "1s"}})
-		}
+		s.Pipelines[0].Spec.Filters = append(s.Pipelines[0].Spec.Filters,
+			v1.Filter{Type: v1.FilterThrottle, Throttle: &v1.ThrottleFilter{Records: 100, Interval: "1s"}})
 	})
-	if got := throttled.threads - eightRun.threads; got != 32 || throttled.openFiles != eightRun.openFiles {
-		t.Errorf("4 throttle filters × 8 outputs: %d more threads (want 32), %d more open files (want 0)",
+	if got := throttled.threads - eightRun.threads; got != 8 || throttled.openFiles != eightRun.openFiles {
+		t.Errorf("a throttle filter × 8 outputs: %d more threads (want 8), %d more open files (want 0)",
 			got, throttled.openFiles-eightRun.openFiles)
 	}
 	// 32 sections with a worker each and 16 without: 48 sections, 32 workers.
