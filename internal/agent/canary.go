@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -89,6 +90,12 @@ func BuildCanary(in Input) *CanaryObjects {
 		}
 	}
 	c := &spec.Containers[0]
+	// Not "metrics": the throughput monitor reads every logplane pod's metrics port,
+	// and a canary carries no one's records.
+	for i := range c.Ports {
+		c.Ports[i].Name = "health"
+	}
+	c.ReadinessProbe.HTTPGet.Port = intstr.FromString("health")
 	c.LivenessProbe = nil
 	c.ReadinessProbe.PeriodSeconds = 1
 	c.ReadinessProbe.FailureThreshold = 1
