@@ -33,7 +33,8 @@ func configCondition(ref render.Ref, rendered bool, problems []render.Problem, g
 		}
 	}
 	switch {
-	case len(blocking) > 0 && !rendered:
+	case len(blocking) > 0 && (!rendered || blocking[0].Reason == conditions.ReasonRejectedByAgent):
+		// Refused by Fluent Bit: the message says whether the previous version runs.
 		return condition(conditions.TypeConfigGenerated, metav1.ConditionFalse, blocking[0].Reason, join(blocking), generation)
 	case len(blocking) > 0:
 		// Some outputs failed; the pipeline ships to the others.
