@@ -34,6 +34,7 @@ import (
 	"github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/apply"
+	"github.com/logplane/logplane/internal/canary"
 	"github.com/logplane/logplane/internal/flow"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 	flowreconciler "github.com/logplane/logplane/internal/reconciler/flow"
@@ -80,6 +81,8 @@ type Options struct {
 	// pod before the nodes get it (internal/reconciler/agent/canary.go). Off, every
 	// rendered configuration is written as it is.
 	Canary bool
+	// CanaryTiming bounds each canary run; zero is canary.DefaultTiming.
+	CanaryTiming canary.Timing
 	// Webhook: see webhook.go.
 	Webhook   WebhookOptions
 	PprofAddr string
@@ -187,7 +190,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		// least this often, undoing edits made by hand.
 		Applied: apply.NewMemo(10*time.Minute, mgr.GetAPIReader())}}
 	if opts.Canary {
-		agents.Prover = &agentreconciler.PodProver{Client: mgr.GetClient(), Namespace: opts.Namespace}
+		agents.Prover = &agentreconciler.PodProver{Client: mgr.GetClient(), Namespace: opts.Namespace, Timing: opts.CanaryTiming}
 	}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)

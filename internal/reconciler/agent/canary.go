@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -226,7 +227,7 @@ type held struct {
 	snap *snapshot.Snapshot
 	held map[render.Ref]render.Problem
 	// rejectedRunning are resources Fluent Bit refused at their current version that
-	// run at their proven one.
+	// run at their proven one, and outputs its error line names.
 	rejectedRunning []render.Problem
 }
 
@@ -261,6 +262,7 @@ func (r *Reconciler) holding(snap *snapshot.Snapshot, cur canary.Versions, objec
 		if isRejected {
 			h.held[ref] = render.Problem{Reason: conditions.ReasonRejectedByAgent,
 				Message: conditions.Message(conditions.ReasonRejectedByAgent, agent, rej.Message, "The resource is left out of the configuration until it changes.")}
+			h.rejectedRunning = append(h.rejectedRunning, namedOutput(ref, rej, rejected, agent)...)
 		} else {
 			h.held[ref] = render.Problem{Reason: conditions.ReasonCanaryPending, Message: conditions.Message(conditions.ReasonCanaryPending, agent)}
 		}
@@ -284,6 +286,35 @@ func (r *Reconciler) holding(snap *snapshot.Snapshot, cur canary.Versions, objec
 	})
 	h.snap = &s
 	return h
+}
+
+// sectionAlias finds the section Fluent Bit names in its error line.
+var sectionAlias = regexp.MustCompile(`\[output:[a-z0-9_]+:(lp_[^\]]+)\]`)
+
+// namedOutput reports the refusal on the output too when Fluent Bit's line names the
+// output section of the refused pipeline: bisection finds the change that made the
+// configuration fail, which for a new output is the first pipeline to use it (an
+// output nobody uses is not in the configuration), yet the fix is usually the
+// output's.
+func namedOutput(pipeline render.Ref, rej canary.Rejection, rejected map[render.Ref]canary.Rejection, agent string) []render.Problem {
+	m := sectionAlias.FindStringSubmatch(rej.Message)
+	if m == nil || pipeline.Kind != alias.LogPipeline && pipeline.Kind != alias.ClusterLogPipeline {
+		return nil
+	}
+	o, ok := alias.Decode(m[1])
+	if !ok || o.PipelineKind != pipeline.Kind || o.Namespace != pipeline.Namespace || o.Pipeline != pipeline.Name {
+		return nil
+	}
+	out := render.Ref{Kind: o.OutputKind, Name: o.Output}
+	if o.OutputKind == alias.LogOutput {
+		out.Namespace = o.Namespace
+	}
+	if _, ok := rejected[out]; ok {
+		return nil
+	}
+	return []render.Problem{{Ref: out, Reason: conditions.ReasonRejectedByAgent,
+		Message: conditions.Message(conditions.ReasonRejectedByAgent, agent, rej.Message,
+			"It is used by "+pipeline.String()+", which is left out of the configuration until one of them changes.")}}
 }
 
 // swapped returns list with the items in swap replaced by their remembered
