@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -402,6 +404,39 @@ func agentConfig(res *render.Result, agent string) *render.AgentConfig {
 		}
 	}
 	return nil
+}
+
+// outputRejections are the refusals of outputs that the canaries of agents other
+// than except found: only the default agent publishes outputs' verdicts, and an
+// output is often used by other agents' pipelines only.
+func (r *Reconciler) outputRejections(except string) []render.Problem {
+	r.canaryMu.Lock()
+	defer r.canaryMu.Unlock()
+	var out []render.Problem
+	for agent, st := range r.canaries {
+		if agent == except || st.planner == nil {
+			continue
+		}
+		rejected := st.planner.Rejected()
+		for ref, rej := range rejected {
+			switch ref.Kind {
+			case alias.LogOutput, alias.ClusterLogOutput:
+				tail := "The resource is left out of the configuration until it changes."
+				if _, ok := st.planner.Proven()[ref]; ok {
+					tail = "Its previous version keeps running."
+				}
+				out = append(out, render.Problem{Ref: ref, Reason: conditions.ReasonRejectedByAgent,
+					Message: conditions.Message(conditions.ReasonRejectedByAgent, agent, rej.Message, tail)})
+			default:
+				out = append(out, namedOutput(ref, rej, rejected, agent)...)
+			}
+		}
+	}
+	// In a fixed order, so that a status joining several messages does not churn.
+	slices.SortFunc(out, func(a, b render.Problem) int {
+		return cmp.Or(cmp.Compare(a.Ref.String(), b.Ref.String()), cmp.Compare(a.Message, b.Message))
+	})
+	return out
 }
 
 // canaryFields are the Reconciler's canary state, embedded to keep reconciler.go

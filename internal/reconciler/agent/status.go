@@ -120,7 +120,11 @@ func (r *Reconciler) publishVerdicts(agent string, snap *snapshot.Snapshot, res 
 	r.Board.PublishAgentHealth(agent, health)
 	r.Board.PublishConfig(agent, verdicts)
 	if isDefault {
-		r.Board.PublishOutputs(outputVerdicts(snap, res.Problems))
+		problems := res.Problems
+		if extra := r.outputRejections(agent); len(extra) > 0 {
+			problems = append(slices.Clone(problems), extra...)
+		}
+		r.Board.PublishOutputs(outputVerdicts(snap, problems))
 	}
 }
 
