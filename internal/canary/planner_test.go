@@ -267,3 +267,41 @@ func BenchmarkBurst(b *testing.B) {
 		})
 	}
 }
+
+// A burst that keeps arriving while canaries run (Argo CD applying 2,000 pipelines, 100
+// per canary run) costs a run per wave at most, and each offender its bisection.
+func TestBurstArrivingDuringRuns(t *testing.T) {
+	const n, wave = 2000, 100
+	for _, offenders := range []int{0, 1, 3} {
+		f := &fluentBit{bad: map[Change]bool{}}
+		for k := range offenders {
+			f.bad[Change{pipeline((k*n)/offenders + 7), "1"}] = true
+		}
+		p := NewPlanner(nil)
+		cur := Versions{}
+		for arrived := 0; ; {
+			// Each canary run takes as long as a wave of creations takes to arrive.
+			for i := arrived; i < min(arrived+wave, n); i++ {
+				cur[pipeline(i)] = "1"
+			}
+			arrived = min(arrived+wave, n)
+			c, ok := p.Next(cur)
+			if !ok {
+				if arrived == n {
+					break
+				}
+				continue
+			}
+			if ok, msg := f.run(p.Proven(), c); ok {
+				p.Passed()
+			} else {
+				p.Refused(msg)
+			}
+		}
+		bound := n/wave + offenders*(int(math.Ceil(math.Log2(n)))+2)
+		t.Logf("%d creations in waves of %d, %d offenders: %d canary runs (bound %d)", n, wave, offenders, f.runs, bound)
+		if f.runs > bound || len(p.Rejected()) != offenders || len(p.Proven()) != n-offenders {
+			t.Errorf("%d runs (bound %d), %d rejected, %d proven", f.runs, bound, len(p.Rejected()), len(p.Proven()))
+		}
+	}
+}
