@@ -1,16 +1,21 @@
 package agent
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -53,6 +58,8 @@ type canaryState struct {
 	refused map[string]string
 	// Runs counts the canary runs started, for tests and logs.
 	runs int
+	// saved is the hash whose proven versions were last saved.
+	saved string
 }
 
 const maxHashes = 256
@@ -98,11 +105,26 @@ func (r *Reconciler) prove(ctx context.Context, agent string, owner *v1.LogAgent
 		if running != "" {
 			st.proven[running] = true
 		}
-		if fullCfg := agentConfig(full, agent); fullCfg != nil && fullCfg.Hash == running {
+		saved, err := r.readProven(ctx, agent, running)
+		if err != nil {
+			return proof{}, err
+		}
+		switch fullCfg := agentConfig(full, agent); {
+		case fullCfg != nil && fullCfg.Hash == running:
 			// What runs is what there is: every resource is proven as it is.
 			st.planner = canary.NewPlanner(cur)
 			st.objects = objects
-		} else {
+		case saved != nil:
+			// What runs was rendered from saved: the rest are changes. The specs of
+			// edited resources are not saved, so a refused edit is left out, not held
+			// at its previous version, until this process proves one.
+			st.planner = canary.NewPlanner(saved)
+			for ref, v := range saved {
+				if cur[ref] == v {
+					st.objects[ref] = objects[ref]
+				}
+			}
+		default:
 			st.planner = canary.NewPlanner(nil)
 		}
 		r.canaries[agent] = st
@@ -437,6 +459,90 @@ func (r *Reconciler) outputRejections(except string) []render.Problem {
 		return cmp.Or(cmp.Compare(a.Ref.String(), b.Ref.String()), cmp.Compare(a.Message, b.Message))
 	})
 	return out
+}
+
+// provenState is saved with each configuration written: the versions it was rendered
+// from, so that a restarted operator knows which resources run.
+type provenState struct {
+	Hash     string            `json:"hash"`
+	Versions map[string]string `json:"versions"`
+}
+
+// StateSecretName holds the agent's provenState.
+func StateSecretName(agent string) string { return agentobjects.ResourceName(agent) + "-canary-state" }
+
+const stateKey = "proven.json.gz"
+
+// provenSecret is the Secret that saves the proven versions of the configuration
+// with the given hash; nil when it is saved already.
+func (r *Reconciler) provenSecret(agent, hash string) (*corev1.Secret, error) {
+	r.canaryMu.Lock()
+	defer r.canaryMu.Unlock()
+	st := r.canaries[agent]
+	if st == nil || st.saved == hash {
+		return nil, nil
+	}
+	state := provenState{Hash: hash, Versions: map[string]string{}}
+	for ref, v := range st.planner.Proven() {
+		state.Versions[ref.String()] = v
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(state); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	st.saved = hash
+	return &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: StateSecretName(agent), Namespace: r.Namespace,
+			Labels: map[string]string{agentobjects.LabelAgent: agent, agentobjects.LabelManagedBy: "logplane"}},
+		Type: corev1.SecretTypeOpaque, Data: map[string][]byte{stateKey: buf.Bytes()}}, nil
+}
+
+// forgetSaved makes the next write save the proven versions again.
+func (r *Reconciler) forgetSaved(agent string) {
+	r.canaryMu.Lock()
+	defer r.canaryMu.Unlock()
+	if st := r.canaries[agent]; st != nil {
+		st.saved = ""
+	}
+}
+
+// readProven reads the saved versions of the running configuration; nil when none
+// are saved for it.
+func (r *Reconciler) readProven(ctx context.Context, agent, running string) (canary.Versions, error) {
+	if running == "" {
+		return nil, nil
+	}
+	var s corev1.Secret
+	err := r.Secrets.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: StateSecretName(agent)}, &s)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to get Secret %s: %w", StateSecretName(agent), err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(s.Data[stateKey]))
+	if err != nil {
+		return nil, nil // unreadable: prove again
+	}
+	var state provenState
+	if err := json.NewDecoder(zr).Decode(&state); err != nil || state.Hash != running {
+		return nil, nil
+	}
+	v := canary.Versions{}
+	for key, version := range state.Versions {
+		parts := strings.Split(key, "/")
+		switch len(parts) {
+		case 2:
+			v[render.Ref{Kind: parts[0], Name: parts[1]}] = version
+		case 3:
+			v[render.Ref{Kind: parts[0], Namespace: parts[1], Name: parts[2]}] = version
+		}
+	}
+	return v, nil
 }
 
 // canaryFields are the Reconciler's canary state, embedded to keep reconciler.go

@@ -168,6 +168,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.pruneSecrets(ctx, req.Name, objs, existing); err != nil {
 		return reconcile.Result{}, err
 	}
+	if r.Prover != nil {
+		// After the configuration: what is saved always describes what was written.
+		state, err := r.provenSecret(req.Name, cfg.Hash)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if state != nil {
+			if owner != nil {
+				if err := controllerutil.SetOwnerReference(owner, state, r.Client.Scheme()); err != nil {
+					return reconcile.Result{}, err
+				}
+			}
+			if err := apply.Apply(ctx, r.Client, state); err != nil {
+				r.forgetSaved(req.Name)
+				return reconcile.Result{}, err
+			}
+		}
+	}
 	logger.V(1).Info("applied agent", "configHash", cfg.Hash, "pipelines", len(cfg.Pipelines))
 
 	if req.Name == v1.DefaultAgentName {
