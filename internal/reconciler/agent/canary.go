@@ -172,6 +172,12 @@ func (r *Reconciler) prove(ctx context.Context, agent string, owner *v1.LogAgent
 		return v, nil
 	}
 
+	before := rejectionKey(st.planner.Rejected())
+	defer func() {
+		if agent != v1.DefaultAgentName && r.Wake != nil && rejectionKey(st.planner.Rejected()) != before {
+			r.Wake(v1.DefaultAgentName)
+		}
+	}()
 	var requeue time.Duration
 	steps := 0
 	for ; steps < maxSteps; steps++ {
@@ -310,6 +316,16 @@ func (r *Reconciler) holding(snap *snapshot.Snapshot, cur canary.Versions, objec
 	})
 	h.snap = &s
 	return h
+}
+
+// rejectionKey identifies a set of rejections, to tell when it changed.
+func rejectionKey(rejected map[render.Ref]canary.Rejection) string {
+	keys := make([]string, 0, len(rejected))
+	for ref, r := range rejected {
+		keys = append(keys, ref.String()+"@"+r.Version)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
 }
 
 // sectionAlias finds the section Fluent Bit names in its error line.

@@ -58,6 +58,10 @@ type Reconciler struct {
 	// Prover proves each changed configuration in a canary before the nodes get it
 	// (see canary.go); nil writes every configuration as rendered.
 	Prover Prover
+	// Wake queues a reconcile of the named agent; nil queues nothing. Another agent's
+	// canary asks the default agent, which publishes outputs' verdicts, to say what
+	// it found about them.
+	Wake func(agent string)
 
 	canaryFields
 
