@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/reconciler/agent"
@@ -48,8 +49,18 @@ func (c *AgentController) SetupWithManager(mgr ctrl.Manager) error {
 	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	secrets := &metav1.PartialObjectMetadata{}
 	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	// An agent's canary wakes the default agent when what it refused changes (see
+	// agent.Reconciler.Wake); a full channel drops the wake, a later one comes.
+	wake := make(chan event.GenericEvent, 16)
+	c.Wake = func(name string) {
+		select {
+		case wake <- event.GenericEvent{Object: &v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: name}}}:
+		default:
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("agent").
+		WatchesRawSource(source.Channel(wake, &handler.EnqueueRequestForObject{})).
 		Watches(&v1.LogAgent{}, allAgents, specOnly).
 		// A pipeline's change queues the agents it ran and runs on (and the default
 		// agent, which reports on outputs), so one tenant's edit does not re-render

@@ -27,6 +27,12 @@ const (
 
 func sampleInput(t *testing.T) Input {
 	t.Helper()
+	return sampleInputWith(t, nil)
+}
+
+// sampleInputWith is sampleInput with the snapshot changed by edit before it renders.
+func sampleInputWith(t *testing.T, edit func(*snapshot.Snapshot)) Input {
+	t.Helper()
 	s, err := snapshot.LoadFiles([]string{filepath.Join("..", "..", "config", "samples")}, "logplane-system", "default")
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +50,9 @@ func sampleInput(t *testing.T) Input {
 				BasicAuth: &v1.BasicAuth{User: "shop", Password: v1.SecretKeyRef{Name: "basic", Key: "password"}}},
 				TLS: &v1.TLS{CA: &v1.SecretKeyRef{Name: "ca", Key: "ca.crt"}}}})
 	s.Pipelines[1].Spec.OutputRefs = append(s.Pipelines[1].Spec.OutputRefs, "archive", "collector")
+	if edit != nil {
+		edit(s)
+	}
 	res := render.Render(s)
 	var agentCfg render.Config
 	for _, a := range res.Agents {

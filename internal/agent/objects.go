@@ -27,8 +27,9 @@ const (
 	LabelManagedBy   = "app.kubernetes.io/managed-by"
 	AnnotationConfig = "logging.logplane.dev/config-hash"
 	managedBy        = "logplane"
-	componentAgent   = "agent"
-	configDir        = "/fluent-bit/etc"
+	// ComponentAgent is the component label of the agent's DaemonSet pods.
+	ComponentAgent = "agent"
+	configDir      = "/fluent-bit/etc"
 	// AWSCredentialsKey holds the AWS shared credentials file in a credentials Secret.
 	AWSCredentialsKey = "credentials"
 )
@@ -88,14 +89,14 @@ func ResourceName(agent string) string { return "logplane-agent-" + agent }
 // Build builds the objects for in.
 func Build(in Input) *Objects {
 	name := ResourceName(in.Name)
-	labels := map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent, LabelManagedBy: managedBy}
+	labels := map[string]string{LabelAgent: in.Name, LabelComponent: ComponentAgent, LabelManagedBy: managedBy}
 	// The kubernetes filter reads pods and namespaces; nothing else.
 	o := withIdentity(in, name, labels, "pods", "namespaces")
 	o.DaemonSet = daemonSet(in, name, labels, o)
 	o.Service = &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: name + "-metrics", Namespace: in.Namespace, Labels: labels},
 		Spec: corev1.ServiceSpec{
 			ClusterIP: corev1.ClusterIPNone,
-			Selector:  map[string]string{LabelAgent: in.Name, LabelComponent: componentAgent},
+			Selector:  map[string]string{LabelAgent: in.Name, LabelComponent: ComponentAgent},
 			Ports:     []corev1.ServicePort{{Name: "metrics", Port: metricsPort(in.Spec), TargetPort: intstr.FromString("metrics")}},
 		}}
 	return o

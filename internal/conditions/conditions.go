@@ -69,6 +69,14 @@ const (
 	// ReasonRenderFailed: rendering the resource failed (a bug in logplane); it is
 	// left out so that the others render.
 	ReasonRenderFailed = "RenderFailed"
+	// ReasonRejectedByAgent: Fluent Bit refused to start the configuration with this
+	// version of the resource (a canary run found it); the agents keep the last
+	// configuration Fluent Bit accepted.
+	ReasonRejectedByAgent = "RejectedByAgent"
+	// ReasonCanaryPending: the configuration with this version of the resource is not
+	// proven yet (a canary run of Fluent Bit is on its way); the agents keep the last
+	// proven configuration meanwhile.
+	ReasonCanaryPending = "CanaryPending"
 
 	// ReasonAgentReady: every agent pod runs the current configuration and is ready.
 	ReasonAgentReady = "AgentReady"
@@ -145,6 +153,8 @@ var messages = map[string]string{
 	ReasonConfigTooLarge:          "%s is left out of the configuration: %s. Use fewer or shorter filters, rules or outputs.",
 	ReasonOverBudget:              "The pipeline is left out of agent %s's configuration: %s, over the budget of %s (LogAgent %s, spec.budgets.%s). Pipelines created earlier keep their share; claim less, or ask the platform team to raise the budget.",
 	ReasonRenderFailed:            "logplane could not render this resource, so it is left out while the others render: %s. This is a bug in logplane; please report it with the resource's spec.",
+	ReasonRejectedByAgent:         "Fluent Bit of agent %s refused to start with this version of the resource: %s. %s",
+	ReasonCanaryPending:           "Agent %s is proving a configuration with this version of the resource by starting Fluent Bit in a canary pod; the nodes keep the last proven configuration meanwhile.",
 	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",
 	ReasonFlowHealthy:             "Records are delivered and none were dropped in the last measurement window (status.throughput).",

@@ -34,6 +34,7 @@ import (
 	"github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/apply"
+	"github.com/logplane/logplane/internal/canary"
 	"github.com/logplane/logplane/internal/flow"
 	agentreconciler "github.com/logplane/logplane/internal/reconciler/agent"
 	flowreconciler "github.com/logplane/logplane/internal/reconciler/flow"
@@ -76,6 +77,12 @@ type Options struct {
 	RolloutInterval time.Duration
 	// RetentionAppliers reaches the destinations; nil uses the real ones (tests swap it).
 	RetentionAppliers retention.Factory
+	// Canary proves every changed agent configuration by starting it in a canary
+	// pod before the nodes get it (internal/reconciler/agent/canary.go). Off, every
+	// rendered configuration is written as it is.
+	Canary bool
+	// CanaryTiming bounds each canary run; zero is canary.DefaultTiming.
+	CanaryTiming canary.Timing
 	// Webhook: see webhook.go.
 	Webhook   WebhookOptions
 	PprofAddr string
@@ -109,6 +116,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
 	fs.DurationVar(&o.RolloutInterval, "min-rollout-interval", 10*time.Second,
 		"Least time between two configuration rollouts (pod restarts) of an agent in Restart mode; a burst of changes rolls out its first and its last.")
+	fs.BoolVar(&o.Canary, "canary", true,
+		"Start each changed agent configuration in a canary pod before the nodes get it; a configuration Fluent Bit refuses never reaches them, and the resources that make it refuse are named in their status (RejectedByAgent). Needs nodes that can run the agent's image in the operator's namespace.")
 	o.Webhook.BindFlags(fs)
 	fs.StringVar(&o.PprofAddr, "pprof-address", "",
 		"Address of the Go pprof endpoints (/debug/pprof), for profiling; empty turns them off.")
@@ -180,6 +189,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		// Objects no watch covers (ServiceAccount, RBAC, Service) are re-applied at
 		// least this often, undoing edits made by hand.
 		Applied: apply.NewMemo(10*time.Minute, mgr.GetAPIReader())}}
+	if opts.Canary {
+		agents.Prover = &agentreconciler.PodProver{Client: mgr.GetClient(), Namespace: opts.Namespace, Timing: opts.CanaryTiming}
+	}
 	if err := agents.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the agent controller: %w", err)
 	}

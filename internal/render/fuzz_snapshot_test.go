@@ -96,7 +96,7 @@ func admitted(a *admission, s *snapshot.Snapshot) (*snapshot.Snapshot, []field.E
 // remembering Renderer that renders otherwise.
 func checkRender(t *testing.T, s *snapshot.Snapshot) {
 	t.Helper()
-	res := render(s, nil, nil)
+	res := render(s, nil, nil, nil)
 	configs := []Config{}
 	for _, a := range res.Agents {
 		configs = append(configs, a.Config)

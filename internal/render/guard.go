@@ -20,14 +20,14 @@ import (
 // to make the render panic, which it returns (with why). It panics only when no
 // resource alone makes the render panic (a bug in what they share), with the first
 // panic.
-func renderGuarded(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string) (*Result, map[Ref]string) {
-	res, failure := tryRender(s, memo, excluded)
+func renderGuarded(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string, held map[Ref]Problem) (*Result, map[Ref]string) {
+	res, failure := tryRender(s, memo, excluded, held)
 	if failure == nil {
 		return res, nil
 	}
 	// What a Renderer remembered half-way through may be inconsistent.
 	memo.forget()
-	found := isolate(s, excluded)
+	found := isolate(s, excluded, held)
 	if len(found) == 0 {
 		panic(failure)
 	}
@@ -37,7 +37,7 @@ func renderGuarded(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string
 			all[ref] = why
 		}
 	}
-	if res, failure = tryRender(s, memo, all); failure != nil {
+	if res, failure = tryRender(s, memo, all, held); failure != nil {
 		memo.forget()
 		panic(failure)
 	}
@@ -45,22 +45,23 @@ func renderGuarded(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string
 }
 
 // tryRender renders, returning a panic instead of panicking.
-func tryRender(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string) (res *Result, failure any) {
+func tryRender(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string, held map[Ref]Problem) (res *Result, failure any) {
 	defer func() {
 		if v := recover(); v != nil {
 			res, failure = nil, v
 		}
 	}()
-	return render(s, memo, excluded), nil
+	return render(s, memo, excluded, held), nil
 }
 
 // isolate finds the pipelines and outputs of s that make a render panic by
 // themselves: it renders halves of them, and halves of the halves that panic. A
 // pipeline is rendered with the outputs it refers to, as it would be in the whole.
-func isolate(s *snapshot.Snapshot, excluded map[Ref]string) map[Ref]string {
+func isolate(s *snapshot.Snapshot, excluded map[Ref]string, held map[Ref]Problem) map[Ref]string {
 	var candidates []Ref
 	add := func(ref Ref) {
-		if _, ok := excluded[ref]; !ok {
+		_, isHeld := held[ref]
+		if _, ok := excluded[ref]; !ok && !isHeld {
 			candidates = append(candidates, ref)
 		}
 	}
@@ -82,7 +83,7 @@ func isolate(s *snapshot.Snapshot, excluded map[Ref]string) map[Ref]string {
 		if len(refs) == 0 {
 			return
 		}
-		_, failure := tryRender(subset(s, refs), nil, excluded)
+		_, failure := tryRender(subset(s, refs), nil, excluded, held)
 		switch {
 		case failure == nil:
 		case len(refs) == 1:

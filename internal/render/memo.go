@@ -87,7 +87,10 @@ type checkResult struct {
 }
 
 // Render renders s. It does not modify s; it is safe for concurrent use.
-func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
+func (r *Renderer) Render(s *snapshot.Snapshot) *Result { return r.RenderHolding(s, nil) }
+
+// RenderHolding renders s as RenderHolding does, remembering as Render does.
+func (r *Renderer) RenderHolding(s *snapshot.Snapshot, held map[Ref]Problem) *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !bytes.Equal(r.salt, s.Salt) {
@@ -99,7 +102,7 @@ func (r *Renderer) Render(s *snapshot.Snapshot) *Result {
 	}
 	r.epoch++
 	r.touchedSections, r.touchedChecks, r.touchedShards = 0, 0, 0
-	res, found := renderGuarded(s, r, r.excludedNow(s))
+	res, found := renderGuarded(s, r, r.excludedNow(s), held)
 	r.rememberFailed(s, found)
 	if r.touchedSections != r.nsections {
 		r.nsections = 0

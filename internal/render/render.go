@@ -69,18 +69,27 @@ type Result struct {
 
 // Render renders s with nothing remembered. It does not modify s.
 func Render(s *snapshot.Snapshot) *Result {
-	res, _ := renderGuarded(s, nil, nil)
+	res, _ := renderGuarded(s, nil, nil, nil)
 	return res
 }
 
-// render renders s, leaving out the resources in excluded (see guard.go).
-func render(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string) *Result {
+// RenderHolding renders s without the pipelines and outputs in held, each reported
+// with its problem (none when the problem has no Reason): the canary holds back
+// changes that are not proven yet, or that Fluent Bit refused.
+func RenderHolding(s *snapshot.Snapshot, held map[Ref]Problem) *Result {
+	res, _ := renderGuarded(s, nil, nil, held)
+	return res
+}
+
+// render renders s, leaving out the resources in excluded (see guard.go) and held.
+func render(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string, held map[Ref]Problem) *Result {
 	s = sortedCopy(s)
 	// The checks run while the snapshot is indexed.
 	prechecked := precheck(s, memo)
 	r := newResolver(s)
 	r.memo = memo
 	r.excluded = excluded
+	r.held = held
 	r.prechecked = prechecked()
 	pipelines := r.resolve()
 	res := &Result{}

@@ -96,6 +96,8 @@ type resolver struct {
 	prechecked map[any]*checkResult
 	// excluded are resources left out because rendering them failed, with why.
 	excluded map[Ref]string
+	// held are resources left out by the caller, with the problem to report.
+	held map[Ref]Problem
 }
 
 func newResolver(s *snapshot.Snapshot) *resolver {
@@ -107,6 +109,13 @@ func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }
 
 // failed reports a resource whose rendering failed, and says so on its status.
 func (r *resolver) failed(ref Ref) bool {
+	if p, ok := r.held[ref]; ok {
+		if p.Reason != "" {
+			p.Ref = ref
+			r.report(p)
+		}
+		return true
+	}
 	why, ok := r.excluded[ref]
 	if ok {
 		r.report(problem(ref, conditions.ReasonRenderFailed, why))
@@ -362,7 +371,7 @@ func (r *resolver) resolveParallel() []*pipeline {
 	outputs := len(r.snap.Outputs)/workers + len(r.snap.ClusterOutputs) // each part's, about
 	parallel(workers, 1, func(w int) {
 		part := &resolver{snap: r.snap, index: r.index, outputs: make(map[Ref]*output, outputs),
-			prechecked: r.prechecked, excluded: r.excluded}
+			prechecked: r.prechecked, excluded: r.excluded, held: r.held}
 		parts[w] = part
 		outs[w] = part.resolveRange(w*n/workers, (w+1)*n/workers)
 	})

@@ -311,6 +311,9 @@ func (b *bench) startOperator(ctx context.Context, logName string) error {
 	// on this machine at the same time.
 	args := []string{"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--metrics-secure=false",
 		"--min-rollout-interval=" + rolloutInterval.String(),
+		// No kubelet runs canary pods here; internal/canary's BenchmarkBurst counts the
+		// canary runs of a burst.
+		"--canary=false",
 		"--webhook-port=" + strconv.Itoa(wport), "--webhook-cert-dir=" + filepath.Join(b.dir, "webhook-certs")}
 	b.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
 	b.pprof = ""

@@ -25,12 +25,15 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/logplane/logplane/internal/canary"
 	"github.com/logplane/logplane/internal/flow"
 	"github.com/logplane/logplane/internal/manager"
 	"github.com/logplane/logplane/internal/retention"
 	"github.com/logplane/logplane/test/fbrun"
+	"github.com/logplane/logplane/test/localnode"
 	"github.com/logplane/logplane/test/testenv"
 )
 
@@ -45,20 +48,22 @@ var cluster struct {
 	api  testenv.InCluster
 	stop context.CancelFunc
 	done chan error
+	// canaries runs the operator's canary pods.
+	canaries *canaryKubelet
 }
 
 // clusterFor returns the shared control plane for a test that runs Fluent Bit.
 func clusterFor(t *testing.T) (string, *testenv.Env, testenv.InCluster) {
 	t.Helper()
 	bin := fbrun.Binary(t)
-	cluster.once.Do(func() { cluster.err = startCluster() })
+	cluster.once.Do(func() { cluster.err = startCluster(bin) })
 	if cluster.err != nil {
 		t.Fatal(cluster.err)
 	}
 	return bin, cluster.env, cluster.api
 }
 
-func startCluster() error {
+func startCluster(bin string) error {
 	// A loopback address of its own, so that port 443 is free whatever else runs.
 	addr := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(250), 1+rand.IntN(250))
 	ctrllog.SetLogger(logr.Discard())
@@ -73,6 +78,18 @@ func startCluster() error {
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil {
 		return err
 	}
+	// Every changed agent configuration is proven by a canary pod first, which a
+	// node of its own runs, as the kubelet would, with the real Fluent Bit.
+	root, err := os.MkdirTemp("", "e2e-canary-node-")
+	if err != nil {
+		return err
+	}
+	node, err := localnode.New("canary", localnode.Kubelet{Client: env.Client, Binary: bin, API: cluster.api, Root: root}, cluster.api.Address)
+	if err != nil {
+		return err
+	}
+	cluster.canaries = &canaryKubelet{node: node, pods: map[types.UID]*localnode.BarePod{}, runs: map[string]int{}}
+	go cluster.canaries.loop(ctx)
 	cluster.done = make(chan error, 1)
 	// The operator's scraper clones the default transport: its proxy function sees
 	// every scrape, so that a test knows the exact windows the operator measured.
@@ -96,6 +113,10 @@ func startCluster() error {
 			// Without a kubelet nothing rolls pods: each scenario starts its agent
 			// once the configuration is written.
 			RolloutInterval: 0,
+			Canary:          true,
+			// One second of health after start is enough here: nothing is slow to
+			// fail on this machine.
+			CanaryTiming: canary.Timing{Settle: time.Second, Ready: 30 * time.Second, Start: 30 * time.Second},
 			// The API server calls the in-process webhook at the address envtest
 			// chose, trusting the certificate envtest wrote.
 			Webhook: manager.WebhookOptions{Port: env.WebhookInstallOptions.LocalServingPort,

@@ -221,7 +221,8 @@ func startOwnOperator(t *testing.T) client.Client {
 		Command: []string{bin, "manager"}, Kubeconfig: kubeconfig, Namespace: operatorNamespace,
 		LogPath: filepath.Join(dir, "operator.log"),
 		// No webhook: nothing here creates pods, and sidecar Secrets are written without it.
-		Args: []string{"--metrics-bind-address=0", "--webhook-port=0"},
+		// No canary: no kubelet runs its pod here (test/e2e runs them).
+		Args: []string{"--metrics-bind-address=0", "--webhook-port=0", "--canary=false"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -99,7 +99,9 @@ func (k *Kubelet) Container(ctx context.Context, pod *corev1.Pod, c corev1.Conta
 		p.Env = append(p.Env, e.Name+"="+value)
 	}
 	p.Env = append(p.Env, k.Env...)
-	if sa := pod.Spec.ServiceAccountName; sa != "" {
+	// A pod that opts out of the token gets none (the canary: the kubernetes filter
+	// starts without one).
+	if sa := pod.Spec.ServiceAccountName; sa != "" && (pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken) {
 		tr := &authenticationv1.TokenRequest{}
 		account := &corev1.ServiceAccount{}
 		if err := k.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: sa}, account); err != nil {

@@ -55,6 +55,15 @@ type Reconciler struct {
 	Board *status.Board
 	// Rollouts paces configuration rollouts in Restart mode; nil rolls out each change.
 	Rollouts *Rollouts
+	// Prover proves each changed configuration in a canary before the nodes get it
+	// (see canary.go); nil writes every configuration as rendered.
+	Prover Prover
+	// Wake queues a reconcile of the named agent; nil queues nothing. Another agent's
+	// canary asks the default agent, which publishes outputs' verdicts, to say what
+	// it found about them.
+	Wake func(agent string)
+
+	canaryFields
 
 	// eventsAbsent remembers that the events collector was removed. Only the default
 	// agent's reconcile touches it, and one reconcile per agent runs at a time.
@@ -102,12 +111,38 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		r.SecretIndex.record(req.Name, cfg.Config, referenced)
 	}
+	var canaryRequeue time.Duration
+	if r.Prover != nil {
+		// Only a configuration a canary proved reaches the nodes; the statuses tell
+		// what is held back and why.
+		p, err := r.prove(ctx, req.Name, owner, snap, secrets, res)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		res, cfg, canaryRequeue = p.res, p.cfg, p.requeue
+		if cfg == nil {
+			// Nothing proven to write yet: what runs stays.
+			state, err := r.agentState(ctx, req.Name)
+			if err != nil {
+				return reconcile.Result{}, err
+			}
+			r.publishVerdicts(req.Name, snap, res, pipelineHealth(state))
+			return reconcile.Result{RequeueAfter: canaryRequeue}, nil
+		}
+	}
 	in := agentobjects.Input{Name: req.Name, Namespace: r.Namespace, Config: cfg.Config,
 		SecretValues: secretValues(cfg.Config, secrets), OperatorImage: r.OperatorImage}
 	if owner != nil {
 		in.Spec = owner.Spec
 	}
 	objs := agentobjects.Build(in)
+	if r.Prover != nil {
+		for _, s := range objs.ConfigSecrets {
+			if s.Name == agentobjects.ConfigSecretName(agentobjects.ResourceName(req.Name), render.MainFile) {
+				s.Annotations = map[string]string{AnnotationProven: cfg.Hash}
+			}
+		}
+	}
 	// The running DaemonSet, as the cache has it, read once: the apply memo compares
 	// with it, and rollout pacing starts from its hash after a restart.
 	var live appsv1.DaemonSet
@@ -137,6 +172,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.pruneSecrets(ctx, req.Name, objs, existing); err != nil {
 		return reconcile.Result{}, err
 	}
+	if r.Prover != nil {
+		// After the configuration: what is saved always describes what was written.
+		state, err := r.provenSecret(req.Name, cfg.Hash)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if state != nil {
+			if owner != nil {
+				if err := controllerutil.SetOwnerReference(owner, state, r.Client.Scheme()); err != nil {
+					return reconcile.Result{}, err
+				}
+			}
+			if err := apply.Apply(ctx, r.Client, state); err != nil {
+				r.forgetSaved(req.Name)
+				return reconcile.Result{}, err
+			}
+		}
+	}
 	logger.V(1).Info("applied agent", "configHash", cfg.Hash, "pipelines", len(cfg.Pipelines))
 
 	if req.Name == v1.DefaultAgentName {
@@ -157,6 +210,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	r.publishVerdicts(req.Name, snap, res, pipelineHealth(state))
+	if canaryRequeue > 0 && (requeue == 0 || canaryRequeue < requeue) {
+		requeue = canaryRequeue
+	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
 }
 
@@ -185,7 +241,7 @@ func (r *Reconciler) agentState(ctx context.Context, agent string) (agentState, 
 		return agentState{}, fmt.Errorf("failed to get DaemonSet: %w", err)
 	}
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(r.Namespace), client.MatchingLabels{agentobjects.LabelAgent: agent}); err != nil {
+	if err := r.Client.List(ctx, &pods, client.InNamespace(r.Namespace), client.MatchingLabels{agentobjects.LabelAgent: agent, agentobjects.LabelComponent: agentobjects.ComponentAgent}); err != nil {
 		return agentState{}, fmt.Errorf("failed to list agent pods: %w", err)
 	}
 	return judgeAgent(&ds, pods.Items), nil

@@ -33,7 +33,8 @@ func configCondition(ref render.Ref, rendered bool, problems []render.Problem, g
 		}
 	}
 	switch {
-	case len(blocking) > 0 && !rendered:
+	case len(blocking) > 0 && (!rendered || blocking[0].Reason == conditions.ReasonRejectedByAgent):
+		// Refused by Fluent Bit: the message says whether the previous version runs.
 		return condition(conditions.TypeConfigGenerated, metav1.ConditionFalse, blocking[0].Reason, join(blocking), generation)
 	case len(blocking) > 0:
 		// Some outputs failed; the pipeline ships to the others.
@@ -119,7 +120,11 @@ func (r *Reconciler) publishVerdicts(agent string, snap *snapshot.Snapshot, res 
 	r.Board.PublishAgentHealth(agent, health)
 	r.Board.PublishConfig(agent, verdicts)
 	if isDefault {
-		r.Board.PublishOutputs(outputVerdicts(snap, res.Problems))
+		problems := res.Problems
+		if extra := r.outputRejections(agent); len(extra) > 0 {
+			problems = append(slices.Clone(problems), extra...)
+		}
+		r.Board.PublishOutputs(outputVerdicts(snap, problems))
 	}
 }
 
