@@ -69,6 +69,9 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 			if c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != got.Generation {
 				return errString(fmt.Sprintf("%s %+v", ct, c))
 			}
+			if strings.Contains(c.Message, "pipeline ships") {
+				return errString(fmt.Sprintf("an output's message speaks of a pipeline: %q", c.Message))
+			}
 			for _, s := range says {
 				if !strings.Contains(c.Message, s) {
 					return errString(fmt.Sprintf("message %q does not say %q", c.Message, s))
