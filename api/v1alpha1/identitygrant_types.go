@@ -60,6 +60,11 @@ type AgentIdentityGrant struct {
 	Destinations []GrantedDestination `json:"destinations,omitempty"`
 }
 
+// AWSOutputType is an output type that writes to AWS: an OutputType of its own, so that
+// a grant cannot name a destination that never uses an AWS identity.
+// +kubebuilder:validation:Enum=cloudwatchLogs;kinesisFirehose;kinesisStreams;s3;opensearch
+type AWSOutputType string
+
 // GrantedDestination is one AWS destination, or a family of them by name prefix: the
 // log group of a cloudwatchLogs output, the delivery stream of kinesisFirehose, the
 // stream of kinesisStreams, the bucket of s3, the host of opensearch.
@@ -68,8 +73,7 @@ type AgentIdentityGrant struct {
 type GrantedDestination struct {
 	// type of the output.
 	// +required
-	// +kubebuilder:validation:Enum=cloudwatchLogs;kinesisFirehose;kinesisStreams;s3;opensearch
-	Type OutputType `json:"type"`
+	Type AWSOutputType `json:"type"`
 
 	// name is the destination's exact name.
 	// +optional

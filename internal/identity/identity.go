@@ -190,7 +190,7 @@ func covers(list []v1.GrantedDestination, d Destination) bool {
 		return false
 	}
 	for _, g := range list {
-		if g.Type != d.Type {
+		if v1.OutputType(g.Type) != d.Type {
 			continue
 		}
 		if g.Name != "" && g.Name == d.Name || g.NamePrefix != "" && strings.HasPrefix(d.Name, g.NamePrefix) {

@@ -42,9 +42,9 @@ func TestDecide(t *testing.T) {
 	shopOnly := map[string]string{"team": "shop"}
 	roleAnywhere := newGrant("shop-any", shopOnly, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole}}})
 	roleForBucket := newGrant("shop-bucket", shopOnly, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole,
-		Destinations: []v1.GrantedDestination{{Type: v1.OutputS3, Name: "shop-logs"}, {Type: v1.OutputCloudWatchLogs, NamePrefix: "/shop/"}}}}})
+		Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputS3), Name: "shop-logs"}, {Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/shop/"}}}}})
 	agentForGroup := newGrant("shop-agent", shopOnly, v1.IdentityGrantSpec{AgentIdentity: &v1.AgentIdentityGrant{
-		Destinations: []v1.GrantedDestination{{Type: v1.OutputCloudWatchLogs, NamePrefix: "/shop/"}}}})
+		Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/shop/"}}}})
 	emptySelector := newGrant("everyone?", nil, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole}}, AgentIdentity: &v1.AgentIdentityGrant{}})
 
 	cases := []struct {

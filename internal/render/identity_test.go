@@ -30,7 +30,7 @@ func TestIdentityGrantsGateTenantOutputs(t *testing.T) {
 		Namespaces: []snapshot.Namespace{{Name: "shop", Labels: map[string]string{"team": "shop"}}, {Name: "billing"}},
 		Grants: []v1.IdentityGrant{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}, Spec: v1.IdentityGrantSpec{
 			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
-			Roles:             []v1.RoleGrant{{RoleArn: shopRole, Destinations: []v1.GrantedDestination{{Type: v1.OutputS3, Name: "shop-logs"}}}}}}},
+			Roles:             []v1.RoleGrant{{RoleArn: shopRole, Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputS3), Name: "shop-logs"}}}}}}},
 		Secrets: []snapshot.Secret{snapshot.NewSecret("shop", "aws", map[string][]byte{
 			"id": []byte("AKIAI44QH8DHBEXAMPLE"), "secret": []byte("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY")})},
 		ClusterOutputs: []v1.ClusterLogOutput{{ObjectMeta: metav1.ObjectMeta{Name: "audit"},

@@ -38,9 +38,9 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 			RetentionPolicy: v1.ResourceName(policy), S3: &v1.S3Output{AWS: v1.AWSAuth{Region: "eu-west-1", RoleArn: role}, Bucket: bucket}}}
 	}
 	outputs := []*v1.LogOutput{
-		s3("agent", "platform-audit", "", policy.Name),    // the agent's own identity
-		s3("audit-role", "platform-audit", auditRole, ""), // a role nobody granted the shop
-		s3("shop", "identity-shop-logs", shopRole, ""),    // the shop's own role and bucket
+		s3("agent", "platform-audit", "", policy.Name),          // the agent's own identity
+		s3("audit-role", "platform-audit", auditRole, ""),       // a role nobody granted the shop
+		s3("shop", "identity-shop-logs", shopRole, policy.Name), // the shop's own role and bucket
 	}
 	objs := []client.Object{ns, policy}
 	for _, o := range outputs {
@@ -50,7 +50,7 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 	create(t, objs...)
 	grant := &v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: "identity-shop"}, Spec: v1.IdentityGrantSpec{
 		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{label: "shop"}},
-		Roles:             []v1.RoleGrant{{RoleArn: shopRole, Destinations: []v1.GrantedDestination{{Type: v1.OutputS3, Name: "another-bucket"}}}}}}
+		Roles:             []v1.RoleGrant{{RoleArn: shopRole, Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputS3), Name: "another-bucket"}}}}}}
 	t.Cleanup(func() {
 		for _, o := range append([]client.Object{grant}, objs...) {
 			_ = k8s.Delete(context.Background(), o)
@@ -140,8 +140,10 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 	agentRefused()
 	auditRefused()
 	shopRefused("")
-	// Its retention is not set with the operator's identity either.
+	// Their retention is not set with the operator's identity either: no applier is
+	// even built for them.
 	condition("agent", conditions.TypeRetentionEnforced, metav1.ConditionFalse, conditions.ReasonIdentityNotGranted, "agentIdentity")
+	condition("shop", conditions.TypeRetentionEnforced, metav1.ConditionFalse, conditions.ReasonIdentityNotGranted, "roleArn: "+shopRole)
 	neverShipped()
 
 	// The role, granted for another bucket only.
@@ -153,13 +155,31 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(grant), grant); err != nil {
 			return err
 		}
-		grant.Spec.Roles[0].Destinations = append(grant.Spec.Roles[0].Destinations, v1.GrantedDestination{Type: v1.OutputS3, Name: "identity-shop-logs"})
+		grant.Spec.Roles[0].Destinations = append(grant.Spec.Roles[0].Destinations, v1.GrantedDestination{Type: v1.AWSOutputType(v1.OutputS3), Name: "identity-shop-logs"})
 		return k8s.Update(ctx, grant)
 	})
 	shopRendered()
 	agentRefused()
 	auditRefused()
 	neverShipped()
+	// The shop's retention is now tried with its granted role (the test's appliers
+	// reach no real AWS, so it fails there); the agent's never is.
+	eventually(t, "the shop's retention tried with the granted role", func() error {
+		var got v1.LogOutput
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(outputs[2]), &got); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeRetentionEnforced); c == nil || c.Reason == conditions.ReasonIdentityNotGranted {
+			return errString(fmt.Sprintf("RetentionEnforced %+v", c))
+		}
+		return nil
+	})
+	if n := loopbackAppliers.count(alias.LogOutput, nsName, "shop"); n == 0 {
+		t.Error("no applier built for the granted output")
+	}
+	if n := loopbackAppliers.count(alias.LogOutput, nsName, "agent"); n != 0 {
+		t.Errorf("%d appliers built for an output with no grant", n)
+	}
 
 	// The namespace loses the label the grant selects: the grant no longer applies.
 	relabel := func(value string) {
@@ -185,4 +205,38 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 	shopRefused("")
 	shopOut()
 	neverShipped()
+}
+
+// The API server refuses grants that grant nothing or name a destination ambiguously.
+func TestIdentityGrantValidation(t *testing.T) {
+	grant := func(spec string) string {
+		return "apiVersion: logging.logplane.dev/v1alpha1\nkind: IdentityGrant\nmetadata: {name: g}\nspec:\n" + indent(spec)
+	}
+	const selector = "namespaceSelector: {matchLabels: {team: shop}}\n"
+	for _, tc := range []struct {
+		spec, refusal string
+	}{
+		{selector, "grant at least one role or agentIdentity"},
+		{selector + "roles: []", "grant at least one role or agentIdentity"},
+		{"roles: [{roleArn: arn:aws:iam::123456789012:role/r}]", "spec.namespaceSelector: Required value"},
+		{selector + "roles: [{roleArn: 'arn:aws:iam::1:role/r'}]", "must be an IAM role ARN"},
+		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: s3, name: b, namePrefix: b}]}]",
+			"set exactly one of name and namePrefix"},
+		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: s3}]}]", "set exactly one of name and namePrefix"},
+		{selector + "agentIdentity: {destinations: [{type: loki, name: l}]}", "Unsupported value: \"loki\""},
+		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r}, {roleArn: arn:aws:iam::123456789012:role/r}]", "duplicate entries"},
+	} {
+		err := applyYAML(t, grant(tc.spec))
+		if err == nil || !strings.Contains(err.Error(), tc.refusal) {
+			t.Errorf("%s: got %v, want a refusal saying %q", tc.spec, err, tc.refusal)
+		}
+	}
+	for _, spec := range []string{
+		selector + "agentIdentity: {}",
+		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: cloudwatchLogs, namePrefix: /shop/}, {type: s3, name: shop-logs}]}]",
+	} {
+		if err := applyYAML(t, grant(spec)); err != nil {
+			t.Errorf("%s: refused: %v", spec, err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,13 +28,14 @@ func TestTenantRetentionNeedsAGrant(t *testing.T) {
 	}
 	grant := &v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: "shop"}, Spec: v1.IdentityGrantSpec{
 		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
-		Roles:             []v1.RoleGrant{{RoleArn: role, Destinations: []v1.GrantedDestination{{Type: v1.OutputCloudWatchLogs, NamePrefix: "/k8s/"}}}}}}
+		Roles:             []v1.RoleGrant{{RoleArn: role, Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/k8s/"}}}}}}
 	e := newEnv(t, nil, policy("error", "90d", false), agent, granted, other, cw, grant,
 		ns("shop", map[string]string{"team": "shop"}), ns("billing", map[string]string{"team": "billing"}))
 
 	if _, err := e.reconcile(t, "error"); !errors.Is(err, errRetry) {
 		t.Fatalf("refused outputs are Pending and retried, got %v", err)
 	}
+	slices.Sort(e.dest.applied) // applied concurrently
 	if got := strings.Join(e.dest.applied, ","); got != "ClusterLogOutput errors=90d,LogOutput shop/granted=90d" {
 		t.Errorf("applied %s; only the platform's output and the granted one may be", got)
 	}
