@@ -108,22 +108,27 @@ func AWS(spec *v1.OutputSpec) (*v1.AWSAuth, Destination) {
 	return nil, d
 }
 
-// Grants are the IdentityGrants of a cluster with their selectors parsed once; safe for
-// concurrent use.
+// Grants are the IdentityGrants of a cluster with their selectors parsed once, indexed
+// by what they hand out, so that an output is matched against the grants of its own
+// role only (a render checks every tenant output); safe for concurrent use.
 type Grants struct {
-	grants []grant
+	// byRole lists, per role ARN, every grant entry for it in grant order; agent lists
+	// the agentIdentity entries.
+	byRole map[string][]entry
+	agent  []entry
 }
 
-type grant struct {
-	name     string
-	selector labels.Selector
-	spec     *v1.IdentityGrantSpec
+// entry is one role (or agentIdentity) of one grant.
+type entry struct {
+	grant        string
+	selector     labels.Selector
+	destinations []v1.GrantedDestination
 }
 
 // Compile parses the grants' selectors. An empty selector selects no namespace (as
 // ClusterLogOutput.allowedNamespaces), and one that does not parse selects none.
 func Compile(items []v1.IdentityGrant) *Grants {
-	g := &Grants{grants: make([]grant, 0, len(items))}
+	g := &Grants{byRole: map[string][]entry{}}
 	for i := range items {
 		it := &items[i]
 		sel := labels.Nothing()
@@ -133,7 +138,12 @@ func Compile(items []v1.IdentityGrant) *Grants {
 				sel = parsed
 			}
 		}
-		g.grants = append(g.grants, grant{name: it.Name, selector: sel, spec: &it.Spec})
+		for _, r := range it.Spec.Roles {
+			g.byRole[r.RoleArn] = append(g.byRole[r.RoleArn], entry{grant: it.Name, selector: sel, destinations: r.Destinations})
+		}
+		if a := it.Spec.AgentIdentity; a != nil {
+			g.agent = append(g.agent, entry{grant: it.Name, selector: sel, destinations: a.Destinations})
+		}
 	}
 	return g
 }
@@ -153,30 +163,19 @@ func (g *Grants) Decide(namespace string, nsLabels labels.Set, spec *v1.OutputSp
 	if auth.Credentials != nil {
 		return Verdict{Use: Own}
 	}
+	entries, use := g.byRole[auth.RoleArn], GrantedRole
+	if auth.RoleArn == "" {
+		entries, use = g.agent, GrantedAgent
+	}
 	otherDestinations := false
-	for i := range g.grants {
-		gr := &g.grants[i]
-		if !gr.selector.Matches(nsLabels) {
+	for _, e := range entries {
+		if !e.selector.Matches(nsLabels) {
 			continue
 		}
-		if auth.RoleArn == "" {
-			if a := gr.spec.AgentIdentity; a != nil {
-				if covers(a.Destinations, dest) {
-					return Verdict{Use: GrantedAgent, Grant: gr.name}
-				}
-				otherDestinations = true
-			}
-			continue
+		if covers(e.destinations, dest) {
+			return Verdict{Use: use, Grant: e.grant}
 		}
-		for _, r := range gr.spec.Roles {
-			if r.RoleArn != auth.RoleArn {
-				continue
-			}
-			if covers(r.Destinations, dest) {
-				return Verdict{Use: GrantedRole, Grant: gr.name}
-			}
-			otherDestinations = true
-		}
+		otherDestinations = true
 	}
 	return refused(namespace, auth.RoleArn, dest, otherDestinations)
 }

@@ -90,3 +90,48 @@ func TestIdentityGrantsGateTenantOutputs(t *testing.T) {
 		t.Errorf("an ungranted role reached the configuration:\n%s", cfg.String())
 	}
 }
+
+// BenchmarkRenderIdentity prices the grant rule: 2,000 pipelines whose 2,000 outputs
+// are CloudWatch Logs groups written through a per-namespace role, each role granted by
+// one of 200 grants (one per namespace, selected by name, restricted to the team's
+// group prefix), against the same fleet where the grants are not consulted (one grant
+// for every namespace and role, with no destination restriction, comes first).
+func BenchmarkRenderIdentity(b *testing.B) {
+	s := fleet(2000)
+	for i := range s.Outputs {
+		o := &s.Outputs[i]
+		ns := o.Namespace
+		o.Spec = v1.OutputSpec{Type: v1.OutputCloudWatchLogs, CloudWatchLogs: &v1.CloudWatchLogsOutput{
+			AWS:          v1.AWSAuth{Region: "eu-west-1", RoleArn: "arn:aws:iam::123456789012:role/" + ns},
+			LogGroupName: "/" + ns + "/" + o.Name, LogStreamPrefix: ptr(v1.ConfigString("pod-"))}}
+	}
+	for i := range s.Namespaces {
+		ns := &s.Namespaces[i]
+		ns.Labels = map[string]string{"logging": "central", "kubernetes.io/metadata.name": ns.Name}
+		s.Grants = append(s.Grants, v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}, Spec: v1.IdentityGrantSpec{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns.Name}},
+			Roles: []v1.RoleGrant{{RoleArn: "arn:aws:iam::123456789012:role/" + ns.Name,
+				Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/" + ns.Name + "/"}}}}}})
+	}
+	if res := Render(s); len(res.Problems) > 0 || len(res.Agents[0].Pipelines) != 2000 {
+		b.Fatalf("%d problems (%v), %d pipelines", len(res.Problems), res.Problems[0], len(res.Agents[0].Pipelines))
+	}
+	b.Run("grants=200", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Render(s)
+		}
+	})
+	open := *s
+	open.Grants = []v1.IdentityGrant{{ObjectMeta: metav1.ObjectMeta{Name: "all"}, Spec: v1.IdentityGrantSpec{
+		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"logging": "central"}}}}}
+	for _, ns := range s.Namespaces {
+		open.Grants[0].Spec.Roles = append(open.Grants[0].Spec.Roles, v1.RoleGrant{RoleArn: "arn:aws:iam::123456789012:role/" + ns.Name})
+	}
+	b.Run("grants=1", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Render(&open)
+		}
+	})
+}
