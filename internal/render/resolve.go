@@ -164,8 +164,8 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 			}
 		}
 	}
-	// After the Secrets: an output whose keys are missing says so first, since with them
-	// it would need no grant.
+	// An output with keys of its own needs no grant (a missing key is reported above);
+	// one without needs a grant for what it would use of the agent's identity.
 	if ref.Kind == alias.LogOutput && !r.identityGranted(ref, spec) {
 		ok = false
 	}
