@@ -91,7 +91,7 @@ type GrantedDestination struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=lig,categories=logplane
-// +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.spec.roles[*].roleArn`
+// +kubebuilder:printcolumn:name="First Role",type=string,JSONPath=`.spec.roles[0].roleArn`,description="The first role granted (the API server shows one value per column)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // IdentityGrant is owned by the platform team: it lets the LogOutputs of the namespaces
