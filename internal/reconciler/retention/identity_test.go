@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -32,8 +31,10 @@ func TestTenantRetentionNeedsAGrant(t *testing.T) {
 	e := newEnv(t, nil, policy("error", "90d", false), agent, granted, other, cw, grant,
 		ns("shop", map[string]string{"team": "shop"}), ns("billing", map[string]string{"team": "billing"}))
 
-	if _, err := e.reconcile(t, "error"); !errors.Is(err, errRetry) {
-		t.Fatalf("refused outputs are Pending and retried, got %v", err)
+	// Refused outputs are Pending, not retried: the grants and namespace labels they
+	// wait for are watched.
+	if res, err := e.reconcile(t, "error"); err != nil || res.RequeueAfter != DefaultInterval {
+		t.Fatalf("got %+v, %v; want the regular interval and no retry", res, err)
 	}
 	slices.Sort(e.dest.applied) // applied concurrently
 	if got := strings.Join(e.dest.applied, ","); got != "ClusterLogOutput errors=90d,LogOutput shop/granted=90d" {

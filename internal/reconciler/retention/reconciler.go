@@ -91,7 +91,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	retry := false
 	for _, o := range outcomes {
 		if o.entry.State == v1.RetentionFailed || o.entry.State == v1.RetentionPending {
-			retry = true
+			// A refused identity waits for a grant or a namespace label, which are
+			// watched: retrying sooner would change nothing.
+			retry = retry || o.reason != conditions.ReasonIdentityNotGranted
 			logger.Info("retention not enforced", "output", refString(o.entry.Output), "state", o.entry.State, "message", o.entry.Message)
 		}
 	}
