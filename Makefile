@@ -32,8 +32,9 @@ fluentbit-keys: ## Read the keys each output plugin documents from FLUENT_BIT_BI
 	$(MAKE) generate
 
 .PHONY: manifests
-manifests: ## Write CRDs and RBAC from the Go types and markers.
+manifests: ## Write CRDs, RBAC and webhook configurations from the Go types and markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) webhook:headerFile=hack/webhook-header.yaml.txt paths=./internal/webhook/... output:webhook:artifacts:config=config/webhook
 	$(CONTROLLER_GEN) rbac:roleName=logplane-manager paths=./internal/... paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: bundle

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# verify-generated.sh — regenerate deepcopy code, CRDs, RBAC, the OLM bundle, the Argo CD
-# snippet and the API reference in a scratch copy of the tree and fail when the result
-# differs from the files in this tree. Works on a dirty
+# verify-generated.sh — regenerate deepcopy code, CRDs, RBAC, webhook configurations,
+# the OLM bundle, the Argo CD snippet and the API reference in a scratch copy of the
+# tree and fail when the result differs from the files in this tree. Works on a dirty
 # tree too: it compares against what is on disk, not what is committed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,7 +15,7 @@ env -u VERSION -u IMG -u CHANNELS -u DEFAULT_CHANNEL -u CREATED_AT \
   make -s -C "$scratch" generate manifests bundle argocd docs >/dev/null
 
 status=0
-for path in api config/crd/bases config/rbac config/argocd bundle bundle.Dockerfile docs/reference; do
+for path in api config/crd/bases config/rbac config/webhook config/argocd bundle bundle.Dockerfile docs/reference; do
   if ! diff -ruN "$root/$path" "$scratch/$path"; then status=1; fi
 done
 if [[ $status -ne 0 ]]; then

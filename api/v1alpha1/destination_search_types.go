@@ -51,7 +51,11 @@ type ElasticsearchOutput struct {
 	// +optional
 	APIKey *SecretKeyRef `json:"apiKey,omitempty"`
 
-	// cloudId of an Elastic Cloud deployment, used instead of host and port.
+	// cloudId of an Elastic Cloud deployment, used instead of host and port: the
+	// name:base64 form the Elastic Cloud console shows, whose base64 part decodes to
+	// domain$elasticsearch-id$kibana-id (a port may follow the domain). An ID that
+	// decodes to no Elasticsearch id, or to anything but host names, leaves the output
+	// out with InvalidValue: Fluent Bit would refuse to start with it.
 	// +optional
 	CloudID *ConfigString `json:"cloudId,omitempty"`
 

@@ -16,10 +16,13 @@ type LogPipelineSpec struct {
 	// +required
 	Input LogPipelineInput `json:"input"`
 
-	// filters process records in order before they reach the outputs.
+	// filters process records in order before they reach the outputs. At most one is
+	// a throttle: each runs a thread of its own, per output, in the agent every tenant
+	// of a node shares.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.filter(f, f.type == 'throttle').size() <= 1",message="at most one throttle filter: each runs a thread of its own, per output, in the agent every tenant of a node shares"
 	Filters []Filter `json:"filters,omitempty"`
 
 	// outputRefs are names of LogOutputs in this namespace.

@@ -127,10 +127,10 @@ func CredentialsData(cfg render.Config, values map[render.SecretSource][]byte) C
 		return v
 	}
 	for _, e := range cfg.Env {
-		c.Data[e.Name] = value(e.Source)
+		c.Data[e.Name] = c.fit(e.Source, value(e.Source), secretvalue.SingleLine|secretvalue.Bounded)
 	}
 	for _, f := range cfg.SecretFiles {
-		c.Data[FileKey(f.Path)] = value(f.Source)
+		c.Data[FileKey(f.Path)] = c.fit(f.Source, value(f.Source), secretvalue.Bounded)
 	}
 	if len(cfg.AWSProfiles) > 0 {
 		var b []byte
@@ -155,6 +155,24 @@ func (c *Credentials) awsValue(src render.SecretSource, v []byte, use secretvalu
 		return []byte(refusedKey)
 	}
 	return secretvalue.Trim(v)
+}
+
+// fit is what the agent's credentials hold for a value of src meant for use: the value
+// itself (an environment variable's without surrounding white space, which a file
+// given to kubectl create secret --from-file ends with), or refusedKey. A value too
+// large would make every credentials Secret fail to apply, for every tenant.
+func (c *Credentials) fit(src render.SecretSource, v []byte, use secretvalue.Use) []byte {
+	if v == nil {
+		return nil // missing, and reported so
+	}
+	if secretvalue.Uses(v)&use != use {
+		c.Refused = append(c.Refused, RefusedValue{Source: src, Why: secretvalue.Why(v, use)})
+		return []byte(refusedKey)
+	}
+	if use&secretvalue.SingleLine != 0 {
+		return secretvalue.Trim(v)
+	}
+	return v
 }
 
 // FileKey is the Secret key of a secret file mounted at path under render.SecretFilesDir.

@@ -180,3 +180,53 @@ func TestCredentialsDataRefusesValuesNotShapedAsAWSKeys(t *testing.T) {
 		t.Errorf("a refused value was written:\n%s", c.Data[AWSCredentialsKey])
 	}
 }
+
+// A value too large for a Secret beside others (a tenant's near-1 MiB value) is not
+// copied: the credentials Secrets of every tenant still fit. Environment values
+// lose the white space around them and may hold no line break or NUL; files are
+// copied as they are.
+func TestCredentialsDataRefusesValuesTooLargeOrNotOneLine(t *testing.T) {
+	src := func(key string) render.SecretSource { return render.SecretSource{Namespace: "t", Name: "s", Key: key} }
+	cfg := render.Config{
+		Env: []render.EnvVar{{Name: "LP_HUGE", Source: src("huge")}, {Name: "LP_NUL", Source: src("nul")},
+			{Name: "LP_LINES", Source: src("lines")}, {Name: "LP_ECHOED", Source: src("echoed")}},
+		SecretFiles: []render.SecretFile{{Path: render.SecretFilesDir + "/ca", Source: src("ca")},
+			{Path: render.SecretFilesDir + "/hugefile", Source: src("hugefile")}},
+	}
+	ca := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	values := map[render.SecretSource][]byte{
+		src("huge"): bytes.Repeat([]byte{'a'}, 1_000_000), src("nul"): []byte("tok\x00en"),
+		src("lines"): []byte("token\r\nX-Injected: 1"), src("echoed"): []byte("token\n"),
+		src("ca"): []byte(ca), src("hugefile"): bytes.Repeat([]byte{'a'}, 1_000_000),
+	}
+	o := Build(Input{Name: "default", Namespace: "logplane-system", Config: cfg, SecretValues: values})
+	refused := map[string]string{}
+	for _, r := range o.Refused {
+		refused[r.Source.Key] = r.Why
+	}
+	for key, why := range map[string]string{"huge": "more than 256 KiB", "hugefile": "more than 256 KiB",
+		"nul": "NUL", "lines": "line break"} {
+		if !strings.Contains(refused[key], why) {
+			t.Errorf("%s: refused for %q, want %q", key, refused[key], why)
+		}
+	}
+	if len(refused) != 4 {
+		t.Errorf("refused %v", refused)
+	}
+	data := map[string][]byte{}
+	for _, s := range o.CredentialsSecrets {
+		size := 0
+		for k, v := range s.Data {
+			data[k], size = v, size+len(k)+len(v)
+		}
+		if size > maxCredentialsBytes {
+			t.Errorf("%s holds %d bytes", s.Name, size)
+		}
+	}
+	for key, want := range map[string]string{"LP_HUGE": refusedKey, "LP_NUL": refusedKey, "LP_LINES": refusedKey,
+		"LP_ECHOED": "token", "ca": ca, "hugefile": refusedKey} {
+		if string(data[key]) != want {
+			t.Errorf("%s holds %.40q, want %.40q", key, data[key], want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 // logplane's webhook configuration, nothing else.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update,namespace=logplane-system
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;patch,resourceNames=logplane-validating-webhook-configuration
 
 // Rotator keeps the certificate Secret, the serving files and the caBundle in step.
 // Every replica runs one: they share the Secret (writes carry its resourceVersion, so
@@ -33,7 +34,10 @@ type Rotator struct {
 	SecretName string
 	// WebhookConfig is the MutatingWebhookConfiguration whose caBundle is kept.
 	WebhookConfig string
-	DNSNames      []string
+	// ValidatingWebhookConfig is the ValidatingWebhookConfiguration whose caBundle is
+	// kept too; empty for none. Both are served by the same certificate.
+	ValidatingWebhookConfig string
+	DNSNames                []string
 	// CertDir receives tls.crt and tls.key for the webhook server's cert watcher.
 	CertDir string
 	Clock   clock.WithTicker
@@ -122,54 +126,116 @@ func (r *Rotator) sync(ctx context.Context) error {
 	return r.patchCABundle(ctx, s.Data[KeyCACert])
 }
 
+// caBundle is the bundle every webhook of the configurations holds, or nil when they
+// differ or none is installed: trusted means trusted by every webhook the certificate
+// serves.
 func (r *Rotator) caBundle(ctx context.Context) ([]byte, error) {
-	var mwc admissionregistrationv1.MutatingWebhookConfiguration
-	err := r.Client.Get(ctx, client.ObjectKey{Name: r.WebhookConfig}, &mwc)
-	if apierrors.IsNotFound(err) {
+	var bundles [][]byte
+	for _, c := range r.configs() {
+		found, err := c.get(ctx, r.Client)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			bundles = append(bundles, c.bundles()...)
+		}
+	}
+	if len(bundles) == 0 {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("failed to get MutatingWebhookConfiguration %s: %w", r.WebhookConfig, err)
-	}
-	// Trusted means trusted by every webhook in it.
-	if len(mwc.Webhooks) == 0 {
-		return nil, nil
-	}
-	for _, w := range mwc.Webhooks[1:] {
-		if !bytes.Equal(w.ClientConfig.CABundle, mwc.Webhooks[0].ClientConfig.CABundle) {
+	for _, b := range bundles[1:] {
+		if !bytes.Equal(b, bundles[0]) {
 			return nil, nil
 		}
 	}
-	return mwc.Webhooks[0].ClientConfig.CABundle, nil
+	return bundles[0], nil
 }
 
-// patchCABundle sets the bundle on every webhook of the configuration; a missing
+// patchCABundle sets the bundle on every webhook of the configurations; a missing
 // configuration (not installed yet) is left for the next pass.
 func (r *Rotator) patchCABundle(ctx context.Context, bundle []byte) error {
-	var mwc admissionregistrationv1.MutatingWebhookConfiguration
-	err := r.Client.Get(ctx, client.ObjectKey{Name: r.WebhookConfig}, &mwc)
+	for _, c := range r.configs() {
+		found, err := c.get(ctx, r.Client)
+		if err != nil {
+			return err
+		}
+		if !found {
+			r.Log.Info("webhook configuration not found; caBundle not set yet", "kind", c.kind, "name", c.obj.GetName())
+			continue
+		}
+		base := c.obj.DeepCopyObject().(client.Object)
+		if !c.setBundles(bundle) {
+			continue
+		}
+		if err := r.Client.Patch(ctx, c.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("failed to patch caBundle of %s %s: %w", c.kind, c.obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// webhookConfig is one Mutating- or ValidatingWebhookConfiguration; the two types
+// share no interface for their webhooks' client configs.
+type webhookConfig struct {
+	kind    string
+	obj     client.Object
+	configs func() []*admissionregistrationv1.WebhookClientConfig
+}
+
+func (r *Rotator) configs() []webhookConfig {
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	mwc.Name = r.WebhookConfig
+	out := []webhookConfig{{kind: "MutatingWebhookConfiguration", obj: mwc, configs: func() []*admissionregistrationv1.WebhookClientConfig {
+		cc := make([]*admissionregistrationv1.WebhookClientConfig, len(mwc.Webhooks))
+		for i := range mwc.Webhooks {
+			cc[i] = &mwc.Webhooks[i].ClientConfig
+		}
+		return cc
+	}}}
+	if r.ValidatingWebhookConfig != "" {
+		vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		vwc.Name = r.ValidatingWebhookConfig
+		out = append(out, webhookConfig{kind: "ValidatingWebhookConfiguration", obj: vwc, configs: func() []*admissionregistrationv1.WebhookClientConfig {
+			cc := make([]*admissionregistrationv1.WebhookClientConfig, len(vwc.Webhooks))
+			for i := range vwc.Webhooks {
+				cc[i] = &vwc.Webhooks[i].ClientConfig
+			}
+			return cc
+		}})
+	}
+	return out
+}
+
+// get reads the configuration; found is false when it is not installed.
+func (c webhookConfig) get(ctx context.Context, cl client.Client) (found bool, err error) {
+	err = cl.Get(ctx, client.ObjectKey{Name: c.obj.GetName()}, c.obj)
 	if apierrors.IsNotFound(err) {
-		r.Log.Info("webhook configuration not found; caBundle not set yet", "name", r.WebhookConfig)
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("failed to get MutatingWebhookConfiguration %s: %w", r.WebhookConfig, err)
+		return false, fmt.Errorf("failed to get %s %s: %w", c.kind, c.obj.GetName(), err)
 	}
-	base := mwc.DeepCopy()
+	return true, nil
+}
+
+func (c webhookConfig) bundles() [][]byte {
+	var out [][]byte
+	for _, cc := range c.configs() {
+		out = append(out, cc.CABundle)
+	}
+	return out
+}
+
+// setBundles sets bundle on every webhook and reports whether any changed.
+func (c webhookConfig) setBundles(bundle []byte) bool {
 	changed := false
-	for i := range mwc.Webhooks {
-		if !bytes.Equal(mwc.Webhooks[i].ClientConfig.CABundle, bundle) {
-			mwc.Webhooks[i].ClientConfig.CABundle = bundle
+	for _, cc := range c.configs() {
+		if !bytes.Equal(cc.CABundle, bundle) {
+			cc.CABundle = bundle
 			changed = true
 		}
 	}
-	if !changed {
-		return nil
-	}
-	if err := r.Client.Patch(ctx, &mwc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("failed to patch caBundle of %s: %w", r.WebhookConfig, err)
-	}
-	return nil
+	return changed
 }
 
 // writeFiles replaces the serving files when they differ, each by an atomic rename,

@@ -33,7 +33,10 @@ import (
 const (
 	WebhookServiceName = "logplane-webhook-service"
 	WebhookConfigName  = "logplane-mutating-webhook-configuration"
-	webhookCertSecret  = "logplane-webhook-server-cert"
+	// ValidatingWebhookConfigName is the configuration of the validating webhook for
+	// pipelines and outputs (internal/webhook.Validator).
+	ValidatingWebhookConfigName = "logplane-validating-webhook-configuration"
+	webhookCertSecret           = "logplane-webhook-server-cert"
 )
 
 // Certificate modes.
@@ -42,10 +45,11 @@ const (
 	CertModeExternal = "external"
 )
 
-// WebhookOptions configure the sidecar injection webhook.
+// WebhookOptions configure the webhook server: sidecar injection and the validation of
+// pipelines and outputs.
 type WebhookOptions struct {
-	// Port serves the webhook; 0 turns the webhook off (the sidecar Secrets and
-	// counts are still kept).
+	// Port serves the webhooks; 0 turns them off (the sidecar Secrets and counts are
+	// still kept, and the renderer still checks what the validating webhook would).
 	Port int
 	// Host to listen on; empty means every address.
 	Host string
@@ -60,7 +64,7 @@ type WebhookOptions struct {
 
 // BindFlags registers the webhook flags.
 func (o *WebhookOptions) BindFlags(fs *flag.FlagSet) {
-	fs.IntVar(&o.Port, "webhook-port", 9443, "Port of the sidecar injection webhook; 0 turns it off.")
+	fs.IntVar(&o.Port, "webhook-port", 9443, "Port of the webhooks (sidecar injection, validation of pipelines and outputs); 0 turns them off.")
 	fs.StringVar(&o.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
 		"Directory of the webhook's tls.crt and tls.key.")
 	fs.StringVar(&o.CertMode, "webhook-cert-mode", CertModeSelf,
@@ -75,8 +79,8 @@ func webhookServer(o WebhookOptions) crwebhook.Server {
 	return crwebhook.NewServer(crwebhook.Options{Port: o.Port, Host: o.Host, CertDir: o.CertDir})
 }
 
-// setupSidecars wires the sidecar reconciler and, unless turned off, the webhook and
-// its certificate.
+// setupSidecars wires the sidecar reconciler and, unless turned off, the webhooks
+// (sidecar injection, validation of pipelines and outputs) and their certificate.
 func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts Options, salt []byte, log logr.Logger) error {
 	// Counting pods needs their labels and one annotation, in any namespace a
 	// pipeline may live in. A cache of its own (the manager's caches pods of the
@@ -110,8 +114,9 @@ func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts
 			return err
 		}
 		rotator := &certs.Rotator{Client: direct, Namespace: opts.Namespace, SecretName: webhookCertSecret,
-			WebhookConfig: WebhookConfigName, DNSNames: certs.DNSNames(WebhookServiceName, opts.Namespace),
-			CertDir: opts.Webhook.CertDir, Clock: clock.RealClock{}, Interval: time.Minute, Log: log.WithName("certs")}
+			WebhookConfig: WebhookConfigName, ValidatingWebhookConfig: ValidatingWebhookConfigName,
+			DNSNames: certs.DNSNames(WebhookServiceName, opts.Namespace),
+			CertDir:  opts.Webhook.CertDir, Clock: clock.RealClock{}, Interval: time.Minute, Log: log.WithName("certs")}
 		// The webhook server reads its certificate when it starts.
 		if err := rotator.Sync(ctx); err != nil {
 			return fmt.Errorf("failed to prepare the webhook certificate: %w", err)
@@ -122,15 +127,20 @@ func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts
 	} else if opts.Webhook.CertMode != CertModeExternal {
 		return fmt.Errorf("--webhook-cert-mode must be %s or %s, not %q", CertModeSelf, CertModeExternal, opts.Webhook.CertMode)
 	}
-	if err := metrics.Registry.Register(webhook.Admissions); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
-		return err
+	for _, c := range []prometheus.Collector{webhook.Admissions, webhook.Validations} {
+		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+			return err
+		}
 	}
 	// The cache itself, not the client: the client reads Secrets (even their
 	// metadata) from the API server, and an admission must not wait for that.
 	injector := &webhook.PodInjector{Reader: mgr.GetCache(), Events: mgr.GetEventRecorder("logplane-webhook"), Log: log.WithName("webhook"),
 		Options: sidecar.Options{Image: opts.Webhook.SidecarImage, Native: native, OperatorNamespace: opts.Namespace}}
 	mgr.GetWebhookServer().Register(webhook.Path, &admission.Webhook{Handler: injector})
-	log.Info("sidecar injection webhook enabled", "nativeSidecars", native, "certMode", opts.Webhook.CertMode)
+	// One check at a time: a typical one takes under a millisecond, and a tenant who
+	// sends specs that take seconds holds one processor at most (webhook.Validator.Slots).
+	mgr.GetWebhookServer().Register(webhook.ValidatePath, &admission.Webhook{Handler: webhook.NewValidator(log.WithName("validation"), 1)})
+	log.Info("webhooks enabled: sidecar injection, validation of pipelines and outputs", "nativeSidecars", native, "certMode", opts.Webhook.CertMode)
 	return mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
 }
 

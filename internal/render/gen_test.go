@@ -654,9 +654,14 @@ func (g *gen) filters() []v1.Filter {
 		return rs
 	}
 	var shared []v1.FieldMatch
+	throttled := false
 	for range g.count(0, 32) {
 		f := v1.Filter{Type: pick(g, v1.FilterGrep, v1.FilterParse, v1.FilterMultiline, v1.FilterAddFields, v1.FilterRemoveFields,
 			v1.FilterThrottle)}
+		if f.Type == v1.FilterThrottle && throttled {
+			continue // one throttle per pipeline, as the CRD says
+		}
+		throttled = throttled || f.Type == v1.FilterThrottle
 		switch f.Type {
 		case v1.FilterGrep:
 			if shared == nil || !g.some() {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/snapshot"
 	"github.com/logplane/logplane/test/fbrun"
@@ -77,4 +79,47 @@ func TestInvalidValuesAreLeftOutAndTheAgentStarts(t *testing.T) {
 	}
 	gp := goldenPod{name: "agent", files: map[string][]byte{fbrun.MainConfig: cfg.Files[0].Content}, api: true}
 	startAll(t, bin, []goldenPod{gp})
+}
+
+// An Elastic Cloud ID without the Elasticsearch id ("cannot extract cloud_host" at
+// start) leaves out its output, with InvalidValue on the output and OutputInvalid on
+// the pipeline that uses it; the configuration with the other outputs starts.
+func TestInvalidCloudIDIsLeftOutAndTheAgentStarts(t *testing.T) {
+	bin := fbrun.Binary(t)
+	id := func(decoded string) *v1.ConfigString {
+		s := v1.ConfigString("dev:" + base64.StdEncoding.EncodeToString([]byte(decoded)))
+		return &s
+	}
+	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system", Namespaces: []snapshot.Namespace{{Name: "shop"}}}
+	for name, cloudID := range map[string]*v1.ConfigString{
+		"bad":  id("eu-west-1.aws.found.io"),
+		"good": id("eu-west-1.aws.found.io$4fa8821e75634032bed1cf22110e2f97$4fa8821e75634032bed1cf22110e2f96"),
+	} {
+		s.Outputs = append(s.Outputs, v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
+			Spec: v1.OutputSpec{Type: v1.OutputElasticsearch, Elasticsearch: &v1.ElasticsearchOutput{CloudID: cloudID,
+				SearchIndex: v1.SearchIndex{Index: "logs"}}}})
+		s.Pipelines = append(s.Pipelines, v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
+			Spec: v1.LogPipelineSpec{Agent: "default", OutputRefs: []v1.ResourceName{v1.ResourceName(name)},
+				Input: v1.LogPipelineInput{Containers: &v1.ContainerSelection{}}}})
+	}
+	res := Render(s)
+	got := map[Ref]string{}
+	for _, p := range res.Problems {
+		got[p.Ref] = p.Reason + ": " + p.Message
+	}
+	if len(got) != 2 {
+		t.Errorf("problems: %v", res.Problems)
+	}
+	out := got[Ref{Kind: alias.LogOutput, Namespace: "shop", Name: "bad"}]
+	if !strings.HasPrefix(out, conditions.ReasonInvalidValue+": Field elasticsearch.cloudId: ") || !strings.Contains(out, "names no Elasticsearch host") {
+		t.Errorf("the output's problem: %q", out)
+	}
+	if pl := got[Ref{Kind: alias.LogPipeline, Namespace: "shop", Name: "bad"}]; !strings.HasPrefix(pl, conditions.ReasonOutputInvalid) {
+		t.Errorf("the pipeline's problem: %q", pl)
+	}
+	cfg := res.Agents[0].Files[0].Content
+	if !strings.Contains(string(cfg), "lp_lpl_shop_good_") || strings.Contains(string(cfg), "lp_lpl_shop_bad_") {
+		t.Fatalf("want the good pipeline, and only it, in the configuration:\n%s", cfg)
+	}
+	startAll(t, bin, []goldenPod{{name: "agent", files: map[string][]byte{fbrun.MainConfig: cfg}, api: true}})
 }

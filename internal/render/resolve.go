@@ -141,7 +141,7 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 	}
 	checked := r.memo.check(ref, obj.version, obj.whole, true, r.prechecked)
 	if checked.why != "" {
-		r.report(problem(ref, conditions.ReasonUnsafeValue, checked.path, checked.why))
+		r.report(problem(ref, cmpOr(checked.reason, conditions.ReasonUnsafeValue), checked.path, checked.why))
 		return nil
 	}
 	ok := true
@@ -157,11 +157,9 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 		if !r.index.HasSecretKey(secretNamespace, string(sr.Ref.Name), sr.Ref.Key) {
 			r.report(problem(ref, conditions.ReasonSecretNotFound, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key))
 			ok = false
-		} else if use := useOf(sr.Path); use != 0 {
-			if have := r.index.SecretKeyUses(secretNamespace, string(sr.Ref.Name), sr.Ref.Key); have&use != use {
-				r.report(problem(ref, conditions.ReasonSecretInvalid, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key, secretvalue.Explain(have, use)))
-				ok = false
-			}
+		} else if use, have := useOf(sr.Path), r.index.SecretKeyUses(secretNamespace, string(sr.Ref.Name), sr.Ref.Key); have&use != use {
+			r.report(problem(ref, conditions.ReasonSecretInvalid, secretNamespace+"/"+string(sr.Ref.Name), sr.Ref.Key, secretvalue.Explain(have, use)))
+			ok = false
 		}
 	}
 	// An output with keys of its own needs no grant (a missing key is reported above);
@@ -200,17 +198,21 @@ func (r *resolver) identityGranted(ref Ref, spec *v1.OutputSpec) bool {
 	return true
 }
 
-// useOf says what the value of the Secret reference at path must fit, when the
-// operator writes it into a file other outputs share: the two keys of AWSCredentials,
-// wherever an output has them (aws.credentials of every AWS destination).
+// useOf says what the value of the Secret reference at path must fit. Every value is
+// copied into the agent's credentials Secrets beside every other output's, so none may
+// be large. The two keys of AWSCredentials (aws.credentials of every AWS destination)
+// go into the AWS credentials file every output shares; TLS material is mounted as a
+// file; every other value reaches Fluent Bit through an environment variable.
 func useOf(path string) secretvalue.Use {
 	switch {
 	case strings.HasSuffix(path, ".credentials.accessKeyId"):
-		return secretvalue.AWSAccessKeyID
+		return secretvalue.AWSAccessKeyID | secretvalue.Bounded
 	case strings.HasSuffix(path, ".credentials.secretAccessKey"):
-		return secretvalue.AWSSecretAccessKey
+		return secretvalue.AWSSecretAccessKey | secretvalue.Bounded
+	case strings.HasSuffix(path, ".tls.ca"), strings.HasSuffix(path, ".tls.cert"), strings.HasSuffix(path, ".tls.key"):
+		return secretvalue.Bounded
 	}
-	return 0
+	return secretvalue.SingleLine | secretvalue.Bounded
 }
 
 // pipelineOutputs resolves a pipeline's references to outputs. Broken ones are

@@ -8,7 +8,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/fluentbit"
 	"github.com/logplane/logplane/internal/snapshot"
 	"github.com/logplane/logplane/internal/validation"
@@ -28,16 +27,11 @@ func scanSpec(v any, wantRefs bool) (path, why string, refs []snapshot.SecretRef
 	return path, why, refs
 }
 
-// validateSpec runs the checks both gates share (internal/validation) on a pipeline
-// spec, and returns the first refused field (its path below spec) and why.
+// validateSpec runs the checks both gates share (validation.Spec, which the admission
+// webhook runs too) on the spec of a pipeline or an output, and returns the first
+// refused field (its path below spec) and why.
 func validateSpec(spec any) (path, why string) {
-	var errs field.ErrorList
-	switch s := spec.(type) {
-	case *v1.LogPipelineSpec:
-		errs = validation.LogPipelineSpec(s)
-	case *v1.ClusterLogPipelineSpec:
-		errs = validation.ClusterLogPipelineSpec(s)
-	}
+	errs := validation.Spec(spec)
 	if len(errs) == 0 {
 		return "", ""
 	}
@@ -55,6 +49,6 @@ func validateSpec(spec any) (path, why string) {
 	return strings.TrimPrefix(first.Field, "spec."), detail(first)
 }
 
-// isUnsafe is the test of scanSpec; a function of its own, so that a walk allocates
-// no closure.
-func isUnsafe(s string) bool { return fluentbit.Check(s) != "" }
+// isUnsafe is the test of scanSpec, the one the webhook runs (validation.Text); a
+// function value of its own, so that a walk allocates no closure.
+var isUnsafe = validation.IsUnsafeText

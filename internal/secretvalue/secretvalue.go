@@ -13,6 +13,7 @@ package secretvalue
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 )
 
@@ -24,10 +25,21 @@ const (
 	AWSAccessKeyID Use = 1 << iota
 	// AWSSecretAccessKey is the aws_secret_access_key of a profile.
 	AWSSecretAccessKey
-	// SingleLine is any value written as part of one line of a file: no line break.
-	// Every other use implies it.
+	// SingleLine is any value written as part of one line of a file, or carried by an
+	// environment variable of the agent: no line break, and no NUL character (a
+	// process's environment is NUL-terminated strings, so none can pass one intact).
+	// Every AWS use implies it.
 	SingleLine
+	// Bounded is any value the operator copies into a Secret of its own beside other
+	// outputs' values: at most MaxBytes. Every use implies it.
+	Bounded
 )
+
+// MaxBytes bounds one Secret value an output uses. The agent's credentials Secrets
+// hold every output's values, each Secret under 1 MiB: a tenant's value near 1 MiB
+// would fit in no Secret, and the apply of them all would fail, for every tenant. A
+// CA bundle as large as Mozilla's (about 220 KB of PEM) fits.
+const MaxBytes = 256 << 10
 
 // The shapes AWS gives its keys. IAM documents an access key ID as 16 to 128 word
 // characters (AccessKey.AccessKeyId: [\w]+); secret access keys are 40 characters of
@@ -48,9 +60,13 @@ func Trim(v []byte) []byte { return bytes.TrimSpace(v) }
 
 // Uses returns the uses v is fit for.
 func Uses(v []byte) Use {
-	v = Trim(v)
 	var u Use
-	if !bytes.ContainsAny(v, "\r\n") {
+	if len(v) > MaxBytes {
+		return 0
+	}
+	u |= Bounded
+	v = Trim(v)
+	if !bytes.ContainsAny(v, "\r\n\x00") {
 		u |= SingleLine
 	}
 	if len(v) > maxLen {
@@ -72,8 +88,14 @@ func Why(v []byte, u Use) string { return Explain(Uses(v), u) }
 // Explain says why a value fit for have is not fit for want, for when the value is not
 // at hand (the renderer knows only which uses a value fits).
 func Explain(have, want Use) string {
-	if have&SingleLine == 0 {
+	aws := want&(AWSAccessKeyID|AWSSecretAccessKey) != 0
+	switch {
+	case have&Bounded == 0:
+		return fmt.Sprintf("holds more than %d KiB: the agent copies it into credentials Secrets it shares with every output, each under the 1 MiB a Secret holds", MaxBytes>>10)
+	case have&SingleLine == 0 && aws:
 		return "holds a line break: written into the AWS credentials file every output shares, it would add lines to it"
+	case have&SingleLine == 0 && want&SingleLine != 0:
+		return "holds a line break or a NUL character: Fluent Bit reads it from an environment variable, which cannot carry a NUL, and writes tokens into request headers as they are, where a line break adds headers"
 	}
 	switch want {
 	case AWSAccessKeyID:

@@ -49,7 +49,8 @@ type Secret struct {
 	Name      string
 	Keys      []string
 	// Uses[i] is what the value of Keys[i] is fit for (secretvalue.Uses). Missing
-	// entries (a Secret written by hand in a test) fit nothing.
+	// entries (a Secret written by hand in a test) fit an ordinary value's uses
+	// (SingleLine, Bounded) but no AWS key's.
 	Uses []secretvalue.Use
 }
 
@@ -153,9 +154,9 @@ func NewIndex(s *Snapshot) *Index {
 	}
 	for _, sec := range s.Secrets {
 		for i, k := range sec.Keys {
-			u := keyPresent
+			u := keyPresent | secretvalue.SingleLine | secretvalue.Bounded
 			if i < len(sec.Uses) {
-				u |= sec.Uses[i]
+				u = keyPresent | sec.Uses[i]
 			}
 			ix.secretKeys[[3]string{sec.Namespace, sec.Name, k}] = u
 		}

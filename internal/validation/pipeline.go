@@ -47,8 +47,18 @@ func Filters(filters []v1.Filter, fld *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p, string(pattern), err.Error()))
 		}
 	}
+	throttles := 0
 	for i, f := range filters {
 		at := fld.Index(i)
+		// Fluent Bit starts a thread per throttle instance, and the renderer writes
+		// one per output of the pipeline: more than one per pipeline only costs the
+		// shared agent threads (the CRD refuses it; this catches what it admitted
+		// before the rule).
+		if f.Throttle != nil {
+			if throttles++; throttles == 2 {
+				errs = append(errs, field.Invalid(at.Child("throttle"), "", "at most one throttle filter per pipeline: each runs a thread of its own, per output, in the agent every tenant of a node shares"))
+			}
+		}
 		if g := f.Grep; g != nil {
 			for j, m := range g.Include {
 				regex(at.Child("grep", "include").Index(j).Child("regex"), m.Regex, RegexMatch)

@@ -28,8 +28,16 @@ import (
 	"github.com/logplane/logplane/internal/sidecar"
 )
 
-// Path is where the API server sends pod admissions; config/webhook names it too.
+// Path is where the API server sends pod admissions; the marker below names it too.
 const Path = "/mutate-v1-pod"
+
+// The sidecar webhook can never block a pod: failures are ignored, the timeout is
+// short, only namespaces labelled logging.logplane.dev/sidecar-injection=enabled are
+// sent, kube-system and the operator's namespace never, and logplane's own pods
+// never. (Under OLM the namespaceSelector is OLM's; Handle checks the opt-in itself.)
+//
+// +kubebuilder:webhook:path=/mutate-v1-pod,mutating=true,failurePolicy=ignore,sideEffects=None,matchPolicy=Equivalent,timeoutSeconds=5,reinvocationPolicy=Never,groups="",resources=pods,verbs=create,versions=v1,name=sidecar.logging.logplane.dev,admissionReviewVersions=v1,serviceName=logplane-webhook-service,serviceNamespace=logplane-system,patch=`{"namespaceSelector":{"matchExpressions":[{"key":"logging.logplane.dev/sidecar-injection","operator":"In","values":["enabled"]},{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["kube-system","logplane-system"]}]},"objectSelector":{"matchExpressions":[{"key":"app.kubernetes.io/managed-by","operator":"NotIn","values":["logplane"]}]}}`
+// +kubebuilder:webhookconfiguration:mutating=true,name=logplane-mutating-webhook-configuration
 
 // lookupTimeout bounds the cache reads of one admission, well inside the webhook's
 // timeoutSeconds: a cache that is not synced yet must not hold a pod back.

@@ -29,7 +29,7 @@ func killDuringOutage(t *testing.T, s *scenario, route string, lines int, settle
 		t.Fatal(err)
 	}
 	s.eventually(60*time.Second, "the agent to read every line and try to send", func() (bool, string) {
-		read, tried := s.inputRecords(), s.sink.Requests(route)
+		read, tried := s.inputRecords(containerInputs), s.sink.Requests(route)
 		return read >= lines && tried > 0, fmt.Sprintf("read %d of %d lines, %d requests", read, lines, tried)
 	})
 	s.agent.Proc.Kill()

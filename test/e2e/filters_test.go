@@ -155,7 +155,7 @@ spec:
 		}
 	}
 	// Two pipelines, one read: the container inputs took in each line once.
-	if read := s.inputRecords(); read != lines {
+	if read := s.inputRecords(containerInputs); read != lines {
 		t.Errorf("the agent read %d records for %d lines", read, lines)
 	}
 }
@@ -265,14 +265,16 @@ spec:
 		len(payments), got, len(joined), len(orders), len(ordersGot))
 }
 
-var inputRecordsMetric = regexp.MustCompile(`(?m)^fluentbit_input_records_total\{name="lp_in_containers_\d+"\} (\d+)`)
-
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+prefix)
 }
 
-// inputRecords sums the records the agent's container inputs read, from its metrics.
-func (s *scenario) inputRecords() int {
+// containerInputs matches the aliases of the agent's container-log inputs.
+const containerInputs = `lp_in_containers_\d+`
+
+// inputRecords sums the records the agent's inputs whose alias matches the regex
+// alias read, from its metrics.
+func (s *scenario) inputRecords(alias string) int {
 	s.t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://%s:%d/api/v2/metrics/prometheus", s.node.IP, s.port))
 	if err != nil {
@@ -281,7 +283,8 @@ func (s *scenario) inputRecords() int {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	n := 0
-	for _, m := range inputRecordsMetric.FindAllStringSubmatch(string(body), -1) {
+	series := regexp.MustCompile(`(?m)^fluentbit_input_records_total\{name="` + alias + `"\} (\d+)`)
+	for _, m := range series.FindAllStringSubmatch(string(body), -1) {
 		v, _ := strconv.Atoi(m[1])
 		n += v
 	}

@@ -185,6 +185,17 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		audit = fmt.Appendf(audit, "%s\n", message(e, map[string]any{"apiVersion": "audit.k8s.io/v1", "verb": "get"}))
 	}
 	appendFile(t, auditLog, audit)
+	// The agent reads from the journal's tail as its systemd input found it; one
+	// entry, awaited, shows the input has positioned itself before the counted ones.
+	first := entry{Src: "node/kubelet.service", Seq: -1}
+	want[s3] = append(want[s3], first)
+	if err := journal.Write("kubelet.service", message(first, nil)); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(30*time.Second, "the agent to read the journal", func() (bool, string) {
+		n := s.inputRecords(`lp_in_systemd`)
+		return n > 0, fmt.Sprintf("%d journal records read", n)
+	})
 	// The systemd units it names, and one it does not.
 	for unit, n := range map[string]int{"kubelet.service": 10, "containerd.service": 5, "sshd.service": 5} {
 		var out []string
@@ -251,7 +262,7 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		e, mine := sampleEntryOf(r)
 		switch {
 		case mine && strings.HasSuffix(e.Src, ".service"):
-			bySource["journal"]++
+			bySource["journal "+strings.TrimPrefix(e.Src, "node/")]++
 		case mine:
 			bySource[strings.Split(e.Src, "/")[0]]++
 		case otherEvent(r):

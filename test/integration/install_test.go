@@ -28,13 +28,18 @@ func TestDefaultInstallIsAccepted(t *testing.T) {
 		}
 		u := &unstructured.Unstructured{Object: m}
 		kinds[u.GetKind()]++
+		// The webhook configurations are generated without labels; kustomize adds them.
+		if k := u.GetKind(); (k == "MutatingWebhookConfiguration" || k == "ValidatingWebhookConfiguration") &&
+			u.GetLabels()["app.kubernetes.io/component"] != "webhook" {
+			t.Errorf("%s %s has labels %v, want app.kubernetes.io/component=webhook", k, u.GetName(), u.GetLabels())
+		}
 		ac := client.ApplyConfigurationFromUnstructured(u)
 		if err := k8s.Apply(t.Context(), ac, client.FieldOwner("install-test"), client.ForceOwnership, client.DryRunAll); err != nil {
 			t.Errorf("%s %s rejected: %v", u.GetKind(), u.GetName(), err)
 		}
 	}
 	for kind, want := range map[string]int{"CustomResourceDefinition": 7, "Deployment": 1, "ClusterRole": 1, "Role": 1, "ServiceAccount": 1,
-		"Service": 1, "MutatingWebhookConfiguration": 1} {
+		"Service": 1, "MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1} {
 		if kinds[kind] != want {
 			t.Errorf("%d %s objects, want %d", kinds[kind], kind, want)
 		}

@@ -180,6 +180,10 @@ filters: [{type: throttle, throttle: {records: 0}}]`), "should be greater than o
 input: {containers: {}}
 outputRefs: [o]
 filters: [{type: throttle, throttle: {records: 10, interval: 0s}}]`), "must be from 1s to 24h"},
+		{"two throttles", pipeline(`
+input: {containers: {}}
+outputRefs: [o]
+filters: [{type: throttle, throttle: {records: 10}}, {type: throttle, throttle: {records: 20}}]`), "at most one throttle filter"},
 		{"throttle interval over a day", pipeline(`
 input: {containers: {}}
 outputRefs: [o]

@@ -13,6 +13,7 @@ import (
 	"github.com/logplane/logplane/test/testcerts"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -38,9 +39,11 @@ type Env struct {
 // Option changes the control plane before it starts.
 type Option func(*envtest.Environment) error
 
-// WithWebhooks installs the MutatingWebhookConfigurations of config/webhook, pointed
-// by envtest at a local server (WebhookInstallOptions.LocalServing*) with a CA the
-// API server trusts, so admission goes to an in-process webhook server over TLS.
+// WithWebhooks installs the webhook configurations of config/webhook, pointed by
+// envtest at a local server (WebhookInstallOptions.LocalServing*) with a CA the API
+// server trusts, so admission goes to an in-process webhook server over TLS. Objects
+// labelled SkipValidationLabel are not sent to the validating webhook, so that a test
+// can store what the webhook would refuse, as a cluster does while it is down.
 func WithWebhooks() Option {
 	return func(env *envtest.Environment) error {
 		objs, err := LoadManifests(filepath.Join(RepoRoot(), "config", "webhook"))
@@ -48,20 +51,38 @@ func WithWebhooks() Option {
 			return err
 		}
 		for _, o := range objs {
-			if o.GetKind() != "MutatingWebhookConfiguration" {
-				continue
+			switch o.GetKind() {
+			case "MutatingWebhookConfiguration":
+				var mwc admissionregistrationv1.MutatingWebhookConfiguration
+				if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &mwc); err != nil {
+					return err
+				}
+				// Its own name: install tests apply the shipped one (pointing at a Service) beside it.
+				mwc.Name += "-envtest"
+				env.WebhookInstallOptions.MutatingWebhooks = append(env.WebhookInstallOptions.MutatingWebhooks, &mwc)
+			case "ValidatingWebhookConfiguration":
+				var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+				if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &vwc); err != nil {
+					return err
+				}
+				vwc.Name += "-envtest"
+				for i := range vwc.Webhooks {
+					if vwc.Webhooks[i].ObjectSelector != nil {
+						return fmt.Errorf("webhook %s has an objectSelector; WithWebhooks would replace it", vwc.Webhooks[i].Name)
+					}
+					vwc.Webhooks[i].ObjectSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+						{Key: SkipValidationLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}}
+				}
+				env.WebhookInstallOptions.ValidatingWebhooks = append(env.WebhookInstallOptions.ValidatingWebhooks, &vwc)
 			}
-			var mwc admissionregistrationv1.MutatingWebhookConfiguration
-			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &mwc); err != nil {
-				return err
-			}
-			// Its own name: install tests apply the shipped one (pointing at a Service) beside it.
-			mwc.Name += "-envtest"
-			env.WebhookInstallOptions.MutatingWebhooks = append(env.WebhookInstallOptions.MutatingWebhooks, &mwc)
 		}
 		return nil
 	}
 }
+
+// SkipValidationLabel keeps an object away from the validating webhook WithWebhooks
+// installs (tests only).
+const SkipValidationLabel = "test.logplane.dev/skip-validation"
 
 // WithAPIServerFlag sets a kube-apiserver flag, such as the audit log the benchmark
 // counts writes with.
