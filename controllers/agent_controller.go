@@ -26,6 +26,7 @@ import (
 // and namespaces are needed to grant them to the agents' ClusterRole.
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents;clusterlogpipelines;logpipelines;logoutputs;clusterlogoutputs;retentionpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents/status;clusterlogpipelines/status;logpipelines/status;logoutputs/status;clusterlogoutputs/status;retentionpolicies/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=logging.logplane.dev,resources=identitygrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces;pods;events,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=get;create;patch;update;delete,namespace=logplane-system
@@ -70,6 +71,9 @@ func (c *AgentController) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1.LogOutput{}, allAgents, specOnly).
 		Watches(&v1.ClusterLogOutput{}, allAgents, specOnly).
 		Watches(&v1.RetentionPolicy{}, allAgents, specOnly).
+		// A grant, or a namespace's labels (below), decide which tenant outputs may
+		// write to AWS through the agent's identity.
+		Watches(&v1.IdentityGrant{}, allAgents, specOnly).
 		WatchesMetadata(namespaces, allAgents, builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// Secrets are watched by metadata only (their data is never cached) and queue
 		// only the agents that use or wait for them.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,6 +28,10 @@ import (
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=retentionpolicies;logoutputs;clusterlogoutputs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=retentionpolicies/status;logoutputs/status;clusterlogoutputs/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// It reads IdentityGrants and namespace labels: a tenant output's retention is applied
+// only with an identity granted to its namespace.
+// +kubebuilder:rbac:groups=logging.logplane.dev,resources=identitygrants,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // RetentionController wires the retention reconciler: a policy is reconciled when its
 // spec changes, when an output starts, stops or changes referring to it, and when an
@@ -44,6 +50,9 @@ const (
 // SetupWithManager registers the controller.
 func (c *RetentionController) SetupWithManager(mgr ctrl.Manager) error {
 	byPolicy := handler.EnqueueRequestsFromMapFunc(policyOfOutput)
+	allPolicies := handler.EnqueueRequestsFromMapFunc(c.allPolicies)
+	namespaces := &metav1.PartialObjectMetadata{}
+	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	outputs := builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{},
 		predicate.Funcs{UpdateFunc: retentionConditionLost}))
 	return ctrl.NewControllerManagedBy(mgr).
@@ -53,9 +62,26 @@ func (c *RetentionController) SetupWithManager(mgr ctrl.Manager) error {
 		// naming is reconciled too.
 		Watches(&v1.LogOutput{}, byPolicy, outputs).
 		Watches(&v1.ClusterLogOutput{}, byPolicy, outputs).
+		// A grant or a namespace's labels change which tenant outputs may have their
+		// retention applied: every policy is checked again.
+		Watches(&v1.IdentityGrant{}, allPolicies, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(namespaces, allPolicies, builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
 			retentionRetryBase, retentionRetryMax)}).
 		Complete(c.Reconciler)
+}
+
+// allPolicies queues every RetentionPolicy.
+func (c *RetentionController) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
+	var policies v1.RetentionPolicyList
+	if err := c.Client.List(ctx, &policies); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(policies.Items))
+	for _, p := range policies.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+	}
+	return reqs
 }
 
 func policyOfOutput(_ context.Context, o client.Object) []reconcile.Request {

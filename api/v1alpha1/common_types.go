@@ -101,7 +101,9 @@ type BasicAuth struct {
 
 // AWSAuth selects the AWS region and identity used by AWS destinations. Without static
 // credentials the agent uses the default credential chain (IRSA, EKS Pod Identity,
-// instance profile).
+// instance profile), directly or to assume roleArn; a LogOutput may do so only when an
+// IdentityGrant hands its namespace that role (or the agent's identity) for its
+// destination, and is left out otherwise (IdentityNotGranted).
 type AWSAuth struct {
 	// region of the destination, such as eu-west-1.
 	// +required
@@ -109,7 +111,8 @@ type AWSAuth struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$')",message="must be an AWS region such as us-east-1 or eu-central-1"
 	Region string `json:"region"`
 
-	// roleArn is an IAM role to assume before writing.
+	// roleArn is an IAM role to assume before writing: with credentials when set, else
+	// with the agent's identity, which a LogOutput needs an IdentityGrant for.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\\\w+=,.@/-]+$')",message="must be an IAM role ARN such as arn:aws:iam::123456789012:role/log-writer"

@@ -34,6 +34,10 @@ const (
 	ReasonOutputNotFound = "OutputNotFound"
 	// ReasonOutputNotAllowed: a ClusterLogOutput's allowedNamespaces does not admit the pipeline's namespace.
 	ReasonOutputNotAllowed = "OutputNotAllowed"
+	// ReasonIdentityNotGranted: a LogOutput without AWS credentials of its own would
+	// write as the agent (or have retention set as the operator), and no IdentityGrant
+	// hands its namespace the role, or the agent's identity, for its destination.
+	ReasonIdentityNotGranted = "IdentityNotGranted"
 	// ReasonOutputInvalid: a referenced output cannot render itself.
 	ReasonOutputInvalid = "OutputInvalid"
 	// ReasonSecretNotFound: a referenced Secret, or a key in it, does not exist.
@@ -136,9 +140,12 @@ const (
 
 // messages are format strings; arguments fill in the specifics (names, counts).
 var messages = map[string]string{
-	ReasonConfigGenerated:         "The configuration includes this resource.",
-	ReasonOutputNotFound:          "Output %s does not exist; the pipeline is left out of the configuration until it does.",
-	ReasonOutputNotAllowed:        "ClusterLogOutput %s does not admit namespace %s (see its spec.allowedNamespaces).",
+	ReasonConfigGenerated:  "The configuration includes this resource.",
+	ReasonOutputNotFound:   "Output %s does not exist; the pipeline is left out of the configuration until it does.",
+	ReasonOutputNotAllowed: "ClusterLogOutput %s does not admit namespace %s (see its spec.allowedNamespaces).",
+	ReasonIdentityNotGranted: "No IdentityGrant lets namespace %[1]s use %[2]s: a LogOutput without aws.credentials of its own " +
+		"writes only with what the platform grants its namespace. Ask the platform team for an IdentityGrant that selects " +
+		"namespace %[1]s with %[3]s, or set aws.credentials from a Secret of your own.",
 	ReasonOutputInvalid:           "Output %s cannot be used: %s",
 	ReasonSecretNotFound:          "Secret %s has no key %q, or does not exist.",
 	ReasonSecretInvalid:           "Secret %s key %q %s.",

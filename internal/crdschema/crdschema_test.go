@@ -30,8 +30,8 @@ func TestEmbeddedKnowsEveryKind(t *testing.T) {
 			t.Errorf("no schema for %s", gvks[0])
 		}
 	}
-	if n := len(s.kinds); n != 6 {
-		t.Errorf("%d kinds, want 6", n)
+	if n := len(s.kinds); n != 7 {
+		t.Errorf("%d kinds, want 7", n)
 	}
 }
 

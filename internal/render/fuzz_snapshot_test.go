@@ -76,6 +76,7 @@ func admitted(a *admission, s *snapshot.Snapshot) (*snapshot.Snapshot, []field.E
 		{len(s.ClusterOutputs), "ClusterLogOutput", func(i int) client.Object { return &s.ClusterOutputs[i] }},
 		{len(s.Pipelines), "LogPipeline", func(i int) client.Object { return &s.Pipelines[i] }},
 		{len(s.ClusterPipelines), "ClusterLogPipeline", func(i int) client.Object { return &s.ClusterPipelines[i] }},
+		{len(s.Grants), "IdentityGrant", func(i int) client.Object { return &s.Grants[i] }},
 	} {
 		for i := range list.n {
 			if !keep(list.obj(i), list.kind) {
@@ -88,6 +89,7 @@ func admitted(a *admission, s *snapshot.Snapshot) (*snapshot.Snapshot, []field.E
 	s.ClusterOutputs = slices.DeleteFunc(s.ClusterOutputs, func(x v1.ClusterLogOutput) bool { return x.Name == "" })
 	s.Pipelines = slices.DeleteFunc(s.Pipelines, func(x v1.LogPipeline) bool { return x.Name == "" })
 	s.ClusterPipelines = slices.DeleteFunc(s.ClusterPipelines, func(x v1.ClusterLogPipeline) bool { return x.Name == "" })
+	s.Grants = slices.DeleteFunc(s.Grants, func(x v1.IdentityGrant) bool { return x.Name == "" })
 	return s, refused
 }
 
@@ -188,7 +190,7 @@ func TestGeneratedSnapshotsAreAdmitted(t *testing.T) {
 	reasons := map[string]int{}
 	for _, seed := range snapshotSeeds() {
 		s := newGen(seed).snapshot()
-		objects += len(s.Agents) + len(s.Policies) + len(s.Outputs) + len(s.ClusterOutputs) + len(s.Pipelines) + len(s.ClusterPipelines)
+		objects += len(s.Agents) + len(s.Policies) + len(s.Outputs) + len(s.ClusterOutputs) + len(s.Pipelines) + len(s.ClusterPipelines) + len(s.Grants)
 		_, errs := admitted(a, s)
 		refused += len(errs)
 		for _, e := range errs {

@@ -7,11 +7,13 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/identity"
 	"github.com/logplane/logplane/internal/snapshot"
 )
 
@@ -802,6 +804,7 @@ func (g *gen) snapshot() *snapshot.Snapshot {
 		for range g.count(0, 3) {
 			ns.Labels[g.identifier(63)] = g.identifier(63)
 		}
+		ns.Labels[corev1.LabelMetadataName] = ns.Name // as the API server labels every namespace
 		s.Namespaces = append(s.Namespaces, ns)
 	}
 	for _, ns := range append([]string{s.OperatorNamespace}, namespaceNames(s)...) {
@@ -910,7 +913,56 @@ func (g *gen) snapshot() *snapshot.Snapshot {
 		}
 		s.ClusterPipelines = append(s.ClusterPipelines, p)
 	}
+	// Drawn last, so that the draws above mean what they meant before grants existed.
+	for range g.count(0, 3) {
+		s.Grants = append(s.Grants, g.grant(s))
+	}
 	return s
+}
+
+// grant hands some of the tenants' AWS outputs without keys what they would use (their
+// role or the agent's identity), to their namespace by name or to a random selector,
+// for any destination, theirs exactly, or theirs by a prefix of its name: so that such
+// outputs render about as often as they are refused.
+func (g *gen) grant(s *snapshot.Snapshot) v1.IdentityGrant {
+	gr := v1.IdentityGrant{ObjectMeta: g.meta("")}
+	gr.Name = g.dnsLabel(63)
+	names := namespaceNames(s)
+	if sel := g.labelSelector(); sel != nil && g.some() {
+		gr.Spec.NamespaceSelector = *sel
+	} else {
+		gr.Spec.NamespaceSelector.MatchLabels = map[string]string{corev1.LabelMetadataName: pick(g, names...)}
+	}
+	seen := map[string]bool{}
+	for i := range s.Outputs {
+		auth, d := identity.AWS(&s.Outputs[i].Spec)
+		if auth == nil || auth.Credentials != nil || !g.bool() {
+			continue
+		}
+		var dests []v1.GrantedDestination
+		if !d.Templated && g.bool() {
+			dest := v1.GrantedDestination{Type: v1.AWSOutputType(d.Type), Name: d.Name}
+			if g.bool() && len(d.Name) > 1 {
+				dest.Name, dest.NamePrefix = "", d.Name[:1+g.intn(len(d.Name)-1)]
+			}
+			dests = append(dests, dest)
+		}
+		switch {
+		case auth.RoleArn == "":
+			if gr.Spec.AgentIdentity == nil {
+				gr.Spec.AgentIdentity = &v1.AgentIdentityGrant{}
+			}
+			gr.Spec.AgentIdentity.Destinations = append(gr.Spec.AgentIdentity.Destinations, dests...)
+		case !seen[auth.RoleArn] && len(gr.Spec.Roles) < 64:
+			seen[auth.RoleArn] = true
+			gr.Spec.Roles = append(gr.Spec.Roles, v1.RoleGrant{RoleArn: auth.RoleArn, Destinations: dests})
+		}
+	}
+	if len(gr.Spec.Roles) == 0 && gr.Spec.AgentIdentity == nil {
+		gr.Spec.AgentIdentity = &v1.AgentIdentityGrant{Destinations: []v1.GrantedDestination{
+			{Type: v1.AWSOutputType(v1.OutputS3), Name: "logs"}}}
+	}
+	return gr
 }
 
 func (g *gen) meta(namespace string) metav1.ObjectMeta {

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/conditions"
+	"github.com/logplane/logplane/internal/identity"
 	"github.com/logplane/logplane/internal/rawparams"
 	"github.com/logplane/logplane/internal/secretvalue"
 	"github.com/logplane/logplane/internal/snapshot"
@@ -98,11 +99,13 @@ type resolver struct {
 	excluded map[Ref]string
 	// held are resources left out by the caller, with the problem to report.
 	held map[Ref]Problem
+	// grants decide the AWS identity of tenant outputs without keys of their own.
+	grants *identity.Grants
 }
 
 func newResolver(s *snapshot.Snapshot) *resolver {
 	n := len(s.Outputs) + len(s.ClusterOutputs)
-	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: make(map[Ref]*output, n)}
+	return &resolver{snap: s, index: snapshot.NewIndex(s), outputs: make(map[Ref]*output, n), grants: identity.Compile(s.Grants)}
 }
 
 func (r *resolver) report(p Problem) { r.problems = append(r.problems, p) }
@@ -170,6 +173,11 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 			ok = false
 		}
 	}
+	// An output with keys of its own needs no grant (a missing key is reported above);
+	// one without needs a grant for what it would use of the agent's identity.
+	if ref.Kind == alias.LogOutput && !r.identityGranted(ref, spec) {
+		ok = false
+	}
 	var policy *v1.RetentionPolicy
 	if spec.RetentionPolicy != "" {
 		if policy = r.index.Policy(string(spec.RetentionPolicy)); policy == nil {
@@ -187,6 +195,18 @@ func (r *resolver) resolveOutput(obj outputObject) *output {
 		Salt: r.snap.Salt}
 	r.outputs[ref] = o
 	return o
+}
+
+// identityGranted reports a tenant output that would write to AWS with an identity its
+// namespace was not granted (internal/identity): ClusterLogOutputs never come here.
+func (r *resolver) identityGranted(ref Ref, spec *v1.OutputSpec) bool {
+	nsLabels, _ := r.index.NamespaceLabels(ref.Namespace)
+	v := r.grants.Decide(ref.Namespace, nsLabels, spec)
+	if v.Use == identity.Refused {
+		r.report(problem(ref, conditions.ReasonIdentityNotGranted, ref.Namespace, v.Wants, v.Ask))
+		return false
+	}
+	return true
 }
 
 // useOf says what the value of the Secret reference at path must fit. Every value is
@@ -371,7 +391,7 @@ func (r *resolver) resolveParallel() []*pipeline {
 	outputs := len(r.snap.Outputs)/workers + len(r.snap.ClusterOutputs) // each part's, about
 	parallel(workers, 1, func(w int) {
 		part := &resolver{snap: r.snap, index: r.index, outputs: make(map[Ref]*output, outputs),
-			prechecked: r.prechecked, excluded: r.excluded, held: r.held}
+			prechecked: r.prechecked, excluded: r.excluded, held: r.held, grants: r.grants}
 		parts[w] = part
 		outs[w] = part.resolveRange(w*n/workers, (w+1)*n/workers)
 	})

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -35,7 +36,11 @@ func TestLongNamesStart(t *testing.T) {
 	bin := fbrun.Binary(t)
 	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
 	ns := long("team-", 63)
-	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system", Namespaces: []snapshot.Namespace{{Name: ns}}}
+	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system",
+		Namespaces: []snapshot.Namespace{{Name: ns, Labels: map[string]string{corev1.LabelMetadataName: ns}}},
+		Grants: []v1.IdentityGrant{{ObjectMeta: metav1.ObjectMeta{Name: "agent"}, Spec: v1.IdentityGrantSpec{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}},
+			AgentIdentity:     &v1.AgentIdentityGrant{}}}}}
 	out := v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: long("archive-", 253)},
 		Spec: v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{AWS: v1.AWSAuth{Region: "eu-west-1"}, Bucket: "logs",
 			KeyFormat: "/logs/$TAG/%Y/%m/%d/%H%M%S-$UUID.gz", Compression: "Gzip", UploadTimeout: &metav1.Duration{Duration: 10 * time.Minute}}}}

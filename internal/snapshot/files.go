@@ -65,6 +65,13 @@ func LoadFiles(paths []string, operatorNamespace, defaultNamespace string) (*Sna
 		}
 	}
 	for name, l := range namespaces {
+		// The API server labels every namespace with its name; selectors (grants
+		// above all) use that label to name one namespace.
+		l = maps.Clone(l)
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[corev1.LabelMetadataName] = name
 		s.Namespaces = append(s.Namespaces, Namespace{Name: name, Labels: l})
 	}
 	s.Sort()
@@ -158,6 +165,8 @@ func (s *Snapshot) addManifests(data []byte, schemas *crdschema.Schemas, default
 			s.ClusterOutputs = append(s.ClusterOutputs, *o)
 		case *v1.RetentionPolicy:
 			s.Policies = append(s.Policies, *o)
+		case *v1.IdentityGrant:
+			s.Grants = append(s.Grants, *o)
 		case *corev1.Namespace:
 			namespaces[o.Name] = o.Labels
 		case *corev1.Secret:

@@ -31,8 +31,10 @@ type Snapshot struct {
 	Outputs          []v1.LogOutput
 	ClusterOutputs   []v1.ClusterLogOutput
 	Policies         []v1.RetentionPolicy
-	Namespaces       []Namespace
-	Secrets          []Secret
+	// Grants hand AWS identities to the LogOutputs of some namespaces.
+	Grants     []v1.IdentityGrant
+	Namespaces []Namespace
+	Secrets    []Secret
 }
 
 // Namespace is what selectors need to know of a namespace.
@@ -82,6 +84,7 @@ func (s *Snapshot) Sort() {
 	s.Outputs = sortedBy(s.Outputs, func(a, b *v1.LogOutput) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
 	s.ClusterOutputs = sortedBy(s.ClusterOutputs, func(a, b *v1.ClusterLogOutput) int { return cmp.Compare(a.Name, b.Name) })
 	s.Policies = sortedBy(s.Policies, func(a, b *v1.RetentionPolicy) int { return cmp.Compare(a.Name, b.Name) })
+	s.Grants = sortedBy(s.Grants, func(a, b *v1.IdentityGrant) int { return cmp.Compare(a.Name, b.Name) })
 	s.Namespaces = sortedBy(s.Namespaces, func(a, b *Namespace) int { return cmp.Compare(a.Name, b.Name) })
 	s.Secrets = sortedBy(s.Secrets, func(a, b *Secret) int { return byName(a.Namespace, a.Name, b.Namespace, b.Name) })
 }

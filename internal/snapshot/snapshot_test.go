@@ -96,9 +96,9 @@ func TestLoadFilesReadsTheSamples(t *testing.T) {
 	counts := map[string]int{
 		"agents": len(s.Agents), "clusterPipelines": len(s.ClusterPipelines), "pipelines": len(s.Pipelines),
 		"outputs": len(s.Outputs), "clusterOutputs": len(s.ClusterOutputs), "policies": len(s.Policies),
-		"secrets": len(s.Secrets),
+		"secrets": len(s.Secrets), "grants": len(s.Grants),
 	}
-	want := map[string]int{"agents": 1, "clusterPipelines": 2, "pipelines": 3, "outputs": 3, "clusterOutputs": 2, "policies": 5, "secrets": 1}
+	want := map[string]int{"agents": 1, "clusterPipelines": 2, "pipelines": 3, "outputs": 3, "clusterOutputs": 2, "policies": 5, "secrets": 1, "grants": 1}
 	for k, n := range want {
 		if counts[k] != n {
 			t.Errorf("%s: %d, want %d", k, counts[k], n)
@@ -111,8 +111,10 @@ func TestLoadFilesReadsTheSamples(t *testing.T) {
 	if l, ok := ix.NamespaceLabels("billing"); !ok || l["logging.logplane.dev/sidecar-injection"] != "enabled" {
 		t.Errorf("billing labels = %v, %v", l, ok)
 	}
-	if _, ok := ix.NamespaceLabels("shop"); !ok {
-		t.Error("namespace shop missing")
+	// As the API server does, every namespace is labelled with its name: the samples'
+	// IdentityGrant selects the shop by that label.
+	if l, ok := ix.NamespaceLabels("shop"); !ok || l["kubernetes.io/metadata.name"] != "shop" {
+		t.Errorf("shop labels = %v, %v", l, ok)
 	}
 }
 
@@ -151,7 +153,7 @@ spec: {input: {containers: {}}, outputRefs: [o]}
 	if len(s.Pipelines) != 1 || s.Pipelines[0].Namespace != "team-a" {
 		t.Fatalf("pipelines = %+v", s.Pipelines)
 	}
-	if len(s.Namespaces) != 1 || s.Namespaces[0].Name != "team-a" {
+	if len(s.Namespaces) != 1 || s.Namespaces[0].Name != "team-a" || s.Namespaces[0].Labels["kubernetes.io/metadata.name"] != "team-a" {
 		t.Fatalf("namespaces = %+v", s.Namespaces)
 	}
 }

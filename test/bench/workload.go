@@ -64,7 +64,7 @@ func BuildWorkload(s Shape) (*Workload, error) {
 
 	// Outputs come first, as Argo CD orders them: a pipeline created before its output
 	// is reported OutputNotFound until the output arrives, which is correct but noisy.
-	docs = []string{retentionPolicyYAML, agentYAML}
+	docs = []string{retentionPolicyYAML, agentYAML, fmt.Sprintf(grantYAML, tenantLabel)}
 	for c := range s.ClusterOutputs {
 		docs = append(docs, clusterOutputYAML(c))
 	}
@@ -128,6 +128,17 @@ spec:
   budgets:
     perNamespace: {outputSections: 100000, workers: 100000, filterThreads: 100000, filesystemBuffer: 100Ti, pipelineConfigBytes: 16777216}
     perAgent: {outputSections: 100000, workers: 100000, filterThreads: 100000, filesystemBuffer: 100Ti}`
+
+// grantYAML lets the tenants' cloudwatchLogs outputs (outputYAML), which have no keys
+// of their own, write to their log group with the agent's identity: without it they
+// are refused (IdentityNotGranted) and the bench would measure fewer outputs.
+const grantYAML = `apiVersion: logging.logplane.dev/v1alpha1
+kind: IdentityGrant
+metadata: {name: bench-tenants}
+spec:
+  namespaceSelector: {matchLabels: {%s: "true"}}
+  agentIdentity:
+    destinations: [{type: cloudwatchLogs, name: /apps/logs}]`
 
 // clusterOutputYAML is a platform destination open to every bench namespace.
 func clusterOutputYAML(c int) string {

@@ -11,12 +11,12 @@ func TestBuildWorkload(t *testing.T) {
 	cases := []struct {
 		shape      Shape
 		namespaces int
-		resources  int // policy + agent + cluster outputs + outputs + pipelines
+		resources  int // policy, agent and grant + cluster outputs + outputs + pipelines
 	}{
-		{Shape{Pipelines: 5, PerNamespace: 20, Outputs: 3, ClusterOutputs: 2}, 1, 2 + 2 + 3 + 5},
-		{Shape{Pipelines: 100, PerNamespace: 20, Outputs: 3, ClusterOutputs: 2}, 5, 2 + 2 + 15 + 100},
-		{Shape{Pipelines: 41, PerNamespace: 20, Outputs: 5, ClusterOutputs: 3}, 3, 2 + 3 + 15 + 41},
-		{Shape{Pipelines: 7, PerNamespace: 20, Outputs: 0, ClusterOutputs: 1}, 1, 2 + 1 + 0 + 7},
+		{Shape{Pipelines: 5, PerNamespace: 20, Outputs: 3, ClusterOutputs: 2}, 1, 3 + 2 + 3 + 5},
+		{Shape{Pipelines: 100, PerNamespace: 20, Outputs: 3, ClusterOutputs: 2}, 5, 3 + 2 + 15 + 100},
+		{Shape{Pipelines: 41, PerNamespace: 20, Outputs: 5, ClusterOutputs: 3}, 3, 3 + 3 + 15 + 41},
+		{Shape{Pipelines: 7, PerNamespace: 20, Outputs: 0, ClusterOutputs: 1}, 1, 3 + 1 + 0 + 7},
 	}
 	for _, c := range cases {
 		w, err := BuildWorkload(c.shape)

@@ -192,7 +192,16 @@ spec:
 		secretRow("secret-value-with-line-break", "token\nX-Injected: 1", "holds a line break or a NUL character"),
 		// A name of 240 characters with an s3 output: its store directory name once
 		// exceeded NAME_MAX. Now it renders; its pods do not exist, so it ships nothing.
-		{row: "240-character-name-with-s3", objects: fmt.Sprintf(`apiVersion: logging.logplane.dev/v1alpha1
+		{row: "240-character-name-with-s3", objects: fmt.Sprintf(`# The output has no keys of its own: the platform grants the agent's identity for
+# its bucket (IdentityGrant), or it would be refused (IdentityNotGranted).
+apiVersion: logging.logplane.dev/v1alpha1
+kind: IdentityGrant
+metadata: {name: %[1]s-archive}
+spec:
+  namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %[1]s}}
+  agentIdentity: {destinations: [{type: s3, name: logs}]}
+---
+apiVersion: logging.logplane.dev/v1alpha1
 kind: LogOutput
 metadata: {name: archive, namespace: %[1]s}
 spec:

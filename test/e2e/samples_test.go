@@ -19,11 +19,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/logplane/logplane/internal/agent"
+	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/sidecar"
 	"github.com/logplane/logplane/test/fbrun"
 	"github.com/logplane/logplane/test/localnode"
@@ -72,9 +74,17 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		t.Fatal(err)
 	}
 	pointAtFakes(t, objs, s.port, loki.Port)
-	if err := testenv.Apply(s.ctx, s.k8s, "e2e", objs); err != nil {
+	// Tenants that copy the platform's and the shop's destinations without a grant
+	// (issue 19, item 3): applied with the samples, refused before the agent starts.
+	intruders, err := testenv.DecodeYAML([]byte(intruderYAML))
+	if err != nil {
 		t.Fatal(err)
 	}
+	pointAtFakes(t, intruders, s.port, loki.Port)
+	if err := testenv.Apply(s.ctx, s.k8s, "e2e", slices.Concat(objs, intruders)); err != nil {
+		t.Fatal(err)
+	}
+	s.waitForIdentityRefused(intruders)
 	t.Cleanup(func() { deleteAll(t, s.k8s, objs) })
 
 	// The node file the node-and-events sample reads exists before the agent starts.
@@ -111,6 +121,10 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 	shopBatch := s.app("shop", "nightly-1", map[string]string{"app": "nightly"}, "app")
 	paymentsAPI := s.app("payments", "charge-1", map[string]string{"app": "api"}, "app")
 	paymentsDebug := s.app("payments", "ledger-debug-1", map[string]string{"app": "worker", "tier": "debug"}, "app")
+
+	// The intruders' records: their pipelines are left out, so these reach no route.
+	thief := s.app("intruder", "thief-1", map[string]string{"app": "thief"}, "app")
+	write(t, thief, "app", lines("intruder/thief-1/app", 30, map[string]any{"level": "error"}))
 
 	want := map[string][]entry{}
 	// firelens-routing: errors and fatals to CloudWatch Logs, everything but health
@@ -266,6 +280,16 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		}
 	}
 	t.Logf("AssumeRole calls: %v; CloudWatch streams: %v; S3 objects: %d", aws.AssumedRoles(), aws.LogStreams("/shop/errors"), len(aws.Objects("example-audit-logs")))
+	// Nothing the intruders named was used: no record at the platform's log group (by
+	// the agent's identity or any role), and the platform's role never assumed. (A
+	// delivery to any route not in want, or an intruder's record at the shop's, has
+	// failed expectAt already.)
+	if n := len(aws.Records(platformAudit)); n > 0 {
+		t.Errorf("%s received %d records (signed by %v) from outputs with no grant", platformAudit, n, aws.Signers(platformAudit))
+	}
+	if n := aws.AssumedRoles()[platformAuditRole]; n > 0 {
+		t.Errorf("%s was assumed %d times for outputs with no grant", platformAuditRole, n)
+	}
 	for _, p := range append(aws.Problems(), loki.Problems()...) {
 		t.Errorf("a fake refused a request: %s", p)
 	}
@@ -306,6 +330,110 @@ func TestSamplesStartAndDeliver(t *testing.T) {
 		}
 	}
 	t.Logf("wall time %s", time.Since(start).Round(time.Second))
+}
+
+// intruderYAML holds the attacks of issue 19, item 3 on the samples' destinations: the
+// intruder namespace copies the shop's CloudWatch output, role and all (granted to
+// the shop only), and writes to the platform's log group as the agent and with the
+// platform's role; the shop uses its own role, granted for /shop/ log groups, for
+// the platform's group. Every one has no keys of its own, so each is refused
+// (IdentityNotGranted) and its pipeline left out.
+const (
+	platformAudit     = "cloudwatch:/platform/audit"
+	platformAuditRole = "arn:aws:iam::123456789012:role/platform-audit"
+	intruderYAML      = `apiVersion: v1
+kind: Namespace
+metadata: {name: intruder}
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogOutput
+metadata: {name: shop-errors-copy, namespace: intruder}
+spec:
+  type: cloudwatchLogs
+  cloudwatchLogs:
+    aws: {region: eu-west-1, roleArn: "arn:aws:iam::123456789012:role/shop-log-writer"}
+    logGroupName: /shop/errors
+    logStreamPrefix: pod-
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogOutput
+metadata: {name: audit-as-agent, namespace: intruder}
+spec:
+  type: cloudwatchLogs
+  cloudwatchLogs:
+    aws: {region: eu-west-1}
+    logGroupName: /platform/audit
+    logStreamPrefix: pod-
+    autoCreateGroup: true
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogOutput
+metadata: {name: audit-role, namespace: intruder}
+spec:
+  type: cloudwatchLogs
+  cloudwatchLogs:
+    aws: {region: eu-west-1, roleArn: "` + platformAuditRole + `"}
+    logGroupName: /platform/audit
+    logStreamPrefix: pod-
+    autoCreateGroup: true
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogPipeline
+metadata: {name: steal, namespace: intruder}
+spec:
+  input: {containers: {}}
+  outputRefs: [shop-errors-copy, audit-as-agent, audit-role]
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogOutput
+metadata: {name: audit-with-shop-role, namespace: shop}
+spec:
+  type: cloudwatchLogs
+  cloudwatchLogs:
+    aws: {region: eu-west-1, roleArn: "arn:aws:iam::123456789012:role/shop-log-writer"}
+    logGroupName: /platform/audit
+    logStreamPrefix: pod-
+    autoCreateGroup: true
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogPipeline
+metadata: {name: audit-copy, namespace: shop}
+spec:
+  input: {containers: {}}
+  outputRefs: [audit-with-shop-role]`
+)
+
+// waitForIdentityRefused waits until every LogOutput in objs reports IdentityNotGranted
+// and every LogPipeline is left out for it, for their current generations: the
+// configuration the agent then gets was rendered with them.
+func (s *scenario) waitForIdentityRefused(objs []*unstructured.Unstructured) {
+	s.t.Helper()
+	messages := map[string]string{}
+	s.eventually(60*time.Second, "the intruders' outputs refused", func() (bool, string) {
+		for _, o := range objs {
+			want := map[string]string{"LogOutput": conditions.ReasonIdentityNotGranted, "LogPipeline": conditions.ReasonOutputInvalid}[o.GetKind()]
+			if want == "" {
+				continue
+			}
+			got := &unstructured.Unstructured{}
+			got.SetGroupVersionKind(o.GroupVersionKind())
+			if err := s.k8s.Get(s.ctx, client.ObjectKeyFromObject(o), got); err != nil {
+				return false, err.Error()
+			}
+			var st struct{ Conditions []metav1.Condition }
+			raw, _ := json.Marshal(got.Object["status"])
+			_ = json.Unmarshal(raw, &st)
+			c := apimeta.FindStatusCondition(st.Conditions, conditions.TypeConfigGenerated)
+			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != want || c.ObservedGeneration != got.GetGeneration() {
+				return false, fmt.Sprintf("%s %s: ConfigGenerated %+v, want False %s", o.GetKind(), testenv.ObjectKey(o), c, want)
+			}
+			messages[o.GetKind()+" "+testenv.ObjectKey(o)] = c.Message
+		}
+		return true, ""
+	})
+	for _, k := range slices.Sorted(maps.Keys(messages)) {
+		s.t.Logf("%s: %s", k, messages[k])
+	}
 }
 
 // pointAtFakes rewrites, in the sample objects, only what points at the outside world,

@@ -38,7 +38,7 @@ func TestDefaultInstallIsAccepted(t *testing.T) {
 			t.Errorf("%s %s rejected: %v", u.GetKind(), u.GetName(), err)
 		}
 	}
-	for kind, want := range map[string]int{"CustomResourceDefinition": 6, "Deployment": 1, "ClusterRole": 1, "Role": 1, "ServiceAccount": 1,
+	for kind, want := range map[string]int{"CustomResourceDefinition": 7, "Deployment": 1, "ClusterRole": 1, "Role": 1, "ServiceAccount": 1,
 		"Service": 1, "MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1} {
 		if kinds[kind] != want {
 			t.Errorf("%d %s objects, want %d", kinds[kind], kind, want)

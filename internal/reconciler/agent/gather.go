@@ -24,6 +24,7 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 		outputs    v1.LogOutputList
 		coutputs   v1.ClusterLogOutputList
 		policies   v1.RetentionPolicyList
+		grants     v1.IdentityGrantList
 		namespaces metav1.PartialObjectMetadataList // labels are all selectors need
 	)
 	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
@@ -34,7 +35,7 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 	// The rest is only read, by the renderer and the verdicts, so it is listed without
 	// a deep copy of every object on every render; the informer replaces a cached
 	// object on update rather than changing it, so what the renderer keeps stays valid.
-	for _, l := range []client.ObjectList{&cpipelines, &pipelines, &outputs, &coutputs, &policies, &namespaces} {
+	for _, l := range []client.ObjectList{&cpipelines, &pipelines, &outputs, &coutputs, &policies, &grants, &namespaces} {
 		if err := r.Client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, nil, fmt.Errorf("failed to list %T: %w", l, err)
 		}
@@ -48,6 +49,7 @@ func (r *Reconciler) gather(ctx context.Context) (*snapshot.Snapshot, map[[2]str
 		Outputs:           outputs.Items,
 		ClusterOutputs:    coutputs.Items,
 		Policies:          policies.Items,
+		Grants:            grants.Items,
 	}
 	for _, ns := range namespaces.Items {
 		s.Namespaces = append(s.Namespaces, snapshot.Namespace{Name: ns.Name, Labels: ns.Labels})

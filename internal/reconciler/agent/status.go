@@ -128,19 +128,20 @@ func (r *Reconciler) publishVerdicts(agent string, snap *snapshot.Snapshot, res 
 	}
 }
 
-// outputVerdicts judges every output and lists the pipelines using it.
+// outputVerdicts judges every output and lists the pipelines using it. An output with a
+// blocking problem is not rendered at all ("its other outputs" is a pipeline's).
 func outputVerdicts(snap *snapshot.Snapshot, problems []render.Problem) map[render.Ref]status.OutputVerdict {
 	users := outputUsers(snap)
 	verdicts := make(map[render.Ref]status.OutputVerdict, len(snap.Outputs)+len(snap.ClusterOutputs))
 	for i := range snap.Outputs {
 		o := &snap.Outputs[i]
 		ref := render.Ref{Kind: alias.LogOutput, Namespace: o.Namespace, Name: o.Name}
-		verdicts[ref] = status.NewOutputVerdict(configCondition(ref, true, problems, o.Generation), users[ref])
+		verdicts[ref] = status.NewOutputVerdict(configCondition(ref, false, problems, o.Generation), users[ref])
 	}
 	for i := range snap.ClusterOutputs {
 		o := &snap.ClusterOutputs[i]
 		ref := render.Ref{Kind: alias.ClusterLogOutput, Name: o.Name}
-		verdicts[ref] = status.NewOutputVerdict(configCondition(ref, true, problems, o.Generation), users[ref])
+		verdicts[ref] = status.NewOutputVerdict(configCondition(ref, false, problems, o.Generation), users[ref])
 	}
 	return verdicts
 }

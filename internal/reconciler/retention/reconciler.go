@@ -27,6 +27,7 @@ import (
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/alias"
 	"github.com/logplane/logplane/internal/conditions"
+	"github.com/logplane/logplane/internal/identity"
 	"github.com/logplane/logplane/internal/retention"
 )
 
@@ -82,11 +83,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		c := conditions.New(conditions.TypeRetentionEnforced, metav1.ConditionFalse, conditions.ReasonInvalidRetention, policy.Generation, err.Error())
 		return reconcile.Result{}, r.writePolicyStatus(ctx, &policy, nil, c)
 	}
-	outcomes := r.enforceAll(ctx, &policy, requested, targets)
+	grants, err := r.grants(ctx, targets)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	outcomes := r.enforceAll(ctx, &policy, requested, targets, grants)
 	retry := false
 	for _, o := range outcomes {
 		if o.entry.State == v1.RetentionFailed || o.entry.State == v1.RetentionPending {
-			retry = true
+			// A refused identity waits for a grant or a namespace label, which are
+			// watched: retrying sooner would change nothing.
+			retry = retry || o.reason != conditions.ReasonIdentityNotGranted
 			logger.Info("retention not enforced", "output", refString(o.entry.Output), "state", o.entry.State, "message", o.entry.Message)
 		}
 	}
@@ -173,7 +180,7 @@ func (r *Reconciler) targets(ctx context.Context, policy string) ([]target, erro
 }
 
 // enforceAll runs every output's read-decide-apply, a few at a time.
-func (r *Reconciler) enforceAll(ctx context.Context, policy *v1.RetentionPolicy, requested retention.Days, targets []target) []outcome {
+func (r *Reconciler) enforceAll(ctx context.Context, policy *v1.RetentionPolicy, requested retention.Days, targets []target, grants identities) []outcome {
 	outcomes := make([]outcome, len(targets))
 	sem := make(chan struct{}, parallelDestinations)
 	var wg sync.WaitGroup
@@ -183,7 +190,7 @@ func (r *Reconciler) enforceAll(ctx context.Context, policy *v1.RetentionPolicy,
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			outcomes[i] = r.enforce(ctx, policy, requested, t)
+			outcomes[i] = r.enforce(ctx, policy, requested, t, grants)
 		}()
 	}
 	wg.Wait()
@@ -195,10 +202,16 @@ func (r *Reconciler) enforceAll(ctx context.Context, policy *v1.RetentionPolicy,
 }
 
 // enforce is one output's chain: unsupported destinations are reported without a
-// call; missing credentials leave it Pending; otherwise the destination decides.
-func (r *Reconciler) enforce(ctx context.Context, policy *v1.RetentionPolicy, requested retention.Days, t target) outcome {
+// call; a tenant output whose AWS identity is not granted, or whose credentials are
+// missing, is left Pending; otherwise the destination decides.
+func (r *Reconciler) enforce(ctx context.Context, policy *v1.RetentionPolicy, requested retention.Days, t target, grants identities) outcome {
 	if why := retention.Unsupported(t.Spec); why != "" {
 		return result(t.Target, policy.Name, policy.Spec.Retention, retention.Decision{State: v1.RetentionUnsupported}, errors.New(why))
+	}
+	// Before any call: without its own keys or a grant, the applier would change the
+	// destination with the operator's identity, which a tenant never inherits.
+	if v := grants.decide(t); v.Use == identity.Refused {
+		return identityRefused(t.Target, v)
 	}
 	ctx, cancel := context.WithTimeout(ctx, destinationTimeout)
 	defer cancel()

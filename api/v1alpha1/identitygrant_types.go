@@ -1,0 +1,124 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// IdentityGrantSpec lets the LogOutputs of some namespaces write to AWS through the
+// agent's identity: by assuming one of the listed roles, or (rarely) as the agent itself.
+// A LogOutput with static keys of its own (aws.credentials) needs no grant.
+//
+// +kubebuilder:validation:XValidation:rule="(has(self.roles) && size(self.roles) > 0) || has(self.agentIdentity)",message="grant at least one role or agentIdentity"
+type IdentityGrantSpec struct {
+	// namespaceSelector selects, by label, the namespaces the grant applies to. Unlike
+	// most selectors, an empty one ({}) selects none, so that a stray {} never hands
+	// the agent's identity to every tenant; to select all, use matchExpressions
+	// [{key: kubernetes.io/metadata.name, operator: Exists}].
+	// +required
+	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
+
+	// roles are the IAM roles the selected namespaces' LogOutputs may name in
+	// aws.roleArn without credentials of their own: the agent assumes them with its own
+	// identity (IRSA, Pod Identity, the node's role).
+	// +optional
+	// +listType=map
+	// +listMapKey=roleArn
+	// +kubebuilder:validation:MaxItems=64
+	Roles []RoleGrant `json:"roles,omitempty"`
+
+	// agentIdentity, when set, lets the selected namespaces' LogOutputs without
+	// credentials or roleArn write as the agent itself. The agent's identity usually
+	// reaches the platform's own destinations, so this is rarely what you want; prefer
+	// a role made for the tenant.
+	// +optional
+	AgentIdentity *AgentIdentityGrant `json:"agentIdentity,omitempty"`
+}
+
+// RoleGrant is one IAM role a grant hands out.
+type RoleGrant struct {
+	// roleArn is the IAM role, as LogOutputs name it in aws.roleArn.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\\\w+=,.@/-]+$')",message="must be an IAM role ARN such as arn:aws:iam::123456789012:role/log-writer"
+	RoleArn string `json:"roleArn"`
+
+	// destinations restricts the role to these destinations; unset or empty allows any
+	// destination the role's own policy allows.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Destinations []GrantedDestination `json:"destinations,omitempty"`
+}
+
+// AgentIdentityGrant hands out the agent's own identity.
+type AgentIdentityGrant struct {
+	// destinations restricts the agent's identity to these destinations; unset or
+	// empty allows any destination the agent can reach.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Destinations []GrantedDestination `json:"destinations,omitempty"`
+}
+
+// AWSOutputType is an output type that writes to AWS: an OutputType of its own, so that
+// a grant cannot name a destination that never uses an AWS identity.
+// +kubebuilder:validation:Enum=cloudwatchLogs;kinesisFirehose;kinesisStreams;s3;opensearch
+type AWSOutputType string
+
+// GrantedDestination is one AWS destination, or a family of them by name prefix: the
+// log group of a cloudwatchLogs output, the delivery stream of kinesisFirehose, the
+// stream of kinesisStreams, the bucket of s3, the host of opensearch.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.namePrefix)",message="set exactly one of name and namePrefix"
+type GrantedDestination struct {
+	// type of the output.
+	// +required
+	Type AWSOutputType `json:"type"`
+
+	// name is the destination's exact name.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Name string `json:"name,omitempty"`
+
+	// namePrefix admits every destination whose name starts with it, such as /shop/
+	// for the log groups /shop/web and /shop/api.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	NamePrefix string `json:"namePrefix,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=lig,categories=logplane
+// +kubebuilder:printcolumn:name="First Role",type=string,JSONPath=`.spec.roles[0].roleArn`,description="The first role granted (the API server shows one value per column)"
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// IdentityGrant is owned by the platform team: it lets the LogOutputs of the namespaces
+// it selects use AWS roles through the agent's identity, or the agent's identity itself.
+// Without a grant, a LogOutput with no credentials of its own is left out
+// (IdentityNotGranted): tenants never inherit the agent's or the operator's identity.
+// It has no status: its effect shows on the LogOutputs it applies to.
+type IdentityGrant struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec lists the namespaces and what they are granted.
+	// +required
+	Spec IdentityGrantSpec `json:"spec"`
+}
+
+// +kubebuilder:object:root=true
+
+// IdentityGrantList is a list of IdentityGrants.
+type IdentityGrantList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []IdentityGrant `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&IdentityGrant{}, &IdentityGrantList{})
+}

@@ -1,0 +1,148 @@
+package identity
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "github.com/logplane/logplane/api/v1alpha1"
+)
+
+const (
+	shopRole  = "arn:aws:iam::123456789012:role/shop-logs"
+	auditRole = "arn:aws:iam::123456789012:role/platform-audit"
+)
+
+func s3(bucket, role string, keys bool) *v1.OutputSpec {
+	a := v1.AWSAuth{Region: "eu-west-1", RoleArn: role}
+	if keys {
+		a.Credentials = &v1.AWSCredentials{AccessKeyID: v1.SecretKeyRef{Name: "aws", Key: "id"},
+			SecretAccessKey: v1.SecretKeyRef{Name: "aws", Key: "secret"}}
+	}
+	return &v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{AWS: a, Bucket: bucket}}
+}
+
+func cloudwatch(group, role string, templated bool) *v1.OutputSpec {
+	o := &v1.CloudWatchLogsOutput{AWS: v1.AWSAuth{Region: "eu-west-1", RoleArn: role}, LogGroupName: group}
+	if templated {
+		t := v1.ConfigString("$kubernetes['namespace_name']")
+		o.LogGroupTemplate = &t
+	}
+	return &v1.OutputSpec{Type: v1.OutputCloudWatchLogs, CloudWatchLogs: o}
+}
+
+func newGrant(name string, sel map[string]string, spec v1.IdentityGrantSpec) v1.IdentityGrant {
+	spec.NamespaceSelector = metav1.LabelSelector{MatchLabels: sel}
+	return v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+}
+
+func TestDecide(t *testing.T) {
+	shop := labels.Set{"team": "shop"}
+	shopOnly := map[string]string{"team": "shop"}
+	roleAnywhere := newGrant("shop-any", shopOnly, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole}}})
+	roleForBucket := newGrant("shop-bucket", shopOnly, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole,
+		Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputS3), Name: "shop-logs"}, {Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/shop/"}}}}})
+	agentForGroup := newGrant("shop-agent", shopOnly, v1.IdentityGrantSpec{AgentIdentity: &v1.AgentIdentityGrant{
+		Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/shop/"}}}})
+	emptySelector := newGrant("everyone?", nil, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole}}, AgentIdentity: &v1.AgentIdentityGrant{}})
+
+	cases := []struct {
+		name      string
+		grants    []v1.IdentityGrant
+		ns        labels.Set
+		spec      *v1.OutputSpec
+		want      Use
+		wantGrant string
+		wantWants string
+		wantAsk   string
+	}{
+		{name: "not AWS", ns: shop, spec: &v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{}}, want: NotAWS},
+		{name: "opensearch without aws signs nothing", ns: shop,
+			spec: &v1.OutputSpec{Type: v1.OutputOpenSearch, OpenSearch: &v1.OpenSearchOutput{Host: "search"}}, want: NotAWS},
+		{name: "own keys", ns: shop, spec: s3("platform-audit", "", true), want: Own},
+		{name: "own keys assume any role", ns: shop, spec: s3("platform-audit", auditRole, true), want: Own},
+		{name: "no keys, no grant: the agent's identity is refused", ns: shop, spec: s3("platform-audit", "", false), want: Refused,
+			wantWants: `the agent's own identity for s3 bucket "platform-audit"`,
+			wantAsk:   `agentIdentity: {destinations: [{type: s3, name: "platform-audit"}]}`},
+		{name: "ungranted role", grants: []v1.IdentityGrant{roleAnywhere}, ns: shop, spec: s3("platform-audit", auditRole, false), want: Refused,
+			wantWants: `role ` + auditRole + ` for s3 bucket "platform-audit"`,
+			wantAsk:   `roles: [{roleArn: ` + auditRole + `, destinations: [{type: s3, name: "platform-audit"}]}]`},
+		{name: "role granted for any destination", grants: []v1.IdentityGrant{roleAnywhere}, ns: shop, spec: s3("platform-audit", shopRole, false),
+			want: GrantedRole, wantGrant: "shop-any"},
+		{name: "role granted for its bucket", grants: []v1.IdentityGrant{roleForBucket}, ns: shop, spec: s3("shop-logs", shopRole, false),
+			want: GrantedRole, wantGrant: "shop-bucket"},
+		{name: "role granted for another bucket", grants: []v1.IdentityGrant{roleForBucket}, ns: shop, spec: s3("platform-audit", shopRole, false),
+			want: Refused, wantWants: `role ` + shopRole + ` for s3 bucket "platform-audit" (namespace shop has it for other destinations only)`,
+			wantAsk: `roles: [{roleArn: ` + shopRole + `, destinations: [{type: s3, name: "platform-audit"}]}]`},
+		{name: "a prefix of another type does not match", grants: []v1.IdentityGrant{roleForBucket}, ns: shop,
+			spec: s3("shop-logs-2", shopRole, false), want: Refused},
+		{name: "role granted by prefix", grants: []v1.IdentityGrant{roleForBucket}, ns: shop, spec: cloudwatch("/shop/web", shopRole, false),
+			want: GrantedRole, wantGrant: "shop-bucket"},
+		{name: "prefix is a prefix, not a substring", grants: []v1.IdentityGrant{roleForBucket}, ns: shop,
+			spec: cloudwatch("/platform/shop/web", shopRole, false), want: Refused},
+		{name: "templated group needs an unrestricted grant", grants: []v1.IdentityGrant{roleForBucket}, ns: shop,
+			spec: cloudwatch("/shop/web", shopRole, true), want: Refused,
+			wantWants: `role ` + shopRole + ` for cloudwatchLogs log groups from logGroupTemplate (namespace shop has it for other destinations only)`,
+			wantAsk:   `roles: [{roleArn: ` + shopRole + `}]`},
+		{name: "templated group with an unrestricted grant", grants: []v1.IdentityGrant{roleAnywhere}, ns: shop,
+			spec: cloudwatch("/shop/web", shopRole, true), want: GrantedRole, wantGrant: "shop-any"},
+		{name: "a role grant is not the agent's identity", grants: []v1.IdentityGrant{roleAnywhere}, ns: shop,
+			spec: cloudwatch("/shop/web", "", false), want: Refused},
+		{name: "agent identity granted for the group", grants: []v1.IdentityGrant{agentForGroup}, ns: shop,
+			spec: cloudwatch("/shop/web", "", false), want: GrantedAgent, wantGrant: "shop-agent"},
+		{name: "an agent identity grant is not a role", grants: []v1.IdentityGrant{agentForGroup}, ns: shop,
+			spec: cloudwatch("/shop/web", shopRole, false), want: Refused},
+		{name: "agent identity for another group", grants: []v1.IdentityGrant{agentForGroup}, ns: shop,
+			spec: cloudwatch("/platform/audit", "", false), want: Refused,
+			wantAsk: `agentIdentity: {destinations: [{type: cloudwatchLogs, name: "/platform/audit"}]}`},
+		{name: "templated group, agent identity", ns: shop, spec: cloudwatch("/x", "", true), want: Refused, wantAsk: `agentIdentity: {}`},
+		{name: "grant for another namespace", grants: []v1.IdentityGrant{roleAnywhere}, ns: labels.Set{"team": "billing"},
+			spec: s3("shop-logs", shopRole, false), want: Refused},
+		{name: "unlabelled namespace", grants: []v1.IdentityGrant{roleAnywhere}, ns: nil, spec: s3("shop-logs", shopRole, false), want: Refused},
+		{name: "an empty selector selects none", grants: []v1.IdentityGrant{emptySelector}, ns: shop, spec: s3("shop-logs", shopRole, false), want: Refused},
+		{name: "an empty selector grants no agent identity", grants: []v1.IdentityGrant{emptySelector}, ns: shop, spec: s3("shop-logs", "", false), want: Refused},
+		{name: "the first grant that covers wins", grants: []v1.IdentityGrant{roleForBucket, roleAnywhere}, ns: shop,
+			spec: s3("platform-audit", shopRole, false), want: GrantedRole, wantGrant: "shop-any"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Compile(tc.grants).Decide("shop", tc.ns, tc.spec)
+			if v.Use != tc.want || v.Grant != tc.wantGrant {
+				t.Fatalf("got %+v, want use %d by grant %q", v, tc.want, tc.wantGrant)
+			}
+			if tc.wantWants != "" && v.Wants != tc.wantWants {
+				t.Errorf("wants %q\n         want %q", v.Wants, tc.wantWants)
+			}
+			if tc.wantAsk != "" && v.Ask != tc.wantAsk {
+				t.Errorf("ask %q\n     want %q", v.Ask, tc.wantAsk)
+			}
+		})
+	}
+}
+
+// Every AWS destination type has its name found, and no other type is taken for AWS.
+func TestAWSFindsEveryDestination(t *testing.T) {
+	a := v1.AWSAuth{Region: "eu-west-1"}
+	cases := []struct {
+		spec v1.OutputSpec
+		name string
+	}{
+		{v1.OutputSpec{Type: v1.OutputCloudWatchLogs, CloudWatchLogs: &v1.CloudWatchLogsOutput{AWS: a, LogGroupName: "g"}}, "g"},
+		{v1.OutputSpec{Type: v1.OutputKinesisFirehose, KinesisFirehose: &v1.KinesisFirehoseOutput{AWS: a, DeliveryStream: "f"}}, "f"},
+		{v1.OutputSpec{Type: v1.OutputKinesisStreams, KinesisStreams: &v1.KinesisStreamsOutput{AWS: a, Stream: "k"}}, "k"},
+		{v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{AWS: a, Bucket: "b"}}, "b"},
+		{v1.OutputSpec{Type: v1.OutputOpenSearch, OpenSearch: &v1.OpenSearchOutput{AWS: &a, Host: "h"}}, "h"},
+	}
+	for _, tc := range cases {
+		auth, d := AWS(&tc.spec)
+		if auth == nil || d.Name != tc.name || d.Type != tc.spec.Type || nouns[d.Type] == "" {
+			t.Errorf("%s: auth %v, destination %+v", tc.spec.Type, auth, d)
+		}
+	}
+	for _, typ := range []v1.OutputType{v1.OutputElasticsearch, v1.OutputLoki, v1.OutputHTTP, v1.OutputKafka} {
+		if auth, _ := AWS(&v1.OutputSpec{Type: typ}); auth != nil {
+			t.Errorf("%s taken for an AWS output", typ)
+		}
+	}
+}
