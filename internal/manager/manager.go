@@ -41,6 +41,7 @@ import (
 	"github.com/logplane/logplane/internal/reconciler/verdict"
 	"github.com/logplane/logplane/internal/render"
 	"github.com/logplane/logplane/internal/retention"
+	"github.com/logplane/logplane/internal/sidecar"
 	"github.com/logplane/logplane/internal/status"
 )
 
@@ -195,7 +196,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 			return fmt.Errorf("failed to set up the %s status controller: %w", kind, err)
 		}
 	}
-	monitor, err := flowMonitor(mgr, opts, board)
+	// The sidecar reconciler records every sidecar configuration it writes; the
+	// scraper reads only pods injected with one of them.
+	generated := sidecar.NewGenerated()
+	monitor, err := flowMonitor(mgr, opts, board, generated)
 	if err != nil {
 		return err
 	}
@@ -208,7 +212,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err := retentions.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the retention controller: %w", err)
 	}
-	if err := setupSidecars(ctx, mgr, cfg, opts, salt, log); err != nil {
+	if err := setupSidecars(ctx, mgr, cfg, opts, salt, generated, log); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -225,7 +229,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 }
 
 // flowMonitor measures pipelines' throughput from the source the options choose.
-func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board) (*flowreconciler.Monitor, error) {
+func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board, generated *sidecar.Generated) (*flowreconciler.Monitor, error) {
 	m := &flowreconciler.Monitor{Client: mgr.GetClient(), Board: board, Interval: cmp.Or(opts.FlowInterval, 30*time.Second),
 		Debounce: &flow.Debouncer{Cycles: 2}, Metrics: flowreconciler.NewMetrics(ctrlmetrics.Registry), Now: time.Now}
 	switch opts.FlowSource {
@@ -237,7 +241,8 @@ func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board) (*flowreco
 		m.Source = flowreconciler.NewPodScrape(
 			flowreconciler.Pods{Reader: mgr.GetClient(), Role: flow.AgentPods, Options: []client.ListOption{
 				client.InNamespace(opts.Namespace), client.MatchingLabels{agent.LabelManagedBy: "logplane"}}},
-			flowreconciler.Pods{Reader: injected, Role: flow.InjectedPods})
+			flowreconciler.Pods{Reader: injected, Role: flow.InjectedPods, Injection: sidecar.Verifier{Generated: generated,
+				Options: sidecar.Options{Image: opts.Webhook.SidecarImage}}})
 	case "prometheus":
 		if opts.PrometheusURL == "" {
 			return nil, fmt.Errorf("--flow-source=prometheus needs --prometheus-url")
