@@ -128,7 +128,8 @@ func (c *restClient) do(ctx context.Context, method, path string, body any, allo
 	}
 	req.Header.Set("Accept", "application/json")
 	if err := c.authorize(ctx, req, payload); err != nil {
-		return nil, err
+		// An STS error is an answer from an endpoint the output may name too.
+		return nil, &DestinationError{Unreachable: "the output's AWS credentials could not be obtained"}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
