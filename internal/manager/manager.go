@@ -45,9 +45,12 @@ import (
 	"github.com/logplane/logplane/internal/status"
 )
 
-// Leader election needs a Lease; events explain decisions to users.
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=logplane-system
+// Leader election needs a Lease (get, create, update: controller-runtime's lease lock
+// does nothing else); events explain decisions to users.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=logplane-system
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// client-go's leader election still records its events with the core API, on the Lease.
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=logplane-system
 // Secure metrics authenticate and authorise their scrapers.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
