@@ -86,16 +86,20 @@ var (
 )
 
 // MaxExposition bounds what one scrape of an agent reads: an agent with thousands of
-// outputs writes a few MiB (about 2.4 KB per output section with 120-character
-// names, measured on Fluent Bit 5.1.1); more is not Fluent Bit, and must not cost the
-// operator its memory. Agents are the operator's own pods in its namespace.
+// outputs writes a few MiB (measured on Fluent Bit 5.1.1: about 2.4 KB per output
+// section with 120-character names, 6.4 KB with every name at the API's limit); more
+// is not Fluent Bit, and must not cost the operator its memory. Agents are the
+// operator's own pods in its namespace.
 const MaxExposition = 16 << 20
 
 // SidecarMaxExposition bounds what one scrape of an injected sidecar reads. A sidecar
-// runs the file-input pipelines of one pod; measured on Fluent Bit 5.1.1, one
-// pipeline at the API's limits (32 outputs, 250-character names) exposes 154 KB, four
-// of them 592 KB, a typical one (two outputs) 12 KB. 1 MiB is 6.8 pipelines at the
-// limits, 85 typical ones. Tenants write their pods: a larger answer is cut, not read.
+// runs the file-input pipelines that select its pod. Measured on Fluent Bit 5.1.1
+// (internal/sidecar TestLargestSidecarMetricsFitTheScrapeLimit): the largest sidecar
+// configuration one pipeline renders to (16 outputs and 16 cluster outputs, every
+// name at the API's limit) exposes 211 KB; a typical pipeline (two outputs, short
+// names) about 12 KB. 1 MiB holds 5 pipelines at the limits, 85 typical ones.
+// Tenants write their pods: a larger answer is cut, not read, and the pipelines of
+// its namespace say the sidecars could not be read.
 const SidecarMaxExposition = 1 << 20
 
 // buffers are reused across scrapes: a cycle over 1,000 pods reads tens of MiB.
