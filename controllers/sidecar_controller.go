@@ -26,7 +26,8 @@ import (
 // and counts the pods it selects (metadata only). A pod mounts Secrets of its own
 // namespace only, so these are written in tenants' namespaces, whichever they are:
 // RBAC can limit neither the namespace nor the name (logplane-sidecar-<pipeline>).
-// The verbs are what server-side apply and removal need, no update; see
+// The verbs are what server-side apply and removal need, no update; the optional
+// admission policy in config/policy holds them to these Secrets. See
 // docs/concepts.md (Tenancy and trust) for what this grants.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -70,7 +72,8 @@ func (f *forbidden) list() []string {
 // ClusterRole created and deleted), a sidecar-injected namespace (a sidecar Secret
 // written into a tenant namespace, a pod injected through the webhook), leader
 // election, and the certificate rotator patching the webhook's caBundle. Nothing
-// may be refused.
+// may be refused. The optional admission policy on Secret writes (config/policy) is
+// in force throughout, and then shown to refuse what RBAC cannot.
 func TestOperatorWorksWithExactlyItsRBAC(t *testing.T) {
 	env, err := testenv.Start(testenv.WithWebhooks())
 	if err != nil {
@@ -107,7 +110,25 @@ func TestOperatorWorksWithExactlyItsRBAC(t *testing.T) {
 	if err := operator.Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "x"}}); err == nil || len(refused.list()) != 1 {
 		t.Fatalf("the operator's user may update any Secret (%v): the test would prove nothing", err)
 	}
+	// The optional admission policy on the operator's Secret writes (config/policy),
+	// active before the operator starts: the flow below must pass it too.
+	policy, err := testenv.LoadManifests(filepath.Join(testenv.RepoRoot(), "config", "policy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.Apply(ctx, admin, "rbac-test", policy); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Secret policy in force", func() error {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "policy-probe"}}
+		if err := operator.Create(ctx, s, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "logplane may write only") {
+			return fmt.Errorf("dry-run create of default/policy-probe: %v", err)
+		}
+		return nil
+	})
+	refused.mu.Lock()
 	refused.requests = nil
+	refused.mu.Unlock()
 	t.Cleanup(func() {
 		if r := refused.list(); t.Failed() && len(r) > 0 {
 			t.Logf("requests the API server refused the operator:\n%s", joinLines(r))
@@ -280,6 +301,40 @@ func TestOperatorWorksWithExactlyItsRBAC(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if r := refused.list(); len(r) > 0 {
 		t.Errorf("the API server refused the operator %d requests; its RBAC misses:\n%s", len(r), joinLines(r))
+	}
+
+	// What RBAC cannot hold, the policy does: outside its namespace, the operator's
+	// user may not write a Secret that is not one of its sidecar Secrets.
+	theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "db-password"}, StringData: map[string]string{"password": "hunter2"}}
+	if err := admin.Create(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	sidecarSecret := &corev1.Secret{}
+	if err := admin.Get(ctx, key(files, sidecar.SecretName("audit")), sidecarSecret); err != nil {
+		t.Fatal(err)
+	}
+	for what, write := range map[string]func() error{
+		"patch a tenant's Secret": func() error {
+			return operator.Patch(ctx, theirs.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"stringData":{"password":"x"}}`)))
+		},
+		"label a tenant's Secret as its own": func() error {
+			return operator.Patch(ctx, theirs.DeepCopy(), client.RawPatch(types.MergePatchType,
+				[]byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"logplane","app.kubernetes.io/component":"sidecar"}}}`)))
+		},
+		"delete a tenant's Secret": func() error { return operator.Delete(ctx, theirs.DeepCopy()) },
+		"create an unlabelled logplane-sidecar Secret": func() error {
+			return operator.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "logplane-sidecar-x"}})
+		},
+		"strip its own labels from a sidecar Secret": func() error {
+			return operator.Patch(ctx, sidecarSecret.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":null}}`)))
+		},
+	} {
+		if err := write(); err == nil || !strings.Contains(err.Error(), "logplane may write only") {
+			t.Errorf("%s: %v, want the policy's refusal", what, err)
+		}
+	}
+	if err := admin.Get(ctx, client.ObjectKeyFromObject(theirs), theirs); err != nil || string(theirs.Data["password"]) != "hunter2" {
+		t.Errorf("the tenant's Secret changed: %v %q", err, theirs.Data["password"])
 	}
 	if _, err := os.Stat(filepath.Join(rotator.CertDir, "tls.crt")); err != nil {
 		t.Errorf("rotator wrote no serving certificate: %v", err)
