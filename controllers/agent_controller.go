@@ -21,18 +21,26 @@ import (
 	"github.com/logplane/logplane/internal/reconciler/agent"
 )
 
-// The agent reconciler reads every logplane kind and namespace labels, writes statuses,
-// reads referenced Secrets, and owns the agents' objects. ClusterRole rights on pods
-// and namespaces are needed to grant them to the agents' ClusterRole.
+// The agent reconciler reads every logplane kind and namespace labels, writes statuses
+// (patches only), reads referenced Secrets, and owns the agents' objects, which it
+// applies (server-side apply: patch, and create for a new object) and deletes.
+//
+// Cluster-wide RBAC objects are two pairs with fixed names (agent.AgentsClusterRBACName
+// and agent.EventsClusterRBACName): the operator may get, patch and delete those
+// four and no other. create cannot be limited by name, but the API server lets it
+// create only roles that grant what the operator itself holds (it has neither
+// escalate nor bind): reading pods, namespaces and events, which is why it holds
+// those cluster-wide.
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents;clusterlogpipelines;logpipelines;logoutputs;clusterlogoutputs;retentionpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents/status;clusterlogpipelines/status;logpipelines/status;logoutputs/status;clusterlogoutputs/status;retentionpolicies/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=logging.logplane.dev,resources=logagents/status;clusterlogpipelines/status;logpipelines/status;logoutputs/status;clusterlogoutputs/status;retentionpolicies/status,verbs=get;patch
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=identitygrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces;pods;events,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=get;create;patch;update;delete,namespace=logplane-system
-// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;patch;update;delete,namespace=logplane-system
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;create;patch;update;delete,namespace=logplane-system
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;create;patch;update;delete
+// +kubebuilder:rbac:groups="",resources=secrets;serviceaccounts;services,verbs=get;create;patch;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;patch;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;create;patch;delete,namespace=logplane-system
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=create
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;patch;delete,resourceNames=logplane-agent;logplane-events
 
 // AgentController wires the agent reconciler: a pipeline's change queues its agent;
 // any other change to a logplane resource or a namespace's labels queues every

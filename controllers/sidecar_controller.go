@@ -23,8 +23,13 @@ import (
 )
 
 // The sidecar reconciler writes each file-input pipeline's Secret into its namespace
-// and counts the pods it selects (metadata only).
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;update;delete
+// and counts the pods it selects (metadata only). A pod mounts Secrets of its own
+// namespace only, so these are written in tenants' namespaces, whichever they are:
+// RBAC can limit neither the namespace nor the name (logplane-sidecar-<pipeline>).
+// The verbs are what server-side apply and removal need, no update; the optional
+// admission policy in config/policy holds them to these Secrets. See
+// docs/concepts.md (Tenancy and trust) for what this grants.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 
 // SidecarController wires the sidecar reconciler. Requests are LogPipelines; anything

@@ -269,3 +269,34 @@ func TestEventsCollectorIsOneReplicaWithoutNodeAccess(t *testing.T) {
 		}
 	}
 }
+
+// Every node agent shares one ClusterRole and one ClusterRoleBinding with fixed
+// names (the operator may touch no others), whose subjects are every agent's
+// ServiceAccount, each once, in order, whichever agent builds them.
+func TestAgentsShareFixedClusterRBAC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		agents []string
+		want   []string
+	}{
+		{"default", nil, []string{"logplane-agent-default"}},
+		{"edge", []string{"default", "edge", "gpu"}, []string{"logplane-agent-default", "logplane-agent-edge", "logplane-agent-gpu"}},
+		{"gpu", []string{"gpu", "default"}, []string{"logplane-agent-default", "logplane-agent-gpu"}},
+	} {
+		o := Build(Input{Name: tc.name, Namespace: "logplane-system", Agents: tc.agents})
+		var got []string
+		for _, s := range o.ClusterRoleBinding.Subjects {
+			if s.Kind != "ServiceAccount" || s.Namespace != "logplane-system" {
+				t.Errorf("%s: subject %+v", tc.name, s)
+			}
+			got = append(got, s.Name)
+		}
+		if !slices.Equal(got, tc.want) || o.ClusterRole.Name != AgentsClusterRBACName || o.ClusterRoleBinding.Name != AgentsClusterRBACName ||
+			o.ClusterRoleBinding.RoleRef.Name != AgentsClusterRBACName || o.ServiceAccount.Name != ResourceName(tc.name) {
+			t.Errorf("%s: binding %s → %s with %v, want %s with %v", tc.name, o.ClusterRoleBinding.Name, o.ClusterRoleBinding.RoleRef.Name, got, AgentsClusterRBACName, tc.want)
+		}
+	}
+	if e := BuildEvents(Input{Namespace: "logplane-system"}); e.ClusterRole.Name != EventsClusterRBACName || e.ClusterRoleBinding.Name != EventsClusterRBACName {
+		t.Errorf("events collector RBAC %s/%s", e.ClusterRole.Name, e.ClusterRoleBinding.Name)
+	}
+}

@@ -19,7 +19,7 @@ func BuildEvents(in Input) *Objects {
 	in.Name = componentEvent
 	labels := map[string]string{LabelAgent: componentEvent, LabelComponent: componentEvent, LabelManagedBy: managedBy}
 	// The kubernetes_events input lists and watches events; nothing else.
-	o := withIdentity(in, EventsName, labels, "events")
+	o := withIdentity(in, EventsName, labels, EventsClusterRBACName, "events")
 	o.Deployment = &appsv1.Deployment{
 		TypeMeta:   typeMeta("apps/v1", "Deployment"),
 		ObjectMeta: metav1.ObjectMeta{Name: EventsName, Namespace: in.Namespace, Labels: labels},

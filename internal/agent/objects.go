@@ -5,6 +5,7 @@ package agent
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -45,6 +46,9 @@ type Input struct {
 	SecretValues map[render.SecretSource][]byte
 	// OperatorImage runs the reloader beside Fluent Bit in HotReload mode.
 	OperatorImage string
+	// Agents names every node agent of the cluster: their ServiceAccounts are the
+	// subjects of the one ClusterRoleBinding they share (see ClusterRBACName).
+	Agents []string
 }
 
 // Objects are the agent's objects, in the order they should be applied.
@@ -91,7 +95,14 @@ func Build(in Input) *Objects {
 	name := ResourceName(in.Name)
 	labels := map[string]string{LabelAgent: in.Name, LabelComponent: ComponentAgent, LabelManagedBy: managedBy}
 	// The kubernetes filter reads pods and namespaces; nothing else.
-	o := withIdentity(in, name, labels, "pods", "namespaces")
+	o := withIdentity(in, name, labels, AgentsClusterRBACName, "pods", "namespaces")
+	o.ClusterRoleBinding.Subjects = nil
+	for _, a := range slices.Sorted(slices.Values(append(slices.Clone(in.Agents), in.Name))) {
+		sa := rbacv1.Subject{Kind: "ServiceAccount", Name: ResourceName(a), Namespace: in.Namespace}
+		if !slices.Contains(o.ClusterRoleBinding.Subjects, sa) {
+			o.ClusterRoleBinding.Subjects = append(o.ClusterRoleBinding.Subjects, sa)
+		}
+	}
 	o.DaemonSet = daemonSet(in, name, labels, o)
 	o.Service = &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: metav1.ObjectMeta{Name: name + "-metrics", Namespace: in.Namespace, Labels: labels},
 		Spec: corev1.ServiceSpec{
@@ -102,20 +113,31 @@ func Build(in Input) *Objects {
 	return o
 }
 
+// Cluster-wide RBAC objects have fixed names, so that the operator's own rights to
+// them can be limited to these names (config/rbac): every node agent shares one
+// ClusterRole and one ClusterRoleBinding, whose subjects are every agent's
+// ServiceAccount; the events collector has its own pair. They carry no owner: they
+// are shared, and the operator may not delete any other.
+const (
+	AgentsClusterRBACName = "logplane-agent"
+	EventsClusterRBACName = EventsName
+)
+
 // withIdentity builds what every Fluent Bit workload needs besides itself: a
-// ServiceAccount bound to a ClusterRole that may read only the given core resources,
-// its configuration Secret(s) and its credentials Secret.
-func withIdentity(in Input, name string, labels map[string]string, reads ...string) *Objects {
+// ServiceAccount bound to a ClusterRole (clusterName) that may read only the given
+// core resources, its configuration Secret(s) and its credentials Secret.
+func withIdentity(in Input, name string, labels map[string]string, clusterName string, reads ...string) *Objects {
 	meta := func(n string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: n, Namespace: in.Namespace, Labels: labels}
 	}
-	clusterMeta := metav1.ObjectMeta{Name: name, Labels: labels}
+	// Shared by agents: no agent label, which would say which agent owns it.
+	clusterMeta := metav1.ObjectMeta{Name: clusterName, Labels: map[string]string{LabelManagedBy: managedBy, LabelComponent: labels[LabelComponent]}}
 	o := &Objects{
 		ServiceAccount: &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(name)},
 		ClusterRole: &rbacv1.ClusterRole{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: clusterMeta,
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: reads, Verbs: []string{"get", "list", "watch"}}}},
 		ClusterRoleBinding: &rbacv1.ClusterRoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ObjectMeta: clusterMeta,
-			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: clusterName},
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: in.Namespace}}},
 	}
 	o.ConfigSecrets = configSecrets(in.Config.Files, name, meta)

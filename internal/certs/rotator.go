@@ -18,9 +18,10 @@ import (
 )
 
 // The rotator keeps its Secret in the operator namespace and patches the caBundle of
-// logplane's webhook configuration, nothing else.
+// logplane's webhook configuration (by name: it never lists or watches them), nothing
+// else.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update,namespace=logplane-system
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;patch,resourceNames=logplane-mutating-webhook-configuration
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;patch,resourceNames=logplane-validating-webhook-configuration
 
 // Rotator keeps the certificate Secret, the serving files and the caBundle in step.

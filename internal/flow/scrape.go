@@ -1,11 +1,15 @@
 package flow
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Target is one Fluent Bit process to read: an agent pod or a sidecar.
@@ -19,6 +23,8 @@ type Target struct {
 	// pod that serves metrics on the sidecar's port must not move another tenant's
 	// figures. Empty for the operator's agents, which run every namespace's.
 	Namespace string
+	// MaxBytes is the largest answer read; zero means MaxExposition.
+	MaxBytes int64
 }
 
 // Result is one target's scrape: a sample, or why there is none.
@@ -31,15 +37,23 @@ type Result struct {
 }
 
 // Scraper reads many Fluent Bit metrics endpoints at once, within bounds: at most
-// Concurrency requests in flight, each within Timeout, the whole cycle within
-// Deadline. A slow or dead pod costs its own result, never the cycle.
+// Concurrency requests in flight, each within Timeout and its target's MaxBytes, the
+// whole cycle within Deadline, and all answers being read within Memory. A slow,
+// dead or oversized pod costs its own result, never the cycle.
 type Scraper struct {
 	Client      *http.Client
 	Concurrency int
 	Timeout     time.Duration
 	Deadline    time.Duration
-	Now         func() time.Time
+	// Memory bounds the bytes of answers held at once, whatever their number and
+	// limits: Concurrency × MaxBytes of agents alone would be 512 MiB. A read waits
+	// (within its Timeout) for room; nil means no bound beyond MaxBytes.
+	Memory *semaphore.Weighted
+	Now    func() time.Time
 }
+
+// readChunk is how much of an answer is reserved from Memory at a time.
+const readChunk = 64 << 10
 
 // Scrape reads every target and returns one result per target, in target order.
 func (s *Scraper) Scrape(ctx context.Context, targets []Target) []Result {
@@ -85,7 +99,47 @@ func (s *Scraper) scrapeOne(ctx context.Context, t Target) (*Sample, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics of %s answered %s", t.Key, resp.Status)
+		return nil, fmt.Errorf("metrics of %s answered %d", t.Key, resp.StatusCode)
 	}
-	return Parse(resp.Body)
+	limit := cmp.Or(t.MaxBytes, MaxExposition)
+	var body io.Reader = resp.Body
+	if s.Memory != nil {
+		b := &budgetReader{ctx: ctx, r: resp.Body, mem: s.Memory}
+		defer b.release()
+		body = b
+	}
+	sample, err := ParseLimit(body, limit)
+	if err != nil {
+		// Closing the body unread drops the connection: the rest is never received.
+		return nil, fmt.Errorf("metrics of %s: %w", t.Key, err)
+	}
+	return sample, nil
+}
+
+// budgetReader reserves from a shared budget every byte it passes on, until
+// release: the bytes of every answer being read count against one bound. Reads are
+// cut to readChunk, so that a large buffer does not reserve more than it gets.
+type budgetReader struct {
+	ctx  context.Context
+	r    io.Reader
+	mem  *semaphore.Weighted
+	held int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if len(p) > readChunk {
+		p = p[:readChunk]
+	}
+	if err := b.mem.Acquire(b.ctx, int64(len(p))); err != nil {
+		return 0, fmt.Errorf("no room to read metrics within the timeout: %w", err)
+	}
+	n, err := b.r.Read(p)
+	b.mem.Release(int64(len(p) - n))
+	b.held += int64(n)
+	return n, err
+}
+
+func (b *budgetReader) release() {
+	b.mem.Release(b.held)
+	b.held = 0
 }

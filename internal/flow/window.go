@@ -20,15 +20,18 @@ type Cycle struct {
 	// Window is the longest time the rates cover; zero when no rate could be taken.
 	Window time.Duration
 	// Targets and Failed count the processes read and those that could not be;
-	// Errors says why, for the first few.
+	// Errors says why, for the first few of the operator's own processes (agents).
+	// A sidecar's error names a tenant's pod, so it is kept for its namespace only
+	// (FailedNamespaces).
 	Targets, Failed int
 	Errors          []string
 	// Carried counts the failed processes whose last rates stand in for this cycle.
 	Carried int
 	// FailedNamespaces are the namespaces of failed namespace-scoped processes
-	// (sidecars) that had no rates to carry, so that their pipelines can say they
-	// could not be read rather than that nothing runs them.
-	FailedNamespaces map[string]bool
+	// (sidecars) that had no rates to carry, each with the first error, so that
+	// their pipelines can say they could not be read rather than that nothing runs
+	// them.
+	FailedNamespaces map[string]string
 }
 
 // maxErrors keeps a cycle's error list short however many pods fail.
@@ -68,22 +71,26 @@ func NewTracker() *Tracker { return &Tracker{targets: map[string]*tracked{}} }
 // of its processes has two samples.
 func (t *Tracker) Observe(results []Result) Cycle {
 	c := Cycle{Rates: map[string]OutputCounters{}, BufferUsed: map[string]float64{}, Reported: map[string]bool{},
-		FailedNamespaces: map[string]bool{}, Targets: len(results)}
+		FailedNamespaces: map[string]string{}, Targets: len(results)}
 	seen := make(map[string]bool, len(results))
 	for _, r := range results {
 		seen[r.Target.Key] = true
 		tr := t.targets[r.Target.Key]
 		if r.Err != nil || r.Sample == nil {
 			c.Failed++
-			if len(c.Errors) < maxErrors && r.Err != nil {
-				c.Errors = append(c.Errors, r.Err.Error())
+			why := "no sample"
+			if r.Err != nil {
+				why = r.Err.Error()
+			}
+			if len(c.Errors) < maxErrors && r.Target.Namespace == "" {
+				c.Errors = append(c.Errors, why)
 			}
 			if tr != nil && tr.rates != nil && !tr.carried {
 				tr.carried = true
 				c.Carried++
 				c.add(tr.rates, tr.window, tr.last.Sample.BufferUsed)
-			} else if r.Target.Namespace != "" {
-				c.FailedNamespaces[r.Target.Namespace] = true
+			} else if ns := r.Target.Namespace; ns != "" && c.FailedNamespaces[ns] == "" {
+				c.FailedNamespaces[ns] = why
 			}
 			continue // keep the previous sample: the next window spans the gap
 		}

@@ -175,7 +175,7 @@ func TestTrackerScopesSidecars(t *testing.T) {
 	}
 	// A sidecar that cannot be read and has nothing to carry names its namespace.
 	c := NewTracker().Observe([]Result{{Target: sidecar, Err: errors.New("refused")}, {Target: agent, Err: errors.New("refused")}})
-	if len(c.FailedNamespaces) != 1 || !c.FailedNamespaces["team-a"] {
+	if len(c.FailedNamespaces) != 1 || c.FailedNamespaces["team-a"] == "" {
 		t.Errorf("failed namespaces %v, want team-a only", c.FailedNamespaces)
 	}
 }

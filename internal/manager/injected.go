@@ -7,7 +7,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
-	"github.com/logplane/logplane/internal/flow"
 	"github.com/logplane/logplane/internal/sidecar"
 )
 
@@ -15,12 +14,12 @@ import (
 // that the flow monitor can read their sidecars' metrics. A cache of its own: the
 // manager's caches pods of the operator namespace only, and the counting cache holds
 // metadata of every pod (caches are configured by kind, so neither can also hold
-// these). Only labelled pods are listed and watched, and each is trimmed to the
-// names, ports and address the scraper reads before it is stored.
+// these). Only labelled pods are listed and watched, and each is trimmed to what the
+// scraper reads and checks (sidecar.TrimPod) before it is stored.
 func injectedPods(mgr ctrl.Manager) (cache.Cache, error) {
 	c, err := cache.New(mgr.GetConfig(), cache.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
 		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{sidecar.LabelInjected: sidecar.Injected}),
-		DefaultTransform:     flow.TrimPod})
+		DefaultTransform:     sidecar.TrimPod})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the injected pod cache: %w", err)
 	}

@@ -42,12 +42,16 @@ import (
 	"github.com/logplane/logplane/internal/reconciler/verdict"
 	"github.com/logplane/logplane/internal/render"
 	"github.com/logplane/logplane/internal/retention"
+	"github.com/logplane/logplane/internal/sidecar"
 	"github.com/logplane/logplane/internal/status"
 )
 
-// Leader election needs a Lease; events explain decisions to users.
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=logplane-system
+// Leader election needs a Lease (get, create, update: controller-runtime's lease lock
+// does nothing else); events explain decisions to users.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=logplane-system
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// client-go's leader election still records its events with the core API, on the Lease.
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=logplane-system
 // Secure metrics authenticate and authorise their scrapers.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
@@ -207,7 +211,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 			return fmt.Errorf("failed to set up the %s status controller: %w", kind, err)
 		}
 	}
-	monitor, err := flowMonitor(mgr, opts, board)
+	// The sidecar reconciler records every sidecar configuration it writes; the
+	// scraper reads only pods injected with one of them.
+	generated := sidecar.NewGenerated()
+	monitor, err := flowMonitor(mgr, opts, board, generated)
 	if err != nil {
 		return err
 	}
@@ -220,7 +227,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err := retentions.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the retention controller: %w", err)
 	}
-	if err := setupSidecars(ctx, mgr, cfg, opts, salt, log); err != nil {
+	if err := setupSidecars(ctx, mgr, cfg, opts, salt, generated, log); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -237,7 +244,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 }
 
 // flowMonitor measures pipelines' throughput from the source the options choose.
-func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board) (*flowreconciler.Monitor, error) {
+func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board, generated *sidecar.Generated) (*flowreconciler.Monitor, error) {
 	m := &flowreconciler.Monitor{Client: mgr.GetClient(), Board: board, Interval: cmp.Or(opts.FlowInterval, 30*time.Second),
 		Debounce: &flow.Debouncer{Cycles: 2}, Metrics: flowreconciler.NewMetrics(ctrlmetrics.Registry), Now: time.Now}
 	switch opts.FlowSource {
@@ -249,7 +256,8 @@ func flowMonitor(mgr ctrl.Manager, opts Options, board *status.Board) (*flowreco
 		m.Source = flowreconciler.NewPodScrape(
 			flowreconciler.Pods{Reader: mgr.GetClient(), Role: flow.AgentPods, Options: []client.ListOption{
 				client.InNamespace(opts.Namespace), client.MatchingLabels{agent.LabelManagedBy: "logplane"}}},
-			flowreconciler.Pods{Reader: injected, Role: flow.InjectedPods})
+			flowreconciler.Pods{Reader: injected, Role: flow.InjectedPods, Injection: sidecar.Verifier{Generated: generated,
+				Options: sidecar.Options{Image: opts.Webhook.SidecarImage}}})
 	case "prometheus":
 		if opts.PrometheusURL == "" {
 			return nil, fmt.Errorf("--flow-source=prometheus needs --prometheus-url")

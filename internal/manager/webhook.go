@@ -81,7 +81,7 @@ func webhookServer(o WebhookOptions) crwebhook.Server {
 
 // setupSidecars wires the sidecar reconciler and, unless turned off, the webhooks
 // (sidecar injection, validation of pipelines and outputs) and their certificate.
-func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts Options, salt []byte, log logr.Logger) error {
+func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts Options, salt []byte, generated *sidecar.Generated, log logr.Logger) error {
 	// Counting pods needs their labels and one annotation, in any namespace a
 	// pipeline may live in. A cache of its own (the manager's caches pods of the
 	// operator namespace only, and caches are keyed by kind): metadata only, so the
@@ -96,7 +96,7 @@ func setupSidecars(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, opts
 		return err
 	}
 	sidecars := &controllers.SidecarController{PodCache: pods, Reconciler: &sidecarreconciler.Reconciler{
-		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Pods: pods, Namespace: opts.Namespace, Salt: salt}}
+		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Pods: pods, Namespace: opts.Namespace, Salt: salt, Generated: generated}}
 	if err := sidecars.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the sidecar controller: %w", err)
 	}

@@ -91,10 +91,10 @@ func TestCloudWatchLogsApplier(t *testing.T) {
 		{name: "missing group is not created otherwise", requested: 90, script: []exchange{
 			{call: cwDescribe, status: 200, header: jsonHeader, body: `{"logGroups":[]}`},
 		}, wantState: v1.RetentionFailed, wantErr: "log group /k8s/team-a does not exist, and autoCreateGroup is off"},
-		{name: "access denied is reported as the service said it", requested: 365, script: []exchange{
+		{name: "access denied is reported by its code, not the service's text", requested: 365, script: []exchange{
 			{call: cwDescribe, status: 200, header: jsonHeader, body: cwGroup30},
 			{call: putRetention, status: 400, header: jsonHeader, body: cwDenied},
-		}, wantState: v1.RetentionFailed, wantErr: "failed to set the retention of log group /k8s/team-a: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/logplane/i-0 is not authorized to perform: logs:PutRetentionPolicy"},
+		}, wantState: v1.RetentionFailed, wantErr: "failed to set the retention of log group /k8s/team-a: the destination answered HTTP 400 (the destination refused the request), AWS error AccessDeniedException"},
 		{name: "throttling is retried by the SDK", requested: 30, script: []exchange{
 			{call: cwDescribe, status: 400, header: jsonHeader, body: cwThrottled},
 			{call: cwDescribe, status: 200, header: jsonHeader, body: cwGroup30},

@@ -91,7 +91,7 @@ func (e *elasticsearch) templatePath() string { return "/_index_template/" + url
 func (e *elasticsearch) Current(ctx context.Context) (Observed, error) {
 	body, err := e.rest.do(ctx, "GET", e.policyPath(), nil, true)
 	if err != nil {
-		return Observed{}, fmt.Errorf("failed to read ILM policy %s: %w", e.name, err)
+		return Observed{}, callError(fmt.Sprintf("read ILM policy %s", e.name), err)
 	}
 	obs := Observed{Days: Forever, Stale: true}
 	if body != nil {
@@ -101,7 +101,7 @@ func (e *elasticsearch) Current(ctx context.Context) (Observed, error) {
 	}
 	tpl, err := e.rest.do(ctx, "GET", e.templatePath(), nil, true)
 	if err != nil {
-		return Observed{}, fmt.Errorf("failed to read index template %s: %w", e.name, err)
+		return Observed{}, callError(fmt.Sprintf("read index template %s", e.name), err)
 	}
 	if tpl != nil {
 		attached, err := IndexTemplateCurrent(tpl, e.pattern, e.name)
@@ -121,18 +121,18 @@ func (e *elasticsearch) Apply(ctx context.Context, days Days) error {
 		return err
 	}
 	if _, err := e.rest.do(ctx, "PUT", e.policyPath(), policy, false); err != nil {
-		return fmt.Errorf("failed to write ILM policy %s: %w", e.name, err)
+		return callError(fmt.Sprintf("write ILM policy %s", e.name), err)
 	}
 	tpl, err := IndexTemplate(e.target, e.pattern, e.name)
 	if err != nil {
 		return err
 	}
 	if _, err := e.rest.do(ctx, "PUT", e.templatePath(), tpl, false); err != nil {
-		return fmt.Errorf("failed to write index template %s: %w", e.name, err)
+		return callError(fmt.Sprintf("write index template %s", e.name), err)
 	}
 	settings := map[string]string{"index.lifecycle.name": e.name}
 	if _, err := e.rest.do(ctx, "PUT", "/"+url.PathEscape(e.pattern)+"/_settings?allow_no_indices=true&expand_wildcards=open", settings, false); err != nil {
-		return fmt.Errorf("failed to attach ILM policy %s to the indices %s: %w", e.name, e.pattern, err)
+		return callError(fmt.Sprintf("attach ILM policy %s to the indices %s", e.name, e.pattern), err)
 	}
 	return nil
 }

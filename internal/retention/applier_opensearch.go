@@ -77,7 +77,7 @@ func (o *openSearch) policyPath() string { return "/_plugins/_ism/policies/" + u
 func (o *openSearch) Current(ctx context.Context) (Observed, error) {
 	body, err := o.rest.do(ctx, "GET", o.policyPath(), nil, true)
 	if err != nil {
-		return Observed{}, fmt.Errorf("failed to read ISM policy %s: %w", o.id, err)
+		return Observed{}, callError(fmt.Sprintf("read ISM policy %s", o.id), err)
 	}
 	if body == nil {
 		return Observed{Days: Forever, Stale: true}, nil
@@ -87,7 +87,7 @@ func (o *openSearch) Current(ctx context.Context) (Observed, error) {
 		PrimaryTerm int64 `json:"_primary_term"`
 	}
 	if err := json.Unmarshal(body, &meta); err != nil {
-		return Observed{}, fmt.Errorf("failed to read ISM policy %s: %w", o.id, err)
+		return Observed{}, fmt.Errorf("failed to read ISM policy %s: %w", o.id, errNotPolicy)
 	}
 	o.exists, o.seqNo, o.primaryTm = true, meta.SeqNo, meta.PrimaryTerm
 	return ISMCurrent(body, o.pattern)
@@ -107,16 +107,16 @@ func (o *openSearch) Apply(ctx context.Context, days Days) error {
 		path += "?" + url.Values{"if_seq_no": {strconv.FormatInt(o.seqNo, 10)}, "if_primary_term": {strconv.FormatInt(o.primaryTm, 10)}}.Encode()
 	}
 	if _, err := o.rest.do(ctx, "PUT", path, doc, false); err != nil {
-		return fmt.Errorf("failed to write ISM policy %s: %w", o.id, err)
+		return callError(fmt.Sprintf("write ISM policy %s", o.id), err)
 	}
 	attach := map[string]string{"policy_id": o.id}
 	// Indices that already have a policy are reported as failures by add; that is expected.
 	if _, err := o.rest.do(ctx, "POST", "/_plugins/_ism/add/"+url.PathEscape(o.pattern), attach, true); err != nil {
-		return fmt.Errorf("failed to attach ISM policy %s to %s: %w", o.id, o.pattern, err)
+		return callError(fmt.Sprintf("attach ISM policy %s to %s", o.id, o.pattern), err)
 	}
 	if o.exists {
 		if _, err := o.rest.do(ctx, "POST", "/_plugins/_ism/change_policy/"+url.PathEscape(o.pattern), attach, true); err != nil {
-			return fmt.Errorf("failed to move %s to the new ISM policy %s: %w", o.pattern, o.id, err)
+			return callError(fmt.Sprintf("move %s to the new ISM policy %s", o.pattern, o.id), err)
 		}
 	}
 	return nil

@@ -73,10 +73,10 @@ func TestS3Applier(t *testing.T) {
 		{name: "access denied", requested: 90, script: []exchange{
 			{call: getLifecycle, status: 200, header: xmlHeader, body: s3Foreign},
 			{call: putLifecycle, status: 403, header: xmlHeader, body: s3Denied},
-		}, wantState: v1.RetentionFailed, wantErr: "failed to write the lifecycle configuration of bucket team-a-logs: AccessDenied: User: arn:aws:iam::123456789012:user/fluent is not authorized"},
+		}, wantState: v1.RetentionFailed, wantErr: "failed to write the lifecycle configuration of bucket team-a-logs: the destination answered HTTP 403 (the credentials may not manage retention there), AWS error AccessDenied"},
 		{name: "bucket missing", requested: 90, script: []exchange{
 			{call: getLifecycle, status: 404, header: xmlHeader, body: s3NoBucket},
-		}, wantState: v1.RetentionFailed, wantErr: "NoSuchBucket: The specified bucket does not exist"},
+		}, wantState: v1.RetentionFailed, wantErr: "HTTP 404 (not found), AWS error NoSuchBucket"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

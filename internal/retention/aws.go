@@ -70,13 +70,3 @@ func awsErrorCode(err error) string {
 	}
 	return ""
 }
-
-// destinationError shortens an SDK error to what the service said, for status: the
-// SDK's own wrapping (operation, request IDs, retries) means nothing to a user.
-func destinationError(verb string, err error) error {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return fmt.Errorf("failed to %s: %s: %s", verb, apiErr.ErrorCode(), apiErr.ErrorMessage())
-	}
-	return fmt.Errorf("failed to %s: %w", verb, err)
-}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -100,19 +99,13 @@ type restClient struct {
 	authorize func(ctx context.Context, req *http.Request, payload []byte) error
 }
 
-// restError is a non-2xx answer, with the cluster's error type and reason when it sent them.
+// restError is a non-2xx answer. Only its status is kept: the body is the
+// destination's text (see errors.go).
 type restError struct {
 	Status int
-	Type   string
-	Reason string
 }
 
-func (e *restError) Error() string {
-	if e.Type == "" {
-		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Reason)
-	}
-	return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Type, e.Reason)
-}
+func (e *restError) Error() string { return fmt.Sprintf("HTTP %d", e.Status) }
 
 // do sends method path with body (nil for none) and returns the answer's body;
 // a 404 returns (nil, nil) only when allowNotFound.
@@ -135,54 +128,25 @@ func (c *restClient) do(ctx context.Context, method, path string, body any, allo
 	}
 	req.Header.Set("Accept", "application/json")
 	if err := c.authorize(ctx, req, payload); err != nil {
-		return nil, err
+		// An STS error is an answer from an endpoint the output may name too.
+		return nil, &DestinationError{Unreachable: "the output's AWS credentials could not be obtained"}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, err
-	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound && allowNotFound:
 		return nil, nil
 	case resp.StatusCode >= 300:
-		return nil, parseRestError(resp.StatusCode, answer)
+		return nil, &restError{Status: resp.StatusCode} // the body is never read
+	}
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
 	}
 	return answer, nil
-}
-
-// parseRestError reads Elasticsearch's and OpenSearch's error shape
-// {"error":{"type","reason"},"status"}, and Amazon's {"message"} / {"Message"}.
-func parseRestError(status int, body []byte) error {
-	var e struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-		Msg     string          `json:"Message"`
-	}
-	out := &restError{Status: status}
-	if json.Unmarshal(body, &e) == nil {
-		var detail struct {
-			Type   string `json:"type"`
-			Reason string `json:"reason"`
-		}
-		var plain string
-		switch {
-		case json.Unmarshal(e.Error, &detail) == nil && detail.Type != "":
-			out.Type, out.Reason = detail.Type, detail.Reason
-		case json.Unmarshal(e.Error, &plain) == nil && plain != "":
-			out.Reason = plain
-		default:
-			out.Reason = e.Message + e.Msg
-		}
-	}
-	if out.Reason == "" {
-		out.Reason = strings.TrimSpace(string(body[:min(len(body), 256)]))
-	}
-	return out
 }
 
 func isNotFound(err error) bool {

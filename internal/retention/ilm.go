@@ -76,7 +76,7 @@ func ILMCurrent(body []byte, name string) (Days, error) {
 		} `json:"policy"`
 	}
 	if err := json.Unmarshal(body, &got); err != nil {
-		return 0, fmt.Errorf("failed to read the ILM policy: %w", err)
+		return 0, fmt.Errorf("failed to read the ILM policy: %w", errNotPolicy)
 	}
 	p, ok := got[name]
 	if !ok {
@@ -114,7 +114,7 @@ func IndexTemplateCurrent(body []byte, pattern, policy string) (bool, error) {
 		} `json:"index_templates"`
 	}
 	if err := json.Unmarshal(body, &got); err != nil {
-		return false, fmt.Errorf("failed to read the index template: %w", err)
+		return false, fmt.Errorf("failed to read the index template: %w", errNotPolicy)
 	}
 	for _, t := range got.IndexTemplates {
 		s := t.IndexTemplate.Template.Settings

@@ -71,7 +71,7 @@ func ISMCurrent(body []byte, pattern string) (Observed, error) {
 		} `json:"policy"`
 	}
 	if err := json.Unmarshal(body, &got); err != nil {
-		return Observed{}, fmt.Errorf("failed to read the ISM policy: %w", err)
+		return Observed{}, fmt.Errorf("failed to read the ISM policy: %w", errNotPolicy)
 	}
 	obs := Observed{Days: Forever, Stale: true}
 	for _, s := range got.Policy.States {

@@ -1,7 +1,7 @@
 package retention
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -28,5 +28,5 @@ func parseAge(s string) (Days, error) {
 		}
 		return Days(max((n+u.per-1)/u.per, 1)), nil
 	}
-	return 0, fmt.Errorf("unreadable age %q", s)
+	return 0, errors.New("an age in the policy is not a number of days or hours") // not the destination's text
 }

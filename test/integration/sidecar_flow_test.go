@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -113,6 +114,62 @@ func TestSidecarThroughputReachesPipelineStatus(t *testing.T) {
 	if ready := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeReady); ready.Status != metav1.ConditionFalse ||
 		ready.Reason != conditions.ReasonSomeDataDropped {
 		t.Errorf("Ready %s/%s, want False/SomeDataDropped", ready.Status, ready.Reason)
+	}
+
+	// Pods that only look injected are not read: a tenant's own pods, each serving
+	// the same figures at the sidecar's port, would double the rate if they were.
+	// An exact copy of an injected pod is read (the trust docs/concepts.md states):
+	// that shows the rate would move.
+	forge := func(name string, edit func(*corev1.Pod)) *corev1.Pod {
+		f := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
+			Labels: map[string]string{sidecar.LabelInjected: sidecar.Injected}, Annotations: map[string]string{}},
+			Spec: *pod.Spec.DeepCopy()}
+		for k, v := range pod.Annotations {
+			f.Annotations[k] = v
+		}
+		edit(f)
+		if err := k8s.Create(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		fake := httptest.NewUnstartedServer(fluentBitMetrics(section))
+		fake.Listener = listenOnLoopback(t, port)
+		fake.Start()
+		t.Cleanup(fake.Close)
+		ip, _, _ := net.SplitHostPort(fake.Listener.Addr().String())
+		f.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip}
+		if err := k8s.Status().Update(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), f, client.GracePeriodSeconds(0)) })
+		return f
+	}
+	forge("forged-container", func(f *corev1.Pod) {
+		f.Annotations = nil
+		f.Spec = corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "billing:1"},
+			{Name: sidecar.ContainerName, Image: "attacker/metrics:1", Ports: []corev1.ContainerPort{{Name: fluentbit.SidecarMetricsPortName, ContainerPort: port}}}}}
+	})
+	forge("forged-hashes", func(f *corev1.Pod) { f.Annotations[sidecar.AnnotationHashes] = "files=forged" })
+	forge("forged-config", func(f *corev1.Pod) { f.Annotations[sidecar.AnnotationConfig] += "\n@INCLUDE /tmp/mine.yaml\n" })
+	records := func() int64 {
+		var now v1.LogPipeline
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &now); err != nil || now.Status.Throughput == nil {
+			t.Fatalf("pipeline: %v", err)
+		}
+		return now.Status.Throughput.RecordsPerSecond
+	}
+	time.Sleep(5 * time.Second) // five flow cycles: each forgery read twice over, had it been read
+	if r := records(); r < 40 || r > 60 {
+		t.Errorf("%d records/s with forged pods beside the injected one, want ≈50: a forgery was read", r)
+	}
+	copied := forge("exact-copy", func(*corev1.Pod) {})
+	eventually(t, "an exact copy of an injected pod is read", func() error {
+		if r := records(); r < 90 || r > 110 {
+			return fmt.Errorf("%d records/s, want ≈100", r)
+		}
+		return nil
+	})
+	if err := k8s.Delete(ctx, copied, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
 	}
 
 	// The Job-like pod finishes: no sidecar runs the pipeline any more. The figures

@@ -92,8 +92,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			owner = &snap.Agents[i]
 		}
 	}
+	agents := agentNames(snap.Agents)
 	if owner == nil && req.Name != v1.DefaultAgentName {
-		return reconcile.Result{}, nil // deleted: owner references remove its objects
+		// Deleted: owner references remove its objects; its ServiceAccount leaves the
+		// binding the agents share.
+		binding := agentobjects.Build(agentobjects.Input{Name: v1.DefaultAgentName, Namespace: r.Namespace, Agents: agents}).ClusterRoleBinding
+		return reconcile.Result{}, r.apply(ctx, binding)
 	}
 	var cfg *render.AgentConfig
 	for i := range res.Agents {
@@ -131,7 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	in := agentobjects.Input{Name: req.Name, Namespace: r.Namespace, Config: cfg.Config,
-		SecretValues: secretValues(cfg.Config, secrets), OperatorImage: r.OperatorImage}
+		SecretValues: secretValues(cfg.Config, secrets), OperatorImage: r.OperatorImage, Agents: agents}
 	if owner != nil {
 		in.Spec = owner.Spec
 	}
@@ -160,7 +164,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	r.confirmApplied(objs, &live, liveFound, existing)
 	for _, obj := range objs.All() {
-		if owner != nil {
+		if owner != nil && obj.GetNamespace() != "" { // cluster-wide RBAC is shared by every agent
+
 			if err := controllerutil.SetOwnerReference(owner, obj, r.Client.Scheme()); err != nil {
 				return reconcile.Result{}, err
 			}
@@ -214,6 +219,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		requeue = canaryRequeue
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// agentNames are the node agents that run: every LogAgent, and the default one,
+// which always does.
+func agentNames(agents []v1.LogAgent) []string {
+	names := []string{v1.DefaultAgentName}
+	for _, a := range agents {
+		if a.DeletionTimestamp == nil && a.Name != v1.DefaultAgentName {
+			names = append(names, a.Name)
+		}
+	}
+	return names
 }
 
 // paceRollout keeps the running configuration hash on the pod template while a

@@ -128,6 +128,8 @@ func probeFailure(c flow.Cycle, err error) string {
 		return err.Error()
 	case c.Targets == 0:
 		return "no agent pod is running"
+	case c.Failed == c.Targets && len(c.Errors) == 0:
+		return "no Fluent Bit process could be read"
 	case c.Failed == c.Targets:
 		return strings.Join(c.Errors, "; ")
 	}
@@ -150,8 +152,9 @@ func sidecarsUnmeasured(c flow.Cycle, err error, ref render.Ref, reported bool) 
 		return unknown(conditions.ReasonProbingFailed, err.Error())
 	case reported:
 		return metav1.Condition{}, false
-	case c.FailedNamespaces[ref.Namespace]:
-		return unknown(conditions.ReasonProbingFailed, fmt.Sprintf("sidecars in namespace %s could not be read (%s)", ref.Namespace, strings.Join(c.Errors, "; ")))
+	case c.FailedNamespaces[ref.Namespace] != "":
+		// Only this namespace's error: another's names a pod its tenant may not see.
+		return unknown(conditions.ReasonProbingFailed, fmt.Sprintf("sidecars in namespace %s could not be read (%s)", ref.Namespace, c.FailedNamespaces[ref.Namespace]))
 	}
 	return unknown(conditions.ReasonNoSidecarsRunning)
 }

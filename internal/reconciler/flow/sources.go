@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/logplane/logplane/internal/flow"
 )
@@ -18,6 +20,8 @@ type Pods struct {
 	Reader  client.Reader
 	Options []client.ListOption
 	Role    flow.PodRole
+	// Injection vouches for injected pods; without it none is read.
+	Injection flow.Injection
 }
 
 // PodScrape reads every agent pod's and every injected sidecar's metrics endpoint
@@ -38,7 +42,11 @@ func (s *PodScrape) Measure(ctx context.Context) (flow.Cycle, error) {
 		if err := p.Reader.List(ctx, &pods, p.Options...); err != nil {
 			return flow.Cycle{}, fmt.Errorf("failed to list pods to read metrics from: %w", err)
 		}
-		targets = append(targets, flow.Targets(pods.Items, p.Role)...)
+		t, rejected := flow.Targets(pods.Items, p.Role, p.Injection)
+		targets = append(targets, t...)
+		for _, r := range rejected {
+			log.FromContext(ctx).V(1).Info("pod labelled as injected is not read", "pod", r.Pod, "reason", r.Why)
+		}
 	}
 	return s.Tracker.Observe(s.Scraper.Scrape(ctx, targets)), nil
 }
@@ -59,11 +67,20 @@ var _ SidecarSource = (*PodScrape)(nil)
 // whatever the cluster's size: 32 pods at a time, 5 s each. A slow pod costs its own
 // result, and up to 4 × 32 pods may hang for their whole timeout before the healthy
 // ones run out of cycle; the issue sizes a cycle over 1,000 pods at this concurrency
-// (BenchmarkScrapeCycle), and CPU per cycle does not grow with it.
+// (BenchmarkScrapeCycle), and CPU per cycle does not grow with it. Answers being
+// read hold at most scrapeMemory bytes together, whatever each one's limit.
 func NewPodScrape(pods ...Pods) *PodScrape {
 	return &PodScrape{Pods: pods, Tracker: flow.NewTracker(), Scraper: &flow.Scraper{
-		Client: scrapeHTTPClient(), Concurrency: 32, Timeout: 5 * time.Second, Deadline: 20 * time.Second, Now: time.Now}}
+		Client: scrapeHTTPClient(), Concurrency: 32, Timeout: 5 * time.Second, Deadline: 20 * time.Second,
+		Memory: semaphore.NewWeighted(scrapeMemory), Now: time.Now}}
 }
+
+// scrapeMemory bounds the bytes of metrics answers held at once: 64 MiB, an eighth
+// of the operator's 512 MiB limit (read buffers grow by doubling, so up to twice
+// that). 32 sidecars at their 1 MiB limit fit twice over; a real agent answer is
+// far below its 16 MiB limit, and one that is not waits for room rather than
+// taking the operator's memory.
+const scrapeMemory = 64 << 20
 
 // scrapeHTTPClient keeps one idle connection per pod from one cycle to the next.
 // The default transport keeps 100 in all, so a cycle over 1,000 pods dialled 900 of

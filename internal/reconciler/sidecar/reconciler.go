@@ -43,15 +43,22 @@ type Reconciler struct {
 	Namespace string
 	// Salt keys the names of credentials (snapshot.Snapshot.Salt).
 	Salt []byte
+	// Generated remembers every configuration written, for the metrics scraper
+	// (sidecar.Verifier); nil remembers nothing.
+	Generated *sidecar.Generated
 }
 
 // Reconcile writes or removes the pipeline's sidecar Secret and its sidecar status.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	var p v1.LogPipeline
 	if err := r.Client.Get(ctx, req.NamespacedName, &p); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Generated.Forget(req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err) // deleted: its Secret goes with it
 	}
 	if p.Spec.Input.Files == nil || p.DeletionTimestamp != nil {
+		r.Generated.Forget(p.Namespace, p.Name)
 		return reconcile.Result{}, r.removeSecret(ctx, p.Namespace, p.Name)
 	}
 	cfg, values, err := r.render(ctx, &p)
@@ -78,6 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			}
 			m, _ := sidecar.DecodeManifest(s.Annotations[sidecar.AnnotationManifest])
 			hash = m.Hash
+			r.Generated.Record(p.Namespace, p.Name, m)
 		}
 	}
 	if cfg == nil {
