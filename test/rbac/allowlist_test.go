@@ -38,6 +38,7 @@ var allowList = []allowed{
 	// Reading: what the controllers watch and the renderer resolves.
 	{false, "logging.logplane.dev", []string{"logagents", "clusterlogpipelines", "logpipelines", "logoutputs", "clusterlogoutputs", "retentionpolicies"},
 		[]string{"get", "list", "watch"}, nil, "the API it reconciles"},
+	{false, "logging.logplane.dev", []string{"identitygrants"}, []string{"get", "list", "watch"}, nil, "the platform's identity grants (read only: no status)"},
 	{false, "logging.logplane.dev", []string{"logagents/status", "clusterlogpipelines/status", "logpipelines/status", "logoutputs/status", "clusterlogoutputs/status", "retentionpolicies/status"},
 		[]string{"get", "patch"}, nil, "statuses, patched (never updated whole)"},
 	{false, "", []string{"namespaces", "pods"}, []string{"get", "list", "watch"}, nil,
@@ -51,6 +52,8 @@ var allowList = []allowed{
 	// The webhook configuration: its caBundle, by name.
 	{false, "admissionregistration.k8s.io", []string{"mutatingwebhookconfigurations"}, []string{"get", "patch"},
 		[]string{"logplane-mutating-webhook-configuration"}, "caBundle of logplane's own webhook"},
+	{false, "admissionregistration.k8s.io", []string{"validatingwebhookconfigurations"}, []string{"get", "patch"},
+		[]string{"logplane-validating-webhook-configuration"}, "caBundle of logplane's own validating webhook"},
 	// Agent RBAC: create cannot be limited by name; everything else is, to the two
 	// fixed pairs. No escalate, no bind: the API server then lets the operator create
 	// only roles granting what it holds itself.
@@ -65,6 +68,8 @@ var allowList = []allowed{
 	{true, "", []string{"serviceaccounts", "services"}, []string{"get", "create", "patch", "delete"}, nil, "agents' identities and metrics Services"},
 	{true, "apps", []string{"daemonsets"}, []string{"get", "list", "watch", "create", "patch", "delete"}, nil, "agents"},
 	{true, "apps", []string{"deployments"}, []string{"get", "create", "patch", "delete"}, nil, "the events collector"},
+	{true, "", []string{"pods"}, []string{"create", "delete"}, nil, "canary pods that prove a configuration before the nodes get it"},
+	{true, "networking.k8s.io", []string{"networkpolicies"}, []string{"get", "create", "patch"}, nil, "the canary's deny-all NetworkPolicy"},
 	{true, "coordination.k8s.io", []string{"leases"}, []string{"get", "create", "update"}, nil, "leader election"},
 	{true, "", []string{"events"}, []string{"create", "patch"}, nil, "leader election's events (client-go records them with the core API)"},
 }

@@ -20,7 +20,7 @@ import (
 // The canary runs as a pod in the operator's namespace: the operator creates and
 // deletes it, and its NetworkPolicy.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=create;delete,namespace=logplane-system
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;create;patch;update,namespace=logplane-system
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;create;patch,namespace=logplane-system
 
 // PodProver proves configurations with a canary pod (agentobjects.BuildCanary) and
 // judges it from its status (canary.Judge). One canary per agent exists at a time;
