@@ -30,8 +30,18 @@ import (
 // the other tenants' records keep arriving with none lost, and the next good change
 // goes out as usual.
 func TestCanaryKeepsARefusedConfigurationOffTheNodes(t *testing.T) {
-	s := newScenario(t, "canary")
 	const tenants = 50
+	// 51 http outputs of 2 workers each: more than an agent's default budgets, raised
+	// here as a platform with this many tenants on a node does.
+	s := newScenarioWithoutAgent(t, "canary")
+	s.apply(fmt.Sprintf(`apiVersion: logging.logplane.dev/v1alpha1
+kind: LogAgent
+metadata: {name: %s}
+spec:
+  metricsPort: %d
+  budgets:
+    perAgent: {outputSections: 64, workers: 128}
+`, s.name, s.port))
 	tenantObjs := func(ns string) string {
 		return fmt.Sprintf(`
 apiVersion: v1
