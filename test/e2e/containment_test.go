@@ -412,19 +412,6 @@ spec:
 `, ns)
 }
 
-// decode is apply without applying: the objects of manifests, with the same
-// replacements.
-func (s *scenario) decode(manifests string) []*unstructured.Unstructured {
-	s.t.Helper()
-	manifests = strings.NewReplacer("$AGENT", s.name, "$SINK_PORT", fmt.Sprint(s.sink.Port),
-		"$FORWARD_PORT", fmt.Sprint(s.fwd.Port)).Replace(manifests)
-	objs, err := testenv.DecodeYAML([]byte(manifests))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return objs
-}
-
 // condition reads the condition of type t from o's current status.
 func (s *scenario) condition(o *unstructured.Unstructured, t string) *metav1.Condition {
 	got := &unstructured.Unstructured{}

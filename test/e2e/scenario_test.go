@@ -85,13 +85,21 @@ func newScenarioWithoutAgent(t *testing.T, name string) *scenario {
 // $FORWARD_PORT (the forward sink's), with server-side apply as a user would.
 func (s *scenario) apply(manifests string) []*unstructured.Unstructured {
 	s.t.Helper()
+	objs := s.decode(manifests)
+	if err := testenv.Apply(s.ctx, s.k8s, "e2e", objs); err != nil {
+		s.t.Fatal(err)
+	}
+	return objs
+}
+
+// decode fills in the scenario's placeholders ($AGENT, $SINK_PORT, $FORWARD_PORT) and
+// decodes the manifests, without applying them.
+func (s *scenario) decode(manifests string) []*unstructured.Unstructured {
+	s.t.Helper()
 	manifests = strings.NewReplacer("$AGENT", s.name, "$SINK_PORT", strconv.Itoa(s.sink.Port),
 		"$FORWARD_PORT", strconv.Itoa(s.fwd.Port)).Replace(manifests)
 	objs, err := testenv.DecodeYAML([]byte(manifests))
 	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := testenv.Apply(s.ctx, s.k8s, "e2e", objs); err != nil {
 		s.t.Fatal(err)
 	}
 	return objs

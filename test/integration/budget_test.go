@@ -54,25 +54,12 @@ func TestNewcomerOverBudgetIsRefusedIncumbentStays(t *testing.T) {
 		a := alias.Output{PipelineKind: alias.LogPipeline, Namespace: ns, Pipeline: name, OutputKind: alias.LogOutput, Output: "out-0"}.Encode()
 		return strings.Contains(string(s.Data["fluent-bit.yaml"]), a), nil
 	}
-	generated := func(p *v1.LogPipeline, want metav1.ConditionStatus, reason string) func() error {
-		return func() error {
-			var got v1.LogPipeline
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
-				return err
-			}
-			c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeConfigGenerated)
-			if c == nil || c.Status != want || c.Reason != reason || c.ObservedGeneration != got.Generation {
-				return errString(fmt.Sprintf("ConfigGenerated %+v", c))
-			}
-			return nil
-		}
-	}
 
 	incumbent := pipeline("incumbent")
 	if err := k8s.Create(ctx, incumbent); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the incumbent ConfigGenerated=True", generated(incumbent, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
+	eventually(t, "the incumbent ConfigGenerated=True", pipelineConfigGenerated(ctx, incumbent, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
 	// creationTimestamp has a resolution of a second: the newcomer must be newer, not
 	// merely later in name order ("incumbent" < "newcomer" would decide it anyway).
 	time.Sleep(1100 * time.Millisecond)
@@ -80,7 +67,7 @@ func TestNewcomerOverBudgetIsRefusedIncumbentStays(t *testing.T) {
 	if err := k8s.Create(ctx, newcomer); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the newcomer ConfigGenerated=False OverBudget", generated(newcomer, metav1.ConditionFalse, conditions.ReasonOverBudget))
+	eventually(t, "the newcomer ConfigGenerated=False OverBudget", pipelineConfigGenerated(ctx, newcomer, metav1.ConditionFalse, conditions.ReasonOverBudget))
 	var got v1.LogPipeline
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(newcomer), &got); err != nil {
 		t.Fatal(err)
@@ -90,7 +77,7 @@ func TestNewcomerOverBudgetIsRefusedIncumbentStays(t *testing.T) {
 		!strings.Contains(msg, "spec.budgets.perNamespace.outputSections") {
 		t.Errorf("message: %s", msg)
 	}
-	eventually(t, "the incumbent still ConfigGenerated=True", generated(incumbent, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
+	eventually(t, "the incumbent still ConfigGenerated=True", pipelineConfigGenerated(ctx, incumbent, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
 	for name, want := range map[string]bool{"incumbent": true, "a-newcomer": false} {
 		if ok, err := configHolds(name); err != nil || ok != want {
 			t.Errorf("%s in the configuration: %v, want %v (err %v)", name, ok, want, err)
@@ -102,5 +89,5 @@ func TestNewcomerOverBudgetIsRefusedIncumbentStays(t *testing.T) {
 	if err := k8s.Patch(ctx, agent, patch); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the newcomer ConfigGenerated=True once the budget is raised", generated(newcomer, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
+	eventually(t, "the newcomer ConfigGenerated=True once the budget is raised", pipelineConfigGenerated(ctx, newcomer, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
 }

@@ -54,6 +54,22 @@ func applyAsTenant(ctx context.Context, obj client.Object, kind string) error {
 	return k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("tenant"), client.ForceOwnership)
 }
 
+// pipelineConfigGenerated checks that p's ConfigGenerated condition has status want and
+// reason, for p's current generation.
+func pipelineConfigGenerated(ctx context.Context, p *v1.LogPipeline, want metav1.ConditionStatus, reason string) func() error {
+	return func() error {
+		var got v1.LogPipeline
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeConfigGenerated)
+		if c == nil || c.Status != want || c.Reason != reason || c.ObservedGeneration != got.Generation {
+			return errString(fmt.Sprintf("ConfigGenerated %+v", c))
+		}
+		return nil
+	}
+}
+
 // agentConfigHolds reports whether any of the default agent's configuration files,
 // the main one or a shard, holds s.
 func agentConfigHolds(ctx context.Context, s string) (bool, error) {
@@ -130,25 +146,12 @@ func TestOneTenantsHugePipelineFreezesNoOne(t *testing.T) {
 		}
 		return err
 	})
-	condition := func(p *v1.LogPipeline, want metav1.ConditionStatus, reason string) func() error {
-		return func() error {
-			var got v1.LogPipeline
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
-				return err
-			}
-			c := meta.FindStatusCondition(got.Status.Conditions, conditions.TypeConfigGenerated)
-			if c == nil || c.Status != want || c.Reason != reason || c.ObservedGeneration != got.Generation {
-				return errString(fmt.Sprintf("ConfigGenerated %+v", c))
-			}
-			return nil
-		}
-	}
 	eventually(t, "the other tenant's pipeline ConfigGenerated=True",
-		condition(other, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
+		pipelineConfigGenerated(ctx, other, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
 	// The default pipelineConfigBytes budget refuses it before the file limits
 	// (ConfigTooLarge) are reached.
 	eventually(t, "the large pipeline ConfigGenerated=False OverBudget",
-		condition(huge, metav1.ConditionFalse, conditions.ReasonOverBudget))
+		pipelineConfigGenerated(ctx, huge, metav1.ConditionFalse, conditions.ReasonOverBudget))
 	t.Logf("both statuses written %v after the large pipeline was applied", time.Since(applied).Round(time.Millisecond))
 
 	if ok, err := agentConfigHolds(ctx, "lp_lpl_"+big+"_huge_"); err != nil || ok {
