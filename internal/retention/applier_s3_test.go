@@ -48,11 +48,11 @@ func TestS3Applier(t *testing.T) {
 		// wantPut names the golden file of the lifecycle configuration written.
 		wantPut string
 	}{
-		{name: "foreign rules are kept", requested: 90, script: []exchange{
+		{name: "foreign rules are kept", requested: 90, allow: true, script: []exchange{
 			{call: getLifecycle, status: 200, header: minSizeHeader, body: s3Foreign},
 			{call: putLifecycle, status: 200, header: minSizeHeader},
 		}, wantState: v1.RetentionEnforced, wantPut: "s3-put-foreign-kept.xml"},
-		{name: "first rule in a bucket without configuration", requested: 30, script: []exchange{
+		{name: "first rule in a bucket without configuration", requested: 30, allow: true, script: []exchange{
 			{call: getLifecycle, status: 404, header: xmlHeader, body: s3NoConfig},
 			{call: putLifecycle, status: 200, header: xmlHeader},
 		}, wantState: v1.RetentionEnforced, wantPut: "s3-put-first.xml"},
@@ -70,7 +70,7 @@ func TestS3Applier(t *testing.T) {
 			{call: getLifecycle, status: 200, header: xmlHeader, body: s3OwnOnly},
 			{call: putLifecycle, status: 200, header: xmlHeader},
 		}, wantState: v1.RetentionEnforced, wantPut: "s3-put-prefix-moved.xml"},
-		{name: "access denied", requested: 90, script: []exchange{
+		{name: "access denied", requested: 90, allow: true, script: []exchange{
 			{call: getLifecycle, status: 200, header: xmlHeader, body: s3Foreign},
 			{call: putLifecycle, status: 403, header: xmlHeader, body: s3Denied},
 		}, wantState: v1.RetentionFailed, wantErr: "failed to write the lifecycle configuration of bucket team-a-logs: the destination answered HTTP 403 (the credentials may not manage retention there), AWS error AccessDenied"},

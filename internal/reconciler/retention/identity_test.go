@@ -28,7 +28,7 @@ func TestTenantRetentionNeedsAGrant(t *testing.T) {
 	grant := &v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: "shop"}, Spec: v1.IdentityGrantSpec{
 		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
 		Roles:             []v1.RoleGrant{{RoleArn: role, Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/k8s/"}}}}}}
-	e := newEnv(t, nil, policy("error", "90d", false), agent, granted, other, cw, grant,
+	e := newEnv(t, nil, policy("error", "90d", true), agent, granted, other, cw, grant,
 		ns("shop", map[string]string{"team": "shop"}), ns("billing", map[string]string{"team": "billing"}))
 
 	// Refused outputs are Pending, not retried: the grants and namespace labels they

@@ -237,6 +237,7 @@ func TestReconcileReportsEveryOutput(t *testing.T) {
 func TestReconcileWritesOnlyChanges(t *testing.T) {
 	cw := clusterOutput("errors", cloudWatch("error"))
 	e := newEnv(t, nil, policy("error", "5y", false), cw)
+	e.dest.keeps["ClusterLogOutput errors"] = 30 // lengthened: no allowShortening needed
 	res, err := e.reconcile(t, "error")
 	if err != nil || res.RequeueAfter != DefaultInterval {
 		t.Fatalf("reconcile = %+v, %v; want a re-apply after the interval", res, err)
@@ -360,7 +361,7 @@ func TestOutputLeavingPolicyLosesCondition(t *testing.T) {
 
 func TestClusterOutputSecretsComeFromOperatorNamespace(t *testing.T) {
 	out := clusterOutput("archive", s3WithKeys("error"))
-	e := newEnv(t, nil, policy("error", "30d", false), out, awsSecret(operatorNamespace))
+	e := newEnv(t, nil, policy("error", "30d", true), out, awsSecret(operatorNamespace))
 	if _, err := e.reconcile(t, "error"); err != nil {
 		t.Fatal(err)
 	}
