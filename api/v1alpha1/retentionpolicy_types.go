@@ -81,7 +81,7 @@ type RetentionRetry struct {
 }
 
 // RetentionState is how far a retention policy is applied at one destination.
-// +kubebuilder:validation:Enum=Enforced;Pending;Failed;Unsupported;ShorteningBlocked
+// +kubebuilder:validation:Enum=Enforced;Pending;Failed;Unsupported;ShorteningBlocked;Conflict
 type RetentionState string
 
 const (
@@ -90,6 +90,9 @@ const (
 	RetentionFailed            RetentionState = "Failed"
 	RetentionUnsupported       RetentionState = "Unsupported"
 	RetentionShorteningBlocked RetentionState = "ShorteningBlocked"
+	// RetentionConflict: the setting would cut short data that another rule at the
+	// destination keeps longer (an overlapping S3 lifecycle rule); nothing is written.
+	RetentionConflict RetentionState = "Conflict"
 )
 
 // OutputRetention is the enforcement state of a policy at one output's destination.

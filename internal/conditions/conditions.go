@@ -122,6 +122,11 @@ const (
 	// ReasonShorteningBlocked: the destination keeps logs longer than the policy asks,
 	// and lowering it (which deletes data) is not allowed by the policy.
 	ReasonShorteningBlocked = "ShorteningBlocked"
+	// ReasonRetentionConflict: an S3 lifecycle rule of someone else (or of another
+	// output) keeps objects under an overlapping key prefix longer; S3 applies the
+	// shortest expiration, so logplane's rule would delete that data early and is not
+	// written.
+	ReasonRetentionConflict = "RetentionConflict"
 	// ReasonRetentionFailed: the destination refused or could not be reached; retried with backoff.
 	ReasonRetentionFailed = "RetentionFailed"
 	// ReasonRetentionUnsupported: the destination has no retention setting logplane can manage.
@@ -179,6 +184,7 @@ var messages = map[string]string{
 	ReasonReady:                   "Ready.",
 	ReasonRetentionEnforced:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s.",
 	ReasonShorteningBlocked:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s. Shortening deletes data, so it is applied only when the policy sets allowShortening: true.",
+	ReasonRetentionConflict:       "RetentionPolicy %s is not applied, so that no one else's data is deleted early: %s.",
 	ReasonRetentionFailed:         "Setting retention %s of RetentionPolicy %s at the destination failed (retrying): %s",
 	ReasonRetentionUnsupported:    "RetentionPolicy %s cannot be enforced here: %s",
 	ReasonRetentionPending:        "RetentionPolicy %s is not applied yet: %s",

@@ -57,6 +57,15 @@ func (a *s3Lifecycle) Current(ctx context.Context) (Observed, error) {
 	return obs, nil
 }
 
+// Conflict names the rules of the bucket, read by Current, that logplane's rule for
+// days would cut short.
+func (a *s3Lifecycle) Conflict(days Days) string {
+	if c := S3Conflicts(a.rules, a.id, a.prefix, days); len(c) > 0 {
+		return S3ConflictMessage(a.bucket, a.id, a.prefix, days, c)
+	}
+	return ""
+}
+
 // Apply writes the configuration Current read, with logplane's rule set. S3 offers no
 // conditional write here, so a rule another tool adds between the read and the write
 // is lost; the window is one round trip, and the periodic re-apply never removes rules.

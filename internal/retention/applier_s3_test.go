@@ -139,3 +139,57 @@ func TestS3ForeverRemovesOnlyOwnRule(t *testing.T) {
 	}
 	fake.done()
 }
+
+// s3PlatformAudit is a shared bucket in which the platform keeps audit/ for five years.
+const s3PlatformAudit = `<?xml version="1.0" encoding="UTF-8"?>
+<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>platform-audit-5y</ID><Filter><Prefix>audit/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1825</Days></Expiration></Rule></LifecycleConfiguration>`
+
+// TestS3TenantRuleOverPlatformAuditIsRefused is the attack of issue 19 item 5: a
+// tenant output with keyFormat /a$TAG (key prefix "a", which reaches audit/) and a
+// 30-day policy on the platform's bucket. Even with allowShortening the rule is not
+// written — the bucket is only read — and the refusal names both rules.
+func TestS3TenantRuleOverPlatformAuditIsRefused(t *testing.T) {
+	fake := newFake(t, false, exchange{call: "GET /shared-logs?lifecycle=", status: 200, header: xmlHeader, body: s3PlatformAudit})
+	tg := target("LogOutput", "shop", "archive", v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{
+		AWS: staticAWS(fake.server.URL), Bucket: "shared-logs", KeyFormat: "/a$TAG"}})
+	a, err := NewApplier(t.Context(), tg, secrets(awsKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Enforce(t.Context(), a, 30, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.done()
+	if calls := fake.calls(); len(calls) != 1 {
+		t.Errorf("calls %v; the bucket's configuration must only be read", calls)
+	}
+	want := `in bucket shared-logs, rule "logplane-lo.shop.archive" (prefix "a", 30d) would expire objects that rule "platform-audit-5y" (prefix "audit/", 1825d) keeps longer`
+	if d.State != v1.RetentionConflict || d.Apply || !strings.HasPrefix(d.Conflict, want) {
+		t.Errorf("decision %+v\nwant Conflict with %q", d, want)
+	}
+}
+
+// A tenant prefix beside the platform's is written, and the platform's rule comes back as it was.
+func TestS3DisjointPrefixIsWritten(t *testing.T) {
+	fake := newFake(t, false,
+		exchange{call: "GET /shared-logs?lifecycle=", status: 200, header: xmlHeader, body: s3PlatformAudit},
+		exchange{call: "PUT /shared-logs?lifecycle=", status: 200, header: xmlHeader})
+	tg := target("LogOutput", "shop", "archive", v1.OutputSpec{Type: v1.OutputS3, S3: &v1.S3Output{
+		AWS: staticAWS(fake.server.URL), Bucket: "shared-logs", KeyFormat: "/teams/shop/$TAG"}})
+	a, err := NewApplier(t.Context(), tg, secrets(awsKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Enforce(t.Context(), a, 30, true); err != nil || d.State != v1.RetentionEnforced {
+		t.Fatalf("%+v, %v", d, err)
+	}
+	fake.done()
+	body := fake.request("PUT /shared-logs?lifecycle=").body
+	for _, want := range []string{"<Rule><Expiration><Days>1825</Days></Expiration><Filter><Prefix>audit/</Prefix></Filter><ID>platform-audit-5y</ID><Status>Enabled</Status></Rule>",
+		"<ID>logplane-lo.shop.archive</ID>", "<Prefix>teams/shop/</Prefix>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("PUT %s\nlacks %s", body, want)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func result(t retention.Target, policy, requested string, d retention.Decision, 
 		o.entry.State = v1.RetentionFailed
 		o.reason = conditions.ReasonRetentionFailed
 		o.entry.Message = conditions.Message(o.reason, requested, policy, err.Error())
+	case d.State == v1.RetentionConflict:
+		o.reason = conditions.ReasonRetentionConflict
+		o.entry.Message = conditions.Message(o.reason, policy, d.Conflict)
 	case d.State == v1.RetentionShorteningBlocked:
 		o.reason = conditions.ReasonShorteningBlocked
 		o.entry.Message = conditions.Message(o.reason, d.Current, policy, requestedText(requested, d.Effective))
