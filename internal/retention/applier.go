@@ -23,6 +23,24 @@ type ConflictChecker interface {
 	Conflict(days Days) string
 }
 
+// Remover is an applier that keeps something of logplane's at the destination which
+// must go with the output: an S3 lifecycle rule would otherwise keep expiring whatever
+// lands under its prefix, whoever writes it there, long after the output is gone.
+type Remover interface {
+	// Remove deletes logplane's setting for this output and nothing else; a setting
+	// (or a destination) that is not there is already removed.
+	Remove(ctx context.Context) error
+}
+
+// RemovedWithOutput says whether logplane removes what it set at the output's
+// destination when the output is deleted (its appliers are Removers): S3 lifecycle
+// rules. A log group's retention and a search policy stay: they are the destination's
+// own setting, which governs the data the output already wrote, and removing them
+// would only make that data stay forever.
+func RemovedWithOutput(spec *v1.OutputSpec) bool {
+	return spec.Type == v1.OutputS3 && Unsupported(spec) == ""
+}
+
 // SecretValue returns the value of a Secret key an output refers to, from the Secrets
 // the output may use.
 type SecretValue func(ctx context.Context, ref v1.SecretKeyRef) (string, error)

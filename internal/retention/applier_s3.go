@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -87,4 +88,22 @@ func (a *s3Lifecycle) Apply(ctx context.Context, days Days) error {
 		return destinationError("write the lifecycle configuration of bucket "+a.bucket, err)
 	}
 	return nil
+}
+
+// Remove takes logplane's rule out of the bucket's lifecycle configuration, every
+// other rule written back as it was; a bucket without the rule (or without a
+// configuration, or gone) is left as it is.
+func (a *s3Lifecycle) Remove(ctx context.Context) error {
+	out, err := a.client.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(a.bucket)})
+	switch code := awsErrorCode(err); {
+	case code == "NoSuchLifecycleConfiguration" || code == "NoSuchBucket":
+		return nil
+	case err != nil:
+		return destinationError("read the lifecycle configuration of bucket "+a.bucket, err)
+	}
+	a.rules, a.minSize = out.Rules, out.TransitionDefaultMinimumObjectSize
+	if !slices.ContainsFunc(a.rules, func(r s3types.LifecycleRule) bool { return aws.ToString(r.ID) == a.id }) {
+		return nil
+	}
+	return a.Apply(ctx, Forever)
 }

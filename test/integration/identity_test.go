@@ -224,6 +224,9 @@ func TestIdentityGrantValidation(t *testing.T) {
 			"set exactly one of name and namePrefix"},
 		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: s3}]}]", "set exactly one of name and namePrefix"},
 		{selector + "agentIdentity: {destinations: [{type: loki, name: l}]}", "Unsupported value: \"loki\""},
+		{selector + "agentIdentity: {destinations: [{type: cloudwatchLogs, name: g, keyPrefix: teams/shop/}]}", "keyPrefix applies to s3 destinations only"},
+		{selector + "agentIdentity: {destinations: [{type: s3, name: b, keyPrefix: teams/shop}]}", "must be a folder of object keys"},
+		{selector + "agentIdentity: {destinations: [{type: s3, name: b, keyPrefix: /teams/shop/}]}", "must be a folder of object keys"},
 		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r}, {roleArn: arn:aws:iam::123456789012:role/r}]", "duplicate entries"},
 	} {
 		err := applyYAML(t, grant(tc.spec))
@@ -234,6 +237,7 @@ func TestIdentityGrantValidation(t *testing.T) {
 	for _, spec := range []string{
 		selector + "agentIdentity: {}",
 		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: cloudwatchLogs, namePrefix: /shop/}, {type: s3, name: shop-logs}]}]",
+		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: s3, name: shared-logs, keyPrefix: teams/shop/}]}]",
 	} {
 		if err := applyYAML(t, grant(spec)); err != nil {
 			t.Errorf("%s: refused: %v", spec, err)
