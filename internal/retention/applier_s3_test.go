@@ -193,3 +193,63 @@ func TestS3DisjointPrefixIsWritten(t *testing.T) {
 		}
 	}
 }
+
+// Deleting an output removes its rule by ID and writes every other rule back; a bucket
+// without the rule, without a configuration, or gone, is not written.
+func TestS3Remove(t *testing.T) {
+	cases := []struct {
+		name   string
+		script []exchange
+		// wantPut is the golden of the configuration written, if any.
+		wantPut string
+	}{
+		{name: "own rule removed, others kept", script: []exchange{
+			{call: getLifecycle, status: 200, header: minSizeHeader, body: s3WithOwn400},
+			{call: putLifecycle, status: 200, header: xmlHeader},
+		}, wantPut: "s3-put-removed.xml"},
+		{name: "the last rule removed deletes the configuration", script: []exchange{
+			{call: getLifecycle, status: 200, header: xmlHeader, body: s3OwnOnly},
+			{call: deleteLifecycle, status: 204},
+		}},
+		{name: "no rule of ours", script: []exchange{{call: getLifecycle, status: 200, header: xmlHeader, body: s3Foreign}}},
+		{name: "no configuration", script: []exchange{{call: getLifecycle, status: 404, header: xmlHeader, body: s3NoConfig}}},
+		{name: "no bucket", script: []exchange{{call: getLifecycle, status: 404, header: xmlHeader, body: s3NoBucket}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newFake(t, false, c.script...)
+			a, err := NewApplier(t.Context(), s3Target(fake.server.URL), secrets(awsKeys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.(Remover).Remove(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			fake.done()
+			if c.wantPut != "" {
+				put := fake.request(putLifecycle)
+				golden(t, c.wantPut, []byte(put.body+"\n"))
+				if strings.Contains(put.body, ownRule) || !strings.Contains(put.body, "<ID>archive-to-glacier</ID>") {
+					t.Errorf("PUT %s", put.body)
+				}
+				if put.header.Get("X-Amz-Transition-Default-Minimum-Object-Size") != "varies_by_storage_class" {
+					t.Errorf("the bucket's transition default was not written back: %v", put.header)
+				}
+			}
+		})
+	}
+}
+
+func TestS3RemoveFailureIsReported(t *testing.T) {
+	fake := newFake(t, false,
+		exchange{call: getLifecycle, status: 200, header: xmlHeader, body: s3WithOwn400},
+		exchange{call: putLifecycle, status: 403, header: xmlHeader, body: s3Denied})
+	a, err := NewApplier(t.Context(), s3Target(fake.server.URL), secrets(awsKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.(Remover).Remove(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "failed to write the lifecycle configuration of bucket team-a-logs: the destination answered HTTP 403") {
+		t.Errorf("error %v", err)
+	}
+}
