@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -28,6 +29,9 @@ import (
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=retentionpolicies;logoutputs;clusterlogoutputs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=retentionpolicies/status;logoutputs/status;clusterlogoutputs/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// It puts its finalizer on outputs whose S3 lifecycle rule it removes when they are
+// deleted (a metadata patch; never their spec).
+// +kubebuilder:rbac:groups=logging.logplane.dev,resources=logoutputs;clusterlogoutputs,verbs=patch
 // It reads IdentityGrants and namespace labels: a tenant output's retention is applied
 // only with an identity granted to its namespace.
 // +kubebuilder:rbac:groups=logging.logplane.dev,resources=identitygrants,verbs=get;list;watch
@@ -54,7 +58,7 @@ func (c *RetentionController) SetupWithManager(mgr ctrl.Manager) error {
 	namespaces := &metav1.PartialObjectMetadata{}
 	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	outputs := builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{},
-		predicate.Funcs{UpdateFunc: retentionConditionLost}))
+		predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool { return retentionConditionLost(e) || cleanupDue(e.ObjectNew) }}))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("retention").
 		For(&v1.RetentionPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -92,10 +96,17 @@ func policyOfOutput(_ context.Context, o client.Object) []reconcile.Request {
 	case *v1.ClusterLogOutput:
 		name = out.Spec.RetentionPolicy
 	}
-	if name == "" {
+	if name == "" && !cleanupDue(o) {
 		return nil
 	}
+	// An output that names no policy but still has a rule to remove goes to the request
+	// with an empty name, which handles only those.
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: string(name)}}}
+}
+
+// cleanupDue passes an output being deleted whose retention rule is still to be removed.
+func cleanupDue(o client.Object) bool {
+	return o.GetDeletionTimestamp() != nil && controllerutil.ContainsFinalizer(o, retention.Finalizer)
 }
 
 // retentionConditionLost passes status updates that removed the RetentionEnforced

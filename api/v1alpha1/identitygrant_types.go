@@ -67,9 +67,11 @@ type AWSOutputType string
 
 // GrantedDestination is one AWS destination, or a family of them by name prefix: the
 // log group of a cloudwatchLogs output, the delivery stream of kinesisFirehose, the
-// stream of kinesisStreams, the bucket of s3, the host of opensearch.
+// stream of kinesisStreams, the bucket of s3, the host of opensearch. For s3, keyPrefix
+// narrows it to part of the bucket.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.namePrefix)",message="set exactly one of name and namePrefix"
+// +kubebuilder:validation:XValidation:rule="!has(self.keyPrefix) || self.type == 's3'",message="keyPrefix applies to s3 destinations only"
 type GrantedDestination struct {
 	// type of the output.
 	// +required
@@ -87,6 +89,20 @@ type GrantedDestination struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	NamePrefix string `json:"namePrefix,omitempty"`
+
+	// keyPrefix, for s3, is the part of the bucket the namespaces get: an output is
+	// admitted only when the fixed start of its keyFormat (before the first $ or %,
+	// without the leading /) begins with it, so /teams/shop/$TAG/... fits teams/shop/
+	// and /a$TAG does not. It is also what lets logplane set retention for the
+	// namespaces' outputs there: an S3 lifecycle rule covers every key under its
+	// prefix, whoever wrote it, so a tenant output under a granted identity gets one
+	// only inside a keyPrefix granted to it (RetentionPrefixNotGranted otherwise).
+	// Without keyPrefix the whole bucket may be written, and no retention is set.
+	// +optional
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.endsWith('/') && !self.startsWith('/')",message="must be a folder of object keys such as teams/shop/: no leading /, ending in /"
+	KeyPrefix string `json:"keyPrefix,omitempty"`
 }
 
 // +kubebuilder:object:root=true

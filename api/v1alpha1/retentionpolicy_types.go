@@ -24,16 +24,20 @@ type RetentionPolicySpec struct {
 	// 365 days (1y). Where the destination offers only fixed values (CloudWatch Logs) the
 	// next longer one is used and reported. It is applied to CloudWatch Logs groups, S3
 	// key prefixes, OpenSearch (ISM) and Elasticsearch (ILM) daily indices; other
-	// destinations report Unsupported. A destination with no retention of its own (it
-	// keeps logs forever) gets this one, which deletes what is older.
+	// destinations report Unsupported. A destination with no retention of its own keeps
+	// logs forever, so giving it this one deletes what is older: that is shortening, and
+	// needs allowShortening (a log group logplane creates holds nothing and does not).
 	// +required
 	// +kubebuilder:validation:MaxLength=8
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}d$|^[1-9][0-9]?y$')",message="must be a whole number of days or years, such as 30d, 90d or 1y"
 	Retention string `json:"retention"`
 
 	// allowShortening lets the operator lower an existing, longer retention at the
-	// destination. Shortening deletes data, so it is never done without this: the
-	// output's state is ShorteningBlocked, with the current and the requested values.
+	// destination, including the first limit on one that keeps logs forever (an S3 key
+	// prefix without logplane's rule, a log group or indices without retention).
+	// Shortening deletes data, so it is never done without this: the output's state is
+	// ShorteningBlocked, with the current and the requested values. It never lets a
+	// rule cut short data that someone else's S3 lifecycle rule keeps longer (Conflict).
 	// +optional
 	// +kubebuilder:default=false
 	AllowShortening bool `json:"allowShortening,omitempty"`
@@ -77,7 +81,7 @@ type RetentionRetry struct {
 }
 
 // RetentionState is how far a retention policy is applied at one destination.
-// +kubebuilder:validation:Enum=Enforced;Pending;Failed;Unsupported;ShorteningBlocked
+// +kubebuilder:validation:Enum=Enforced;Pending;Failed;Unsupported;ShorteningBlocked;Conflict
 type RetentionState string
 
 const (
@@ -86,6 +90,9 @@ const (
 	RetentionFailed            RetentionState = "Failed"
 	RetentionUnsupported       RetentionState = "Unsupported"
 	RetentionShorteningBlocked RetentionState = "ShorteningBlocked"
+	// RetentionConflict: the setting would cut short data that another rule at the
+	// destination keeps longer (an overlapping S3 lifecycle rule); nothing is written.
+	RetentionConflict RetentionState = "Conflict"
 )
 
 // OutputRetention is the enforcement state of a policy at one output's destination.

@@ -122,6 +122,15 @@ const (
 	// ReasonShorteningBlocked: the destination keeps logs longer than the policy asks,
 	// and lowering it (which deletes data) is not allowed by the policy.
 	ReasonShorteningBlocked = "ShorteningBlocked"
+	// ReasonRetentionConflict: an S3 lifecycle rule of someone else (or of another
+	// output) keeps objects under an overlapping key prefix longer; S3 applies the
+	// shortest expiration, so logplane's rule would delete that data early and is not
+	// written.
+	ReasonRetentionConflict = "RetentionConflict"
+	// ReasonRetentionPrefixNotGranted: a LogOutput writes to S3 under an identity
+	// granted to its namespace, but no grant names a keyPrefix holding the output's key
+	// prefix: a lifecycle rule there could expire what others keep, so none is set.
+	ReasonRetentionPrefixNotGranted = "RetentionPrefixNotGranted"
 	// ReasonRetentionFailed: the destination refused or could not be reached; retried with backoff.
 	ReasonRetentionFailed = "RetentionFailed"
 	// ReasonRetentionUnsupported: the destination has no retention setting logplane can manage.
@@ -146,46 +155,48 @@ var messages = map[string]string{
 	ReasonIdentityNotGranted: "No IdentityGrant lets namespace %[1]s use %[2]s: a LogOutput without aws.credentials of its own " +
 		"writes only with what the platform grants its namespace. Ask the platform team for an IdentityGrant that selects " +
 		"namespace %[1]s with %[3]s, or set aws.credentials from a Secret of your own.",
-	ReasonOutputInvalid:           "Output %s cannot be used: %s",
-	ReasonSecretNotFound:          "Secret %s has no key %q, or does not exist.",
-	ReasonSecretInvalid:           "Secret %s key %q %s.",
-	ReasonCrossNamespaceReference: "%s refers outside namespace %s, which is not allowed.",
-	ReasonRetentionPolicyNotFound: "RetentionPolicy %s does not exist.",
-	ReasonAgentNotFound:           "LogAgent %s does not exist.",
-	ReasonUnsafeValue:             "Field %s holds a value that would alter the Fluent Bit configuration: %s",
-	ReasonInvalidValue:            "Field %s: %s",
-	ReasonNoNamespacesSelected:    "The %s selection matches no namespace; the pipeline ships nothing from it until one matches.",
-	ReasonUnsupported:             "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
-	ReasonRawParameterRefused:     "rawParameters key %s %s; the output is left out of the configuration until the key is removed.",
-	ReasonConfigTooLarge:          "%s is left out of the configuration: %s. Use fewer or shorter filters, rules or outputs.",
-	ReasonOverBudget:              "The pipeline is left out of agent %s's configuration: %s, over the budget of %s (LogAgent %s, spec.budgets.%s). Pipelines created earlier keep their share; claim less, or ask the platform team to raise the budget.",
-	ReasonRenderFailed:            "logplane could not render this resource, so it is left out while the others render: %s. This is a bug in logplane; please report it with the resource's spec.",
-	ReasonRejectedByAgent:         "Fluent Bit of agent %s refused to start with this version of the resource: %s. %s",
-	ReasonCanaryPending:           "Agent %s is proving a configuration with this version of the resource by starting Fluent Bit in a canary pod; the nodes keep the last proven configuration meanwhile.",
-	ReasonAgentReady:              "%d of %d agent pods are ready with the current configuration.",
-	ReasonAgentNotReady:           "%d of %d agent pods are ready: %s",
-	ReasonFlowHealthy:             "Records are delivered and none were dropped in the last measurement window (status.throughput).",
-	ReasonAllDataDropped:          "Every record in the last measurement window was dropped; status.throughput.outputs shows where.",
-	ReasonSomeDataDropped:         "%s of records in the last measurement window were dropped; status.throughput.outputs shows where.",
-	ReasonNoLogsDelivered:         "Records come in but none were delivered in the last measurement window; the destination fails or does not answer, and records are retried.",
-	ReasonNoRecords:               "No records reached the pipeline's outputs in the last measurement window; nothing was dropped.",
-	ReasonBufferFillingUp:         "The buffer for %s grew to %s; the destination does not keep up.",
-	ReasonProbingFailed:           "Fluent Bit metrics could not be read: %s",
-	ReasonNoSidecarsRunning:       "No running pod has this pipeline's sidecar, so there is no flow to measure; pods the pipeline selects get the sidecar when they are created (status.sidecars counts them).",
-	ReasonSidecarsCurrent:         "%d selected pods run the sidecar with the current configuration.",
-	ReasonSidecarsOutdated:        "Of %d selected pods, %d run an older sidecar configuration and %d have no sidecar; restart their workloads (kubectl rollout restart) to apply the current one.",
-	ReasonSidecarNotConfigured:    "The sidecar configuration could not be generated (see ConfigGenerated); new pods are not injected.",
-	ReasonSidecarNotInjected:      "Pod %s was admitted without this pipeline's sidecar: %s.",
-	ReasonReady:                   "Ready.",
-	ReasonRetentionEnforced:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s.",
-	ReasonShorteningBlocked:       "The destination keeps logs for %s; RetentionPolicy %s asks for %s. Shortening deletes data, so it is applied only when the policy sets allowShortening: true.",
-	ReasonRetentionFailed:         "Setting retention %s of RetentionPolicy %s at the destination failed (retrying): %s",
-	ReasonRetentionUnsupported:    "RetentionPolicy %s cannot be enforced here: %s",
-	ReasonRetentionPending:        "RetentionPolicy %s is not applied yet: %s",
-	ReasonInvalidRetention:        "spec.retention cannot be read: %s",
-	ReasonAllOutputsEnforced:      "Every output that can enforce the policy does (%d enforced, %d unsupported).",
-	ReasonNoOutputs:               "No output references this policy.",
-	ReasonOutputsNotEnforced:      "%d of %d outputs do not enforce the policy: %s",
+	ReasonOutputInvalid:             "Output %s cannot be used: %s",
+	ReasonSecretNotFound:            "Secret %s has no key %q, or does not exist.",
+	ReasonSecretInvalid:             "Secret %s key %q %s.",
+	ReasonCrossNamespaceReference:   "%s refers outside namespace %s, which is not allowed.",
+	ReasonRetentionPolicyNotFound:   "RetentionPolicy %s does not exist.",
+	ReasonAgentNotFound:             "LogAgent %s does not exist.",
+	ReasonUnsafeValue:               "Field %s holds a value that would alter the Fluent Bit configuration: %s",
+	ReasonInvalidValue:              "Field %s: %s",
+	ReasonNoNamespacesSelected:      "The %s selection matches no namespace; the pipeline ships nothing from it until one matches.",
+	ReasonUnsupported:               "rawParameters are passed to Fluent Bit unchecked; logplane cannot vouch for this output.",
+	ReasonRawParameterRefused:       "rawParameters key %s %s; the output is left out of the configuration until the key is removed.",
+	ReasonConfigTooLarge:            "%s is left out of the configuration: %s. Use fewer or shorter filters, rules or outputs.",
+	ReasonOverBudget:                "The pipeline is left out of agent %s's configuration: %s, over the budget of %s (LogAgent %s, spec.budgets.%s). Pipelines created earlier keep their share; claim less, or ask the platform team to raise the budget.",
+	ReasonRenderFailed:              "logplane could not render this resource, so it is left out while the others render: %s. This is a bug in logplane; please report it with the resource's spec.",
+	ReasonRejectedByAgent:           "Fluent Bit of agent %s refused to start with this version of the resource: %s. %s",
+	ReasonCanaryPending:             "Agent %s is proving a configuration with this version of the resource by starting Fluent Bit in a canary pod; the nodes keep the last proven configuration meanwhile.",
+	ReasonAgentReady:                "%d of %d agent pods are ready with the current configuration.",
+	ReasonAgentNotReady:             "%d of %d agent pods are ready: %s",
+	ReasonFlowHealthy:               "Records are delivered and none were dropped in the last measurement window (status.throughput).",
+	ReasonAllDataDropped:            "Every record in the last measurement window was dropped; status.throughput.outputs shows where.",
+	ReasonSomeDataDropped:           "%s of records in the last measurement window were dropped; status.throughput.outputs shows where.",
+	ReasonNoLogsDelivered:           "Records come in but none were delivered in the last measurement window; the destination fails or does not answer, and records are retried.",
+	ReasonNoRecords:                 "No records reached the pipeline's outputs in the last measurement window; nothing was dropped.",
+	ReasonBufferFillingUp:           "The buffer for %s grew to %s; the destination does not keep up.",
+	ReasonProbingFailed:             "Fluent Bit metrics could not be read: %s",
+	ReasonNoSidecarsRunning:         "No running pod has this pipeline's sidecar, so there is no flow to measure; pods the pipeline selects get the sidecar when they are created (status.sidecars counts them).",
+	ReasonSidecarsCurrent:           "%d selected pods run the sidecar with the current configuration.",
+	ReasonSidecarsOutdated:          "Of %d selected pods, %d run an older sidecar configuration and %d have no sidecar; restart their workloads (kubectl rollout restart) to apply the current one.",
+	ReasonSidecarNotConfigured:      "The sidecar configuration could not be generated (see ConfigGenerated); new pods are not injected.",
+	ReasonSidecarNotInjected:        "Pod %s was admitted without this pipeline's sidecar: %s.",
+	ReasonReady:                     "Ready.",
+	ReasonRetentionEnforced:         "The destination keeps logs %s; RetentionPolicy %s asks for %s.",
+	ReasonShorteningBlocked:         "The destination keeps logs %s; RetentionPolicy %s asks for %s. Shortening deletes data, so it is applied only when the policy sets allowShortening: true.",
+	ReasonRetentionConflict:         "RetentionPolicy %s is not applied, so that no one else's data is deleted early: %s.",
+	ReasonRetentionPrefixNotGranted: "RetentionPolicy %s is not applied: %s.",
+	ReasonRetentionFailed:           "Setting retention %s of RetentionPolicy %s at the destination failed (retrying): %s",
+	ReasonRetentionUnsupported:      "RetentionPolicy %s cannot be enforced here: %s",
+	ReasonRetentionPending:          "RetentionPolicy %s is not applied yet: %s",
+	ReasonInvalidRetention:          "spec.retention cannot be read: %s",
+	ReasonAllOutputsEnforced:        "Every output that can enforce the policy does (%d enforced, %d unsupported).",
+	ReasonNoOutputs:                 "No output references this policy.",
+	ReasonOutputsNotEnforced:        "%d of %d outputs do not enforce the policy: %s",
 }
 
 // Message renders the user-facing message of reason with its arguments. An unknown

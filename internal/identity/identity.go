@@ -43,6 +43,10 @@ type Verdict struct {
 	Use Use
 	// Grant names the IdentityGrant that allowed GrantedRole or GrantedAgent.
 	Grant string
+	// KeyPrefix is, for an s3 output, the keyPrefix of the grant destination that
+	// admitted it ("" when that destination grants the whole bucket): the part of the
+	// bucket the namespace owns, where its retention may be set.
+	KeyPrefix string
 	// Wants says, when Refused, what the output would use ("role X for s3 bucket
 	// logs"), and Ask what a grant must hold to allow it, in the grant's own YAML.
 	Wants, Ask string
@@ -56,6 +60,8 @@ type Destination struct {
 	// Templated says the name is only known per record (a CloudWatch logGroupTemplate):
 	// only a grant without destinations covers it.
 	Templated bool
+	// KeyPrefix is, for s3, the fixed start of every object key the output writes.
+	KeyPrefix string
 }
 
 // nouns name each destination type's Name in messages.
@@ -96,7 +102,7 @@ func AWS(spec *v1.OutputSpec) (*v1.AWSAuth, Destination) {
 		}
 	case v1.OutputS3:
 		if o := spec.S3; o != nil {
-			d.Name = o.Bucket
+			d.Name, d.KeyPrefix = o.Bucket, S3KeyPrefix(o.KeyFormat)
 			return &o.AWS, d
 		}
 	case v1.OutputOpenSearch:
@@ -168,35 +174,58 @@ func (g *Grants) Decide(namespace string, nsLabels labels.Set, spec *v1.OutputSp
 		entries, use = g.agent, GrantedAgent
 	}
 	otherDestinations := false
+	var found *Verdict
 	for _, e := range entries {
 		if !e.selector.Matches(nsLabels) {
 			continue
 		}
-		if covers(e.destinations, dest) {
-			return Verdict{Use: use, Grant: e.grant}
+		ok, keyPrefix := covers(e.destinations, dest)
+		if !ok {
+			otherDestinations = true
+			continue
 		}
-		otherDestinations = true
+		if keyPrefix != "" {
+			// Part of a bucket granted by name: the namespace's own, where its
+			// retention may be set; no other grant can say more.
+			return Verdict{Use: use, Grant: e.grant, KeyPrefix: keyPrefix}
+		}
+		if found == nil {
+			found = &Verdict{Use: use, Grant: e.grant}
+		}
+	}
+	if found != nil {
+		return *found
 	}
 	return refused(namespace, auth.RoleArn, dest, otherDestinations)
 }
 
-// covers says whether a grant's destinations admit d; none listed admits any.
-func covers(list []v1.GrantedDestination, d Destination) bool {
+// covers says whether a grant's destinations admit d (none listed admits any), and
+// the keyPrefix of the destination that did, preferring one with a keyPrefix. A
+// destination with keyPrefix admits only an output whose keys all start with it.
+func covers(list []v1.GrantedDestination, d Destination) (bool, string) {
 	if len(list) == 0 {
-		return true
+		return true, ""
 	}
 	if d.Templated {
-		return false
+		return false, ""
 	}
+	ok := false
 	for _, g := range list {
 		if v1.OutputType(g.Type) != d.Type {
 			continue
 		}
-		if g.Name != "" && g.Name == d.Name || g.NamePrefix != "" && strings.HasPrefix(d.Name, g.NamePrefix) {
-			return true
+		if !(g.Name != "" && g.Name == d.Name || g.NamePrefix != "" && strings.HasPrefix(d.Name, g.NamePrefix)) {
+			continue
+		}
+		if g.KeyPrefix == "" {
+			ok = true
+			continue
+		}
+		if strings.HasPrefix(d.KeyPrefix, g.KeyPrefix) {
+			return true, g.KeyPrefix
 		}
 	}
-	return false
+	return ok, ""
 }
 
 // refused words what the output would use and the grant that would allow it.
@@ -213,7 +242,7 @@ func refused(namespace, role string, d Destination, otherDestinations bool) Verd
 	dests := ""
 	if !d.Templated {
 		// %q quotes as YAML accepts: the names the API allows need no escapes.
-		dests = fmt.Sprintf("destinations: [{type: %s, name: %q}]", d.Type, d.Name)
+		dests = fmt.Sprintf("destinations: [{type: %s, name: %q%s}]", d.Type, d.Name, keyPrefixAsk(d))
 	}
 	switch {
 	case role == "" && dests == "":
@@ -226,4 +255,33 @@ func refused(namespace, role string, d Destination, otherDestinations bool) Verd
 		v.Ask = "roles: [{roleArn: " + role + ", " + dests + "}]"
 	}
 	return v
+}
+
+// keyPrefixAsk is the keyPrefix to ask for with an s3 destination: the folder the
+// output's fixed key start lies in; none when it lies in no folder (the whole bucket).
+func keyPrefixAsk(d Destination) string {
+	i := strings.LastIndex(d.KeyPrefix, "/")
+	if d.Type != v1.OutputS3 || i < 1 {
+		return ""
+	}
+	return fmt.Sprintf(", keyPrefix: %q", d.KeyPrefix[:i+1])
+}
+
+// fluentBitS3KeyFormat is what Fluent Bit's s3 output writes to without s3_key_format,
+// which the renderer leaves out when keyFormat is empty.
+const fluentBitS3KeyFormat = "/fluent-bit-logs/$TAG/%Y/%m/%d/%H/%M/%S"
+
+// S3KeyPrefix is the fixed part of an S3 key format up to its first template variable
+// ($TAG, $UUID, ...) or strftime field (%Y, ...), without the leading "/" (Fluent Bit's
+// key formats start with "/", which is not part of the object key): the start of every
+// object key the output writes.
+func S3KeyPrefix(keyFormat v1.ConfigString) string {
+	if keyFormat == "" {
+		keyFormat = fluentBitS3KeyFormat
+	}
+	k := strings.TrimPrefix(string(keyFormat), "/")
+	if i := strings.IndexAny(k, "$%"); i >= 0 {
+		k = k[:i]
+	}
+	return k
 }

@@ -45,6 +45,17 @@ func TestDecide(t *testing.T) {
 		Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputS3), Name: "shop-logs"}, {Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/shop/"}}}}})
 	agentForGroup := newGrant("shop-agent", shopOnly, v1.IdentityGrantSpec{AgentIdentity: &v1.AgentIdentityGrant{
 		Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/shop/"}}}})
+	keyed := func(name, prefix string) v1.IdentityGrant {
+		return newGrant(name, shopOnly, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole,
+			Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputS3), Name: "shared-logs", KeyPrefix: prefix}}}}})
+	}
+	shopFolder := keyed("shop-folder", "teams/shop/")
+	wholeShared := keyed("shop-whole-bucket", "")
+	withKeys := func(bucket, keyFormat string) *v1.OutputSpec {
+		spec := s3(bucket, shopRole, false)
+		spec.S3.KeyFormat = v1.ConfigString(keyFormat)
+		return spec
+	}
 	emptySelector := newGrant("everyone?", nil, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole}}, AgentIdentity: &v1.AgentIdentityGrant{}})
 
 	cases := []struct {
@@ -56,6 +67,8 @@ func TestDecide(t *testing.T) {
 		wantGrant string
 		wantWants string
 		wantAsk   string
+		// wantKeyPrefix is the granted part of an s3 bucket.
+		wantKeyPrefix string
 	}{
 		{name: "not AWS", ns: shop, spec: &v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{}}, want: NotAWS},
 		{name: "opensearch without aws signs nothing", ns: shop,
@@ -64,17 +77,17 @@ func TestDecide(t *testing.T) {
 		{name: "own keys assume any role", ns: shop, spec: s3("platform-audit", auditRole, true), want: Own},
 		{name: "no keys, no grant: the agent's identity is refused", ns: shop, spec: s3("platform-audit", "", false), want: Refused,
 			wantWants: `the agent's own identity for s3 bucket "platform-audit"`,
-			wantAsk:   `agentIdentity: {destinations: [{type: s3, name: "platform-audit"}]}`},
+			wantAsk:   `agentIdentity: {destinations: [{type: s3, name: "platform-audit", keyPrefix: "fluent-bit-logs/"}]}`},
 		{name: "ungranted role", grants: []v1.IdentityGrant{roleAnywhere}, ns: shop, spec: s3("platform-audit", auditRole, false), want: Refused,
 			wantWants: `role ` + auditRole + ` for s3 bucket "platform-audit"`,
-			wantAsk:   `roles: [{roleArn: ` + auditRole + `, destinations: [{type: s3, name: "platform-audit"}]}]`},
+			wantAsk:   `roles: [{roleArn: ` + auditRole + `, destinations: [{type: s3, name: "platform-audit", keyPrefix: "fluent-bit-logs/"}]}]`},
 		{name: "role granted for any destination", grants: []v1.IdentityGrant{roleAnywhere}, ns: shop, spec: s3("platform-audit", shopRole, false),
 			want: GrantedRole, wantGrant: "shop-any"},
 		{name: "role granted for its bucket", grants: []v1.IdentityGrant{roleForBucket}, ns: shop, spec: s3("shop-logs", shopRole, false),
 			want: GrantedRole, wantGrant: "shop-bucket"},
 		{name: "role granted for another bucket", grants: []v1.IdentityGrant{roleForBucket}, ns: shop, spec: s3("platform-audit", shopRole, false),
 			want: Refused, wantWants: `role ` + shopRole + ` for s3 bucket "platform-audit" (namespace shop has it for other destinations only)`,
-			wantAsk: `roles: [{roleArn: ` + shopRole + `, destinations: [{type: s3, name: "platform-audit"}]}]`},
+			wantAsk: `roles: [{roleArn: ` + shopRole + `, destinations: [{type: s3, name: "platform-audit", keyPrefix: "fluent-bit-logs/"}]}]`},
 		{name: "a prefix of another type does not match", grants: []v1.IdentityGrant{roleForBucket}, ns: shop,
 			spec: s3("shop-logs-2", shopRole, false), want: Refused},
 		{name: "role granted by prefix", grants: []v1.IdentityGrant{roleForBucket}, ns: shop, spec: cloudwatch("/shop/web", shopRole, false),
@@ -102,13 +115,29 @@ func TestDecide(t *testing.T) {
 		{name: "unlabelled namespace", grants: []v1.IdentityGrant{roleAnywhere}, ns: nil, spec: s3("shop-logs", shopRole, false), want: Refused},
 		{name: "an empty selector selects none", grants: []v1.IdentityGrant{emptySelector}, ns: shop, spec: s3("shop-logs", shopRole, false), want: Refused},
 		{name: "an empty selector grants no agent identity", grants: []v1.IdentityGrant{emptySelector}, ns: shop, spec: s3("shop-logs", "", false), want: Refused},
+		{name: "keys inside the granted keyPrefix", grants: []v1.IdentityGrant{shopFolder}, ns: shop,
+			spec: withKeys("shared-logs", "/teams/shop/$TAG/%Y/%m/%d/$UUID"), want: GrantedRole, wantGrant: "shop-folder", wantKeyPrefix: "teams/shop/"},
+		// Issue 19 item 5: keyFormat /a$TAG writes keys such as audit/... on a shared bucket.
+		{name: "keys outside the granted keyPrefix", grants: []v1.IdentityGrant{shopFolder}, ns: shop,
+			spec: withKeys("shared-logs", "/a$TAG"), want: Refused,
+			wantWants: `role ` + shopRole + ` for s3 bucket "shared-logs" (namespace shop has it for other destinations only)`,
+			wantAsk:   `roles: [{roleArn: ` + shopRole + `, destinations: [{type: s3, name: "shared-logs"}]}]`},
+		{name: "a folder that only shares letters", grants: []v1.IdentityGrant{shopFolder}, ns: shop,
+			spec: withKeys("shared-logs", "/teams/shopping/$TAG"), want: Refused,
+			wantAsk: `roles: [{roleArn: ` + shopRole + `, destinations: [{type: s3, name: "shared-logs", keyPrefix: "teams/shopping/"}]}]`},
+		{name: "the fixed start must reach the folder's slash", grants: []v1.IdentityGrant{shopFolder}, ns: shop,
+			spec: withKeys("shared-logs", "/teams/shop$TAG"), want: Refused},
+		{name: "a whole-bucket grant admits any keys, with no keyPrefix", grants: []v1.IdentityGrant{wholeShared}, ns: shop,
+			spec: withKeys("shared-logs", "/a$TAG"), want: GrantedRole, wantGrant: "shop-whole-bucket"},
+		{name: "a keyPrefix grant is preferred to a whole-bucket one", grants: []v1.IdentityGrant{wholeShared, shopFolder}, ns: shop,
+			spec: withKeys("shared-logs", "/teams/shop/$TAG"), want: GrantedRole, wantGrant: "shop-folder", wantKeyPrefix: "teams/shop/"},
 		{name: "the first grant that covers wins", grants: []v1.IdentityGrant{roleForBucket, roleAnywhere}, ns: shop,
 			spec: s3("platform-audit", shopRole, false), want: GrantedRole, wantGrant: "shop-any"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Compile(tc.grants).Decide("shop", tc.ns, tc.spec)
-			if v.Use != tc.want || v.Grant != tc.wantGrant {
+			if v.Use != tc.want || v.Grant != tc.wantGrant || v.KeyPrefix != tc.wantKeyPrefix {
 				t.Fatalf("got %+v, want use %d by grant %q", v, tc.want, tc.wantGrant)
 			}
 			if tc.wantWants != "" && v.Wants != tc.wantWants {

@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	retentions := &controllers.RetentionController{Reconciler: &retentionreconciler.Reconciler{
 		Client: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Namespace: opts.Namespace,
-		Appliers: opts.RetentionAppliers, Interval: opts.RetentionInterval}}
+		Appliers: opts.RetentionAppliers, Interval: opts.RetentionInterval, Events: events}}
 	if err := retentions.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the retention controller: %w", err)
 	}

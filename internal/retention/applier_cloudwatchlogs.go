@@ -55,7 +55,7 @@ func (c *cloudWatchLogs) Current(ctx context.Context) (Observed, error) {
 	}
 	// A group that does not exist keeps nothing: creating it is not a shortening.
 	c.missing = true
-	return Observed{Days: Forever}, nil
+	return Observed{Days: Forever, Empty: true}, nil
 }
 
 func (c *cloudWatchLogs) Apply(ctx context.Context, days Days) error {

@@ -52,7 +52,12 @@ func TestCloudWatchLogsApplier(t *testing.T) {
 			cwDescribe:   `{"logGroupNamePrefix":"/k8s/team-a"}`,
 			putRetention: `{"logGroupName":"/k8s/team-a","retentionInDays":365}`,
 		}},
-		{name: "audit 5y rounds to 1827 on a group that never expires", requested: CloudWatchRetention(1825), script: []exchange{
+		// Issue 19 item 5: a group with no retention keeps logs forever; a 30-day policy
+		// would delete everything older, so it is shortening and needs allowShortening.
+		{name: "a group that never expires is not given 30 days without allowShortening", requested: 30, script: []exchange{
+			{call: cwDescribe, status: 200, header: jsonHeader, body: cwGroupNever},
+		}, wantState: v1.RetentionShorteningBlocked},
+		{name: "audit 5y rounds to 1827 on a group that never expires, with allowShortening", requested: CloudWatchRetention(1825), allow: true, script: []exchange{
 			{call: cwDescribe, status: 200, header: jsonHeader, body: cwGroupNever},
 			{call: putRetention, status: 200, header: jsonHeader, body: `{}`},
 		}, wantState: v1.RetentionEnforced, wantBodies: map[string]string{

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -57,6 +58,15 @@ func (a *s3Lifecycle) Current(ctx context.Context) (Observed, error) {
 	return obs, nil
 }
 
+// Conflict names the rules of the bucket, read by Current, that logplane's rule for
+// days would cut short.
+func (a *s3Lifecycle) Conflict(days Days) string {
+	if c := S3Conflicts(a.rules, a.id, a.prefix, days); len(c) > 0 {
+		return S3ConflictMessage(a.bucket, a.id, a.prefix, days, c)
+	}
+	return ""
+}
+
 // Apply writes the configuration Current read, with logplane's rule set. S3 offers no
 // conditional write here, so a rule another tool adds between the read and the write
 // is lost; the window is one round trip, and the periodic re-apply never removes rules.
@@ -78,4 +88,22 @@ func (a *s3Lifecycle) Apply(ctx context.Context, days Days) error {
 		return destinationError("write the lifecycle configuration of bucket "+a.bucket, err)
 	}
 	return nil
+}
+
+// Remove takes logplane's rule out of the bucket's lifecycle configuration, every
+// other rule written back as it was; a bucket without the rule (or without a
+// configuration, or gone) is left as it is.
+func (a *s3Lifecycle) Remove(ctx context.Context) error {
+	out, err := a.client.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(a.bucket)})
+	switch code := awsErrorCode(err); {
+	case code == "NoSuchLifecycleConfiguration" || code == "NoSuchBucket":
+		return nil
+	case err != nil:
+		return destinationError("read the lifecycle configuration of bucket "+a.bucket, err)
+	}
+	a.rules, a.minSize = out.Rules, out.TransitionDefaultMinimumObjectSize
+	if !slices.ContainsFunc(a.rules, func(r s3types.LifecycleRule) bool { return aws.ToString(r.ID) == a.id }) {
+		return nil
+	}
+	return a.Apply(ctx, Forever)
 }

@@ -62,7 +62,10 @@ func TestOpenSearchApplier(t *testing.T) {
 		wantState v1.RetentionState
 		wantErr   string
 	}{
-		{name: "created and attached, basic auth", requested: 30, script: []exchange{
+		{name: "a first policy on indices kept forever is shortening", requested: 30, script: []exchange{
+			{call: "GET " + policy, status: 404, header: esJSON, body: osPolicyNotFound},
+		}, wantState: v1.RetentionShorteningBlocked},
+		{name: "created and attached, basic auth", requested: 30, allow: true, script: []exchange{
 			{call: "GET " + policy, status: 404, header: esJSON, body: osPolicyNotFound},
 			{call: "PUT " + policy, status: 201, header: esJSON, body: osCreated},
 			{call: "POST /_plugins/_ism/add/app-*", status: 200, header: esJSON, body: osAdded},
@@ -83,7 +86,7 @@ func TestOpenSearchApplier(t *testing.T) {
 			{call: "GET " + policy, status: 200, header: esJSON, body: osPolicy90d},
 			{call: "PUT " + policy + "?if_primary_term=2&if_seq_no=7", status: 409, header: esJSON, body: osConflict},
 		}, wantState: v1.RetentionFailed, wantErr: "failed to write ISM policy logplane-lo.team-a.search: the destination answered HTTP 409 (changed concurrently; retried at the next interval)"},
-		{name: "Amazon OpenSearch denies", sigv4: true, requested: 30, script: []exchange{
+		{name: "Amazon OpenSearch denies", sigv4: true, requested: 30, allow: true, script: []exchange{
 			{call: "GET " + policy, status: 404, header: esJSON, body: osPolicyNotFound},
 			{call: "PUT " + policy, status: 403, header: esJSON, body: awsForbidden},
 		}, wantState: v1.RetentionFailed, wantErr: "HTTP 403 (the credentials may not manage retention there)"},
@@ -144,11 +147,12 @@ func TestElasticsearchApplier(t *testing.T) {
 	cases := []struct {
 		name      string
 		requested Days
+		allow     bool
 		script    []exchange
 		wantState v1.RetentionState
 		wantErr   string
 	}{
-		{name: "policy, template and existing indices", requested: 1827, script: []exchange{
+		{name: "policy, template and existing indices", requested: 1827, allow: true, script: []exchange{
 			{call: "GET " + policy, status: 404, header: esJSON, body: esPolicyNotFound},
 			{call: "GET " + template, status: 404, header: esJSON, body: esTemplateNotFound},
 			{call: "PUT " + policy, status: 200, header: esJSON, body: esAck},
@@ -190,7 +194,7 @@ func TestElasticsearchApplier(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := Enforce(t.Context(), a, c.requested, false)
+			d, err := Enforce(t.Context(), a, c.requested, c.allow)
 			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
 				t.Fatalf("error %v, want %q", err, c.wantErr)
 			}

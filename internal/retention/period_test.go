@@ -112,7 +112,11 @@ func TestDecide(t *testing.T) {
 	}{
 		{"already enforced", Observed{Days: 30}, 30, false, "Enforced", false},
 		{"enforced but stale shape is rewritten", Observed{Days: 30, Stale: true}, 30, false, "Enforced", true},
-		{"no retention yet is set", Observed{Days: Forever}, 30, false, "Enforced", true},
+		// Forever to any limit deletes what is older: the attack of issue 19 item 5, a
+		// CloudWatch group with no retention and a 30-day policy.
+		{"forever to a limit is shortening, blocked", Observed{Days: Forever}, 30, false, "ShorteningBlocked", false},
+		{"forever to a limit with allowShortening", Observed{Days: Forever}, 30, true, "Enforced", true},
+		{"a destination that does not exist yet holds nothing", Observed{Days: Forever, Empty: true}, 30, false, "Enforced", true},
 		{"longer is applied", Observed{Days: 30}, 90, false, "Enforced", true},
 		{"longer up to forever is applied", Observed{Days: 3653}, Forever, false, "Enforced", true},
 		{"shorter is blocked", Observed{Days: 365}, 30, false, "ShorteningBlocked", false},

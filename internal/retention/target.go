@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/identity"
 )
 
 // Target is an output whose destination a policy applies to.
@@ -83,26 +84,39 @@ func searchIndexUnsupported(idx v1.SearchIndex) string {
 	return ""
 }
 
-// S3Prefix is the fixed part of an S3 key format up to its first template variable
-// ($TAG, $UUID, ...) or strftime field (%Y, ...), without the leading "/" (Fluent Bit's
-// key formats start with "/", which is not part of the object key).
+// S3Prefix is the fixed start of every object key an S3 key format writes: the prefix
+// of logplane's lifecycle rule. One definition with the identity grants' keyPrefix.
 func S3Prefix(keyFormat v1.ConfigString) string {
-	if keyFormat == "" {
-		keyFormat = fluentBitS3KeyFormat
-	}
-	k := strings.TrimPrefix(string(keyFormat), "/")
-	if i := strings.IndexAny(k, "$%"); i >= 0 {
-		k = k[:i]
-	}
-	return k
+	return identity.S3KeyPrefix(keyFormat)
 }
-
-// fluentBitS3KeyFormat is what Fluent Bit's s3 output writes to without s3_key_format,
-// which the renderer leaves out when keyFormat is empty.
-const fluentBitS3KeyFormat = "/fluent-bit-logs/$TAG/%Y/%m/%d/%H/%M/%S"
 
 // IndexPattern is the pattern matching the daily indices prefix-YYYY.MM.DD of a
 // search output.
 func IndexPattern(idx v1.SearchIndex) string {
 	return idx.DailyIndexPrefix + "-*"
+}
+
+// GrantedScope says, for a tenant output that writes under an identity granted to its
+// namespace (identity.Decide), why logplane may not set its retention; "" when it may.
+// An S3 lifecycle rule expires every object under its prefix, whoever wrote it, so on
+// a bucket the namespace did not get a keyPrefix of, a rule could delete what others
+// keep forever there without any rule that logplane could see. Only a part of the
+// bucket the platform named as the namespace's (the grant's keyPrefix) may have one.
+// Outputs with keys of their own answer for themselves, and the platform's outputs use
+// the platform's identity: neither comes here.
+func GrantedScope(spec *v1.OutputSpec, v identity.Verdict) string {
+	if spec.Type != v1.OutputS3 || spec.S3 == nil || (v.Use != identity.GrantedRole && v.Use != identity.GrantedAgent) {
+		return ""
+	}
+	prefix := S3Prefix(spec.S3.KeyFormat)
+	if v.KeyPrefix != "" && strings.HasPrefix(prefix, v.KeyPrefix) {
+		return ""
+	}
+	ask := "a keyPrefix for a folder of its own in that destination, and a keyFormat that starts with it (the key prefix now is " + fmt.Sprintf("%q", prefix) + ", in no folder)"
+	if i := strings.LastIndex(prefix, "/"); i > 0 {
+		ask = fmt.Sprintf("keyPrefix: %q in that s3 destination", prefix[:i+1])
+	}
+	return fmt.Sprintf("IdentityGrant %s lets the namespace write to bucket %s but names no keyPrefix that holds the key prefix %q, "+
+		"and a lifecycle rule would expire every object under it, whoever wrote it; ask the platform team for %s, or set aws.credentials of your own",
+		v.Grant, spec.S3.Bucket, prefix, ask)
 }

@@ -97,16 +97,16 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 	}
 	agentRefused := func() {
 		t.Helper()
-		refused("agent", `the agent's own identity for s3 bucket "platform-audit"`, `agentIdentity: {destinations: [{type: s3, name: "platform-audit"}]}`)
+		refused("agent", `the agent's own identity for s3 bucket "platform-audit"`, `agentIdentity: {destinations: [{type: s3, name: "platform-audit", keyPrefix: "logs/"}]}`)
 	}
 	auditRefused := func() {
 		t.Helper()
-		refused("audit-role", "role "+auditRole, `roles: [{roleArn: `+auditRole+`, destinations: [{type: s3, name: "platform-audit"}]}]`)
+		refused("audit-role", "role "+auditRole, `roles: [{roleArn: `+auditRole+`, destinations: [{type: s3, name: "platform-audit", keyPrefix: "logs/"}]}]`)
 	}
 	shopRefused := func(extra string) {
 		t.Helper()
 		refused("shop", "role "+shopRole+` for s3 bucket "identity-shop-logs"`+extra,
-			`roles: [{roleArn: `+shopRole+`, destinations: [{type: s3, name: "identity-shop-logs"}]}]`)
+			`roles: [{roleArn: `+shopRole+`, destinations: [{type: s3, name: "identity-shop-logs", keyPrefix: "logs/"}]}]`)
 	}
 	shopRendered := func() {
 		t.Helper()
@@ -162,6 +162,20 @@ func TestIdentityIsGrantedNeverInherited(t *testing.T) {
 	agentRefused()
 	auditRefused()
 	neverShipped()
+	// The whole bucket, granted with no keyPrefix, ships but gets no lifecycle rule:
+	// one could expire what others keep there.
+	condition("shop", conditions.TypeRetentionEnforced, metav1.ConditionFalse, conditions.ReasonRetentionPrefixNotGranted,
+		`IdentityGrant identity-shop lets the namespace write to bucket identity-shop-logs`, `keyPrefix: "logs/"`)
+	if n := loopbackAppliers.count(alias.LogOutput, nsName, "shop"); n != 0 {
+		t.Errorf("%d appliers built for an output with no granted keyPrefix", n)
+	}
+	eventually(t, "grant the shop a keyPrefix", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(grant), grant); err != nil {
+			return err
+		}
+		grant.Spec.Roles[0].Destinations[1].KeyPrefix = "logs/"
+		return k8s.Update(ctx, grant)
+	})
 	// The shop's retention is now tried with its granted role (the test's appliers
 	// reach no real AWS, so it fails there); the agent's never is.
 	eventually(t, "the shop's retention tried with the granted role", func() error {
@@ -224,6 +238,9 @@ func TestIdentityGrantValidation(t *testing.T) {
 			"set exactly one of name and namePrefix"},
 		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: s3}]}]", "set exactly one of name and namePrefix"},
 		{selector + "agentIdentity: {destinations: [{type: loki, name: l}]}", "Unsupported value: \"loki\""},
+		{selector + "agentIdentity: {destinations: [{type: cloudwatchLogs, name: g, keyPrefix: teams/shop/}]}", "keyPrefix applies to s3 destinations only"},
+		{selector + "agentIdentity: {destinations: [{type: s3, name: b, keyPrefix: teams/shop}]}", "must be a folder of object keys"},
+		{selector + "agentIdentity: {destinations: [{type: s3, name: b, keyPrefix: /teams/shop/}]}", "must be a folder of object keys"},
 		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r}, {roleArn: arn:aws:iam::123456789012:role/r}]", "duplicate entries"},
 	} {
 		err := applyYAML(t, grant(tc.spec))
@@ -234,6 +251,7 @@ func TestIdentityGrantValidation(t *testing.T) {
 	for _, spec := range []string{
 		selector + "agentIdentity: {}",
 		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: cloudwatchLogs, namePrefix: /shop/}, {type: s3, name: shop-logs}]}]",
+		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: s3, name: shared-logs, keyPrefix: teams/shop/}]}]",
 	} {
 		if err := applyYAML(t, grant(spec)); err != nil {
 			t.Errorf("%s: refused: %v", spec, err)

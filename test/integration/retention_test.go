@@ -17,12 +17,14 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/conditions"
+	retentionreconciler "github.com/logplane/logplane/internal/reconciler/retention"
 	"github.com/logplane/logplane/internal/retention"
 )
 
@@ -198,6 +200,9 @@ func (f *s3Lifecycle) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, f.config)
 	case http.MethodPut:
 		f.config = string(body)
+	case http.MethodDelete:
+		f.config = ""
+		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
@@ -211,6 +216,9 @@ type lifecycleRule struct {
 func (f *s3Lifecycle) rules(t *testing.T) []lifecycleRule {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.config == "" {
+		return nil
+	}
 	var doc struct {
 		Rules []lifecycleRule `xml:"Rule"`
 	}
@@ -313,8 +321,22 @@ func TestRetentionEnforcedAtDestinations(t *testing.T) {
 
 	t.Run("a policy is enforced with the value the destination accepts", func(t *testing.T) {
 		audit := cwOutput("audit", "/it/audit", "it-audit")
-		create(t, &v1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "it-audit"}, Spec: v1.RetentionPolicySpec{Retention: "5y"}}, audit)
-		o := waitForRetention(t, "it-audit", "LogOutput", ns, "audit", v1.RetentionEnforced, "1827d")
+		policy := &v1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "it-audit"}, Spec: v1.RetentionPolicySpec{Retention: "5y"}}
+		create(t, policy, audit)
+		// The group keeps logs forever: any limit deletes what is older.
+		o := waitForRetention(t, "it-audit", "LogOutput", ns, "audit", v1.RetentionShorteningBlocked, "")
+		if !strings.Contains(o.Message, "keeps logs forever") {
+			t.Errorf("message %q", o.Message)
+		}
+		if _, set := logs.retention("/it/audit"); set {
+			t.Fatal("a group that never expired got a retention without allowShortening")
+		}
+		base := policy.DeepCopy()
+		policy.Spec.AllowShortening = true
+		if err := k8s.Patch(t.Context(), policy, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+		o = waitForRetention(t, "it-audit", "LogOutput", ns, "audit", v1.RetentionEnforced, "1827d")
 		if !strings.Contains(o.Message, "5y, rounded up to 1827d") || o.LastApplied == nil {
 			t.Errorf("rounding or time not reported: %+v", o)
 		}
@@ -360,7 +382,7 @@ func TestRetentionEnforcedAtDestinations(t *testing.T) {
 		access := &v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "it-access-archive"}, Spec: v1.ClusterLogOutputSpec{OutputSpec: v1.OutputSpec{
 			Type: v1.OutputS3, RetentionPolicy: "it-access", S3: &v1.S3Output{AWS: awsAuth(bucket.server.URL), Bucket: "it-logs",
 				KeyFormat: "/access/$TAG/%Y/%m/%d/$UUID"}}}}
-		create(t, &v1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "it-access"}, Spec: v1.RetentionPolicySpec{Retention: "1y"}}, access)
+		create(t, &v1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "it-access"}, Spec: v1.RetentionPolicySpec{Retention: "1y", AllowShortening: true}}, access)
 		waitForRetention(t, "it-access", "ClusterLogOutput", "", "it-access-archive", v1.RetentionEnforced, "365d")
 		want := []lifecycleRule{
 			{ID: "archive-to-glacier", Prefix: "billing/", Status: "Enabled"},
@@ -404,5 +426,82 @@ func TestRetentionEnforcedAtDestinations(t *testing.T) {
 		if days, _ := logs.retention("/it/audit"); days != 1827 {
 			t.Errorf("group keeps %d days after the policy was deleted", days)
 		}
+	})
+}
+
+// TestRetentionNeverShortensOthersData runs the attacks of issue 19 item 5 through the
+// operator and a real API server: a tenant output on the platform's shared bucket with
+// keyFormat /a$TAG (whose prefix "a" reaches audit/) and a 30-day policy, while the
+// platform keeps audit/ five years, is refused with both rules named and the bucket
+// left as it was; an output beside it gets its rule, and deleting that output removes
+// the rule and nothing else; deleting the policy changes nothing.
+func TestRetentionNeverShortensOthersData(t *testing.T) {
+	const ns = "team-shortening"
+	ensureNamespace(t, ns)
+	const platform = `<?xml version="1.0" encoding="UTF-8"?>
+<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>platform-audit-5y</ID><Filter><Prefix>audit/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1825</Days></Expiration></Rule></LifecycleConfiguration>`
+	bucket := newS3Lifecycle(t, "it-shared", platform)
+	create(t, awsKeys(ns))
+	s3 := func(name, keyFormat string) *v1.LogOutput {
+		return &v1.LogOutput{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1.OutputSpec{
+			Type: v1.OutputS3, RetentionPolicy: "it-shortening", S3: &v1.S3Output{AWS: awsAuth(bucket.server.URL), Bucket: "it-shared",
+				KeyFormat: v1.ConfigString(keyFormat)}}}
+	}
+	// allowShortening: not even a policy that may shorten cuts someone else's data.
+	policy := &v1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "it-shortening"}, Spec: v1.RetentionPolicySpec{Retention: "30d", AllowShortening: true}}
+	attack := s3("attack", "/a$TAG")
+	create(t, policy, attack)
+
+	o := waitForRetention(t, "it-shortening", "LogOutput", ns, "attack", v1.RetentionConflict, "")
+	for _, want := range []string{`rule "logplane-lo.team-shortening.attack" (prefix "a", 30d)`, `rule "platform-audit-5y" (prefix "audit/", 1825d)`} {
+		if !strings.Contains(o.Message, want) {
+			t.Errorf("message %q does not name %s", o.Message, want)
+		}
+	}
+	waitForOutputCondition(t, attack, metav1.ConditionFalse, conditions.ReasonRetentionConflict)
+	bucket.mu.Lock()
+	unchanged := bucket.config == platform
+	bucket.mu.Unlock()
+	if !unchanged {
+		t.Fatalf("the bucket's configuration changed: %+v", bucket.rules(t))
+	}
+
+	beside := s3("beside", "/teams/shortening/$TAG/%Y/%m/%d/$UUID")
+	create(t, beside)
+	waitForRetention(t, "it-shortening", "LogOutput", ns, "beside", v1.RetentionEnforced, "30d")
+	assertEqual(t, bucket.rules(t), []lifecycleRule{
+		{ID: "platform-audit-5y", Prefix: "audit/", Days: 1825, Status: "Enabled"},
+		{ID: "logplane-lo.team-shortening.beside", Prefix: "teams/shortening/", Days: 30, Status: "Enabled"},
+	})
+	if err := k8s.Get(t.Context(), client.ObjectKeyFromObject(beside), beside); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(beside.Finalizers, retentionreconciler.Finalizer) {
+		t.Errorf("finalizers %v: the rule would outlive its output", beside.Finalizers)
+	}
+
+	t.Run("deleting the policy changes nothing", func(t *testing.T) {
+		if err := k8s.Delete(t.Context(), policy); err != nil {
+			t.Fatal(err)
+		}
+		waitForOutputCondition(t, beside, metav1.ConditionFalse, conditions.ReasonRetentionPolicyNotFound)
+		assertEqual(t, bucket.rules(t), []lifecycleRule{
+			{ID: "platform-audit-5y", Prefix: "audit/", Days: 1825, Status: "Enabled"},
+			{ID: "logplane-lo.team-shortening.beside", Prefix: "teams/shortening/", Days: 30, Status: "Enabled"},
+		})
+	})
+
+	t.Run("deleting the output removes its rule and nothing else", func(t *testing.T) {
+		if err := k8s.Delete(t.Context(), beside); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the output gone", func() error {
+			err := k8s.Get(t.Context(), client.ObjectKeyFromObject(beside), &v1.LogOutput{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return errString(fmt.Sprintf("still there (%v)", err))
+		})
+		assertEqual(t, bucket.rules(t), []lifecycleRule{{ID: "platform-audit-5y", Prefix: "audit/", Days: 1825, Status: "Enabled"}})
 	})
 }

@@ -39,6 +39,8 @@ var allowList = []allowed{
 	{false, "logging.logplane.dev", []string{"logagents", "clusterlogpipelines", "logpipelines", "logoutputs", "clusterlogoutputs", "retentionpolicies"},
 		[]string{"get", "list", "watch"}, nil, "the API it reconciles"},
 	{false, "logging.logplane.dev", []string{"identitygrants"}, []string{"get", "list", "watch"}, nil, "the platform's identity grants (read only: no status)"},
+	{false, "logging.logplane.dev", []string{"logoutputs", "clusterlogoutputs"}, []string{"patch"}, nil,
+		"the retention finalizer on outputs whose S3 rule is removed with them (metadata only, never spec)"},
 	{false, "logging.logplane.dev", []string{"logagents/status", "clusterlogpipelines/status", "logpipelines/status", "logoutputs/status", "clusterlogoutputs/status", "retentionpolicies/status"},
 		[]string{"get", "patch"}, nil, "statuses, patched (never updated whole)"},
 	{false, "", []string{"namespaces", "pods"}, []string{"get", "list", "watch"}, nil,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -30,6 +32,7 @@ import (
 	"github.com/logplane/logplane/internal/certs"
 	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/manager"
+	retentionreconciler "github.com/logplane/logplane/internal/reconciler/retention"
 	"github.com/logplane/logplane/internal/sidecar"
 	"github.com/logplane/logplane/test/testenv"
 )
@@ -223,6 +226,43 @@ func TestOperatorWorksWithExactlyItsRBAC(t *testing.T) {
 		}
 		return nil
 	})
+	// An S3 output's retention rule goes with it: the finalizer is added before the
+	// bucket is called and removed once the bucket holds no rule of ours (this one has
+	// no lifecycle configuration at all).
+	bucket := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`<Error><Code>NoSuchLifecycleConfiguration</Code><Message>none</Message></Error>`))
+	}))
+	t.Cleanup(bucket.Close)
+	archive := &v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "archive"}, Spec: v1.ClusterLogOutputSpec{OutputSpec: v1.OutputSpec{
+		Type: v1.OutputS3, RetentionPolicy: "audit", S3: &v1.S3Output{Bucket: "archive", AWS: v1.AWSAuth{Region: "eu-west-1",
+			Endpoint: ptr(v1.EndpointURL(bucket.URL)), Credentials: &v1.AWSCredentials{
+				AccessKeyID: v1.SecretKeyRef{Name: "archive-aws", Key: "id"}, SecretAccessKey: v1.SecretKeyRef{Name: "archive-aws", Key: "secret"}}}}}}}
+	for _, o := range []client.Object{&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "archive-aws"},
+		StringData: map[string]string{"id": "AKIDRBACTEST", "secret": "c2VjcmV0"}}, archive} {
+		if err := admin.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the retention finalizer on the S3 output", func() error {
+		if err := admin.Get(ctx, key("", "archive"), archive); err != nil {
+			return err
+		}
+		if !slices.Contains(archive.Finalizers, retentionreconciler.Finalizer) {
+			return fmt.Errorf("finalizers %v", archive.Finalizers)
+		}
+		return nil
+	})
+	if err := admin.Delete(ctx, archive); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the S3 output released after its rule was removed", func() error {
+		if err := admin.Get(ctx, key("", "archive"), &v1.ClusterLogOutput{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
 	eventually(t, "the sidecar Secret written in the tenant namespace", func() error {
 		return admin.Get(ctx, key(files, sidecar.SecretName("audit")), &corev1.Secret{})
 	})
@@ -376,3 +416,5 @@ func joinLines(s []string) string {
 	}
 	return out
 }
+
+func ptr[T any](v T) *T { return &v }

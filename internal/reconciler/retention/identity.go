@@ -70,3 +70,14 @@ func identityRefused(t retention.Target, v identity.Verdict) outcome {
 	}
 	return o
 }
+
+// prefixNotGranted is the outcome of a tenant S3 output whose granted identity names no
+// part of the bucket as its namespace's: Pending, until a grant names one.
+func prefixNotGranted(t retention.Target, policy, why string) outcome {
+	o := outcome{entry: v1.OutputRetention{Output: t.Output, State: v1.RetentionPending}, reason: conditions.ReasonRetentionPrefixNotGranted}
+	o.entry.Message = conditions.Message(o.reason, policy, why)
+	if len(o.entry.Message) > maxMessage {
+		o.entry.Message = o.entry.Message[:maxMessage-3] + "..."
+	}
+	return o
+}

@@ -28,7 +28,7 @@ func TestTenantRetentionNeedsAGrant(t *testing.T) {
 	grant := &v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: "shop"}, Spec: v1.IdentityGrantSpec{
 		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
 		Roles:             []v1.RoleGrant{{RoleArn: role, Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputCloudWatchLogs), NamePrefix: "/k8s/"}}}}}}
-	e := newEnv(t, nil, policy("error", "90d", false), agent, granted, other, cw, grant,
+	e := newEnv(t, nil, policy("error", "90d", true), agent, granted, other, cw, grant,
 		ns("shop", map[string]string{"team": "shop"}), ns("billing", map[string]string{"team": "billing"}))
 
 	// Refused outputs are Pending, not retried: the grants and namespace labels they
@@ -60,5 +60,79 @@ func TestTenantRetentionNeedsAGrant(t *testing.T) {
 		if c := e.outputCondition(t, obj); c == nil || c.Reason != want {
 			t.Errorf("%s: condition %+v, want %s", obj.Name, c, want)
 		}
+	}
+}
+
+// Issue 19 item 4: a tenant's lifecycle rule stays inside a part of the bucket granted
+// to its namespace. The attack: keyFormat /a$TAG on the platform's shared bucket.
+func TestTenantS3RetentionStaysInsideItsGrantedPrefix(t *testing.T) {
+	const role = "arn:aws:iam::123456789012:role/shop-logs"
+	s3 := func(name, keyFormat string) *v1.LogOutput {
+		return logOutput("shop", name, v1.OutputSpec{Type: v1.OutputS3, RetentionPolicy: "trace", S3: &v1.S3Output{
+			Bucket: "shared-logs", KeyFormat: v1.ConfigString(keyFormat), AWS: v1.AWSAuth{Region: "eu-west-1", RoleArn: role}}})
+	}
+	inside := s3("inside", "/teams/shop/$TAG/%Y/%m/%d/$UUID")
+	attack := s3("attack", "/a$TAG")
+	grant := func(name, keyPrefix string) *v1.IdentityGrant {
+		return &v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IdentityGrantSpec{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
+			Roles: []v1.RoleGrant{{RoleArn: role, Destinations: []v1.GrantedDestination{
+				{Type: v1.AWSOutputType(v1.OutputS3), Name: "shared-logs", KeyPrefix: keyPrefix}}}}}}
+	}
+	shop := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "shop"}}}
+
+	t.Run("a keyPrefix grant", func(t *testing.T) {
+		e := newEnv(t, nil, policy("trace", "30d", true), inside, attack, shop, grant("shop-folder", "teams/shop/"))
+		if _, err := e.reconcile(t, "trace"); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(e.dest.applied, ","); got != "LogOutput shop/inside=30d" {
+			t.Errorf("applied %s; only the output inside teams/shop/ may have a rule", got)
+		}
+		c := e.outputCondition(t, attack)
+		if c == nil || c.Reason != conditions.ReasonIdentityNotGranted || !strings.Contains(c.Message, `destinations: [{type: s3, name: "shared-logs"}]`) {
+			t.Errorf("attack: %+v", c)
+		}
+	})
+	t.Run("a whole-bucket grant sets no rule", func(t *testing.T) {
+		e := newEnv(t, nil, policy("trace", "30d", true), inside.DeepCopy(), attack.DeepCopy(), shop.DeepCopy(), grant("shop-bucket", ""))
+		if res, err := e.reconcile(t, "trace"); err != nil || res.RequeueAfter != DefaultInterval {
+			t.Fatalf("%+v, %v; want no retry: the grant it waits for is watched", res, err)
+		}
+		if len(e.dest.applied) != 0 {
+			t.Errorf("applied %v under a grant that names no keyPrefix", e.dest.applied)
+		}
+		states := map[string]v1.OutputRetention{}
+		for _, o := range e.policy(t, "trace").Status.Outputs {
+			states[o.Output.Name] = o
+		}
+		for name, ask := range map[string]string{"inside": `ask the platform team for keyPrefix: "teams/shop/" in that s3 destination`,
+			"attack": `ask the platform team for a keyPrefix for a folder of its own in that destination, and a keyFormat that starts with it (the key prefix now is "a", in no folder)`} {
+			o := states[name]
+			if o.State != v1.RetentionPending || !strings.Contains(o.Message, "IdentityGrant shop-bucket lets the namespace write to bucket shared-logs") ||
+				!strings.Contains(o.Message, ask) {
+				t.Errorf("%s: %+v\nwant Pending asking %q", name, o, ask)
+			}
+		}
+		if c := e.outputCondition(t, attack); c == nil || c.Reason != conditions.ReasonRetentionPrefixNotGranted {
+			t.Errorf("attack: %+v", c)
+		}
+	})
+}
+
+// Issue 19 item 4: a log group with no retention keeps logs forever; 30 days without
+// allowShortening would delete what is older, and is blocked.
+func TestForeverGroupIsNotShortenedWithoutAllowShortening(t *testing.T) {
+	cw := clusterOutput("errors", cloudWatch("trace"))
+	e := newEnv(t, nil, policy("trace", "30d", false), cw)
+	if _, err := e.reconcile(t, "trace"); err != nil {
+		t.Fatal(err)
+	}
+	o := e.policy(t, "trace").Status.Outputs[0]
+	if o.State != v1.RetentionShorteningBlocked || !strings.HasPrefix(o.Message, "The destination keeps logs forever (it has no retention of its own); RetentionPolicy trace asks for 30d.") {
+		t.Errorf("%+v", o)
+	}
+	if len(e.dest.applied) != 0 {
+		t.Errorf("applied %v", e.dest.applied)
 	}
 }

@@ -4,6 +4,9 @@
 //
 // Deleting a policy changes nothing at any destination: data is never deleted because
 // a Kubernetes object went away. Outputs that still name it report RetentionPolicyNotFound.
+// Deleting an output removes the S3 lifecycle rule logplane wrote for it (finalizer.go),
+// whichever policy it names, or none: the request with an empty name stands for the
+// outputs that name no policy.
 package retention
 
 import (
@@ -14,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,7 +25,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -29,6 +34,7 @@ import (
 	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/identity"
 	"github.com/logplane/logplane/internal/retention"
+	"github.com/logplane/logplane/internal/status"
 )
 
 // DefaultInterval is how often a policy is re-applied to catch changes made at the
@@ -54,8 +60,10 @@ type Reconciler struct {
 	Appliers retention.Factory
 	// Interval between re-applies; 0 means DefaultInterval.
 	Interval time.Duration
-	// Clock stamps lastApplied; nil is the real clock.
+	// Clock stamps lastApplied and times the cleanup of deleted outputs; nil is the real clock.
 	Clock clock.PassiveClock
+	// Events records the cleanup of deleted outputs; nil records nothing.
+	Events status.EventRecorder
 }
 
 // errRetry returns a reconcile error so the work queue retries with exponential backoff.
@@ -65,15 +73,36 @@ var errRetry = errors.New("retention not applied at every output; retrying")
 // happened. Failed and Pending outputs are retried with the work queue's backoff;
 // otherwise the policy is checked again after Interval.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	logger := log.FromContext(ctx).WithValues("retentionPolicy", req.Name)
-	targets, err := r.targets(ctx, req.Name)
+	logger := log(ctx).WithValues("retentionPolicy", req.Name)
+	targets, deleting, err := r.targets(ctx, req.Name)
 	if err != nil {
 		return reconcile.Result{}, err
+	}
+	grants, err := r.grants(ctx, append(slices.Clip(targets), deleting...))
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	// Deleted outputs first, whatever became of their policy.
+	again, err := r.cleanupAll(ctx, deleting, grants)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if req.Name == "" {
+		if again {
+			return reconcile.Result{}, errRetry
+		}
+		return reconcile.Result{}, nil
 	}
 	var policy v1.RetentionPolicy
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: req.Name}, &policy); apierrors.IsNotFound(err) {
 		// Deleted: nothing at the destinations changes; outputs say the policy is gone.
-		return reconcile.Result{}, r.reportMissing(ctx, req.Name, targets)
+		if err := r.reportMissing(ctx, req.Name, targets); err != nil {
+			return reconcile.Result{}, err
+		}
+		if again {
+			return reconcile.Result{}, errRetry
+		}
+		return reconcile.Result{}, nil
 	} else if err != nil {
 		return reconcile.Result{}, fmt.Errorf("failed to get RetentionPolicy %s: %w", req.Name, err)
 	}
@@ -83,17 +112,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		c := conditions.New(conditions.TypeRetentionEnforced, metav1.ConditionFalse, conditions.ReasonInvalidRetention, policy.Generation, err.Error())
 		return reconcile.Result{}, r.writePolicyStatus(ctx, &policy, nil, c)
 	}
-	grants, err := r.grants(ctx, targets)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
 	outcomes := r.enforceAll(ctx, &policy, requested, targets, grants)
-	retry := false
+	retry := again
 	for _, o := range outcomes {
 		if o.entry.State == v1.RetentionFailed || o.entry.State == v1.RetentionPending {
 			// A refused identity waits for a grant or a namespace label, which are
 			// watched: retrying sooner would change nothing.
-			retry = retry || o.reason != conditions.ReasonIdentityNotGranted
+			retry = retry || o.reason != conditions.ReasonIdentityNotGranted && o.reason != conditions.ReasonRetentionPrefixNotGranted
 			logger.Info("retention not enforced", "output", refString(o.entry.Output), "state", o.entry.State, "message", o.entry.Message)
 		}
 	}
@@ -128,12 +153,25 @@ func (r *Reconciler) interval() time.Duration {
 	return DefaultInterval
 }
 
-func (r *Reconciler) now() metav1.Time {
+func (r *Reconciler) clock() clock.PassiveClock {
 	if r.Clock == nil {
-		return metav1.Now()
+		return clock.RealClock{}
 	}
-	return metav1.NewTime(r.Clock.Now())
+	return r.Clock
 }
+
+func (r *Reconciler) now() metav1.Time {
+	return metav1.NewTime(r.clock().Now())
+}
+
+func (r *Reconciler) factory() retention.Factory {
+	if r.Appliers == nil {
+		return retention.NewApplier
+	}
+	return r.Appliers
+}
+
+func log(ctx context.Context) logr.Logger { return ctrllog.FromContext(ctx) }
 
 // target is an output that names the policy, with the object its status lives on.
 type target struct {
@@ -142,16 +180,18 @@ type target struct {
 	conditions *[]metav1.Condition
 }
 
-// targets lists, sorted, the outputs that reference policy. On the way it removes a
-// RetentionEnforced condition left on an output that no longer names any policy.
-func (r *Reconciler) targets(ctx context.Context, policy string) ([]target, error) {
+// targets lists, sorted, the outputs that reference policy, and apart those of them
+// being deleted that carry the finalizer (policy "": the deleted outputs that name no
+// policy). On the way it removes a RetentionEnforced condition left on an output that
+// no longer names any policy.
+func (r *Reconciler) targets(ctx context.Context, policy string) ([]target, []target, error) {
 	var outputs v1.LogOutputList
 	if err := r.Client.List(ctx, &outputs); err != nil {
-		return nil, fmt.Errorf("failed to list LogOutputs: %w", err)
+		return nil, nil, fmt.Errorf("failed to list LogOutputs: %w", err)
 	}
 	var cluster v1.ClusterLogOutputList
 	if err := r.Client.List(ctx, &cluster); err != nil {
-		return nil, fmt.Errorf("failed to list ClusterLogOutputs: %w", err)
+		return nil, nil, fmt.Errorf("failed to list ClusterLogOutputs: %w", err)
 	}
 	var all []target
 	for i := range outputs.Items {
@@ -164,19 +204,25 @@ func (r *Reconciler) targets(ctx context.Context, policy string) ([]target, erro
 		all = append(all, target{Target: retention.Target{Spec: &o.Spec.OutputSpec,
 			Output: v1.ObjectReference{Kind: alias.ClusterLogOutput, Name: o.Name}}, obj: o, conditions: &o.Status.Conditions})
 	}
-	var mine []target
+	var mine, deleting []target
 	for _, t := range all {
 		switch {
+		case t.obj.GetDeletionTimestamp() != nil:
+			// Going away: never enforced again; its rule is removed if logplane wrote one.
+			if string(t.Spec.RetentionPolicy) == policy && controllerutil.ContainsFinalizer(t.obj, Finalizer) {
+				deleting = append(deleting, t)
+			}
+		case policy == "":
 		case string(t.Spec.RetentionPolicy) == policy:
 			mine = append(mine, t)
 		case t.Spec.RetentionPolicy == "" && meta.FindStatusCondition(*t.conditions, conditions.TypeRetentionEnforced) != nil:
 			if err := r.removeOutputCondition(ctx, t); err != nil && !apierrors.IsConflict(err) {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
 	slices.SortFunc(mine, func(a, b target) int { return compareRefs(a.Output, b.Output) })
-	return mine, nil
+	return mine, deleting, nil
 }
 
 // enforceAll runs every output's read-decide-apply, a few at a time.
@@ -202,24 +248,31 @@ func (r *Reconciler) enforceAll(ctx context.Context, policy *v1.RetentionPolicy,
 }
 
 // enforce is one output's chain: unsupported destinations are reported without a
-// call; a tenant output whose AWS identity is not granted, or whose credentials are
-// missing, is left Pending; otherwise the destination decides.
+// call; a tenant output whose AWS identity is not granted, whose granted identity does
+// not reach a part of the bucket of its own, or whose credentials are missing, is left
+// Pending; otherwise the destination decides.
 func (r *Reconciler) enforce(ctx context.Context, policy *v1.RetentionPolicy, requested retention.Days, t target, grants identities) outcome {
 	if why := retention.Unsupported(t.Spec); why != "" {
 		return result(t.Target, policy.Name, policy.Spec.Retention, retention.Decision{State: v1.RetentionUnsupported}, errors.New(why))
 	}
 	// Before any call: without its own keys or a grant, the applier would change the
 	// destination with the operator's identity, which a tenant never inherits.
-	if v := grants.decide(t); v.Use == identity.Refused {
+	v := grants.decide(t)
+	if v.Use == identity.Refused {
 		return identityRefused(t.Target, v)
+	}
+	if why := retention.GrantedScope(t.Spec, v); why != "" {
+		return prefixNotGranted(t.Target, policy.Name, why)
+	}
+	// Before the first call that could write a rule, so that none outlives its output.
+	if retention.RemovedWithOutput(t.Spec) {
+		if err := r.addFinalizer(ctx, t); err != nil {
+			return result(t.Target, policy.Name, policy.Spec.Retention, retention.Decision{State: v1.RetentionFailed}, err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, destinationTimeout)
 	defer cancel()
-	factory := r.Appliers
-	if factory == nil {
-		factory = retention.NewApplier
-	}
-	applier, err := factory(ctx, t.Target, r.secretValue(t.Output.Namespace))
+	applier, err := r.factory()(ctx, t.Target, r.secretValue(t.Output.Namespace))
 	if errors.Is(err, retention.ErrSecretNotFound) {
 		return result(t.Target, policy.Name, policy.Spec.Retention, retention.Decision{State: v1.RetentionPending}, err)
 	}

@@ -36,6 +36,10 @@ type destinations struct {
 	keeps   map[string]retention.Days
 	fail    map[string]error
 	applied []string
+	// conflicts maps an output to the rule of someone else its setting would cut short.
+	conflicts map[string]string
+	// removed lists the outputs whose setting was removed.
+	removed []string
 }
 
 func (d *destinations) factory(ctx context.Context, t retention.Target, secret retention.SecretValue) (retention.Applier, error) {
@@ -60,6 +64,23 @@ func (a *fakeApplier) Current(context.Context) (retention.Observed, error) {
 		return retention.Observed{}, err
 	}
 	return retention.Observed{Days: a.d.keeps[a.key]}, nil
+}
+
+func (a *fakeApplier) Conflict(retention.Days) string {
+	a.d.mu.Lock()
+	defer a.d.mu.Unlock()
+	return a.d.conflicts[a.key]
+}
+
+func (a *fakeApplier) Remove(context.Context) error {
+	a.d.mu.Lock()
+	defer a.d.mu.Unlock()
+	if err := a.d.fail[a.key]; err != nil {
+		return err
+	}
+	delete(a.d.keeps, a.key)
+	a.d.removed = append(a.d.removed, a.key)
+	return nil
 }
 
 func (a *fakeApplier) Apply(_ context.Context, days retention.Days) error {
@@ -102,8 +123,21 @@ func awsSecret(ns string) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "aws"}, Data: map[string][]byte{"id": []byte("AKID"), "secret": []byte("s")}}
 }
 
+// recorder keeps the events recorded, as "type reason: note".
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) Eventf(_, _ runtime.Object, eventtype, reason, _, note string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, eventtype+" "+reason+": "+fmt.Sprintf(note, args...))
+}
+
 type env struct {
 	client  client.Client
+	events  *recorder
 	dest    *destinations
 	r       *Reconciler
 	clock   *clienttesting.FakeClock
@@ -119,7 +153,7 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *env 
 	if err := corev1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{dest: &destinations{keeps: map[string]retention.Days{}, fail: map[string]error{}},
+	e := &env{dest: &destinations{keeps: map[string]retention.Days{}, fail: map[string]error{}, conflicts: map[string]string{}}, events: &recorder{},
 		clock: clienttesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), patches: map[string]int{}}
 	f := interceptor.Funcs{}
 	if funcs != nil {
@@ -136,7 +170,7 @@ func newEnv(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) *env 
 	e.client = fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
 		WithStatusSubresource(&v1.RetentionPolicy{}, &v1.LogOutput{}, &v1.ClusterLogOutput{}).
 		WithInterceptorFuncs(f).Build()
-	e.r = &Reconciler{Client: e.client, Secrets: e.client, Namespace: operatorNamespace, Appliers: e.dest.factory, Clock: e.clock}
+	e.r = &Reconciler{Client: e.client, Secrets: e.client, Namespace: operatorNamespace, Appliers: e.dest.factory, Clock: e.clock, Events: e.events}
 	return e
 }
 
@@ -237,6 +271,7 @@ func TestReconcileReportsEveryOutput(t *testing.T) {
 func TestReconcileWritesOnlyChanges(t *testing.T) {
 	cw := clusterOutput("errors", cloudWatch("error"))
 	e := newEnv(t, nil, policy("error", "5y", false), cw)
+	e.dest.keeps["ClusterLogOutput errors"] = 30 // lengthened: no allowShortening needed
 	res, err := e.reconcile(t, "error")
 	if err != nil || res.RequeueAfter != DefaultInterval {
 		t.Fatalf("reconcile = %+v, %v; want a re-apply after the interval", res, err)
@@ -360,7 +395,7 @@ func TestOutputLeavingPolicyLosesCondition(t *testing.T) {
 
 func TestClusterOutputSecretsComeFromOperatorNamespace(t *testing.T) {
 	out := clusterOutput("archive", s3WithKeys("error"))
-	e := newEnv(t, nil, policy("error", "30d", false), out, awsSecret(operatorNamespace))
+	e := newEnv(t, nil, policy("error", "30d", true), out, awsSecret(operatorNamespace))
 	if _, err := e.reconcile(t, "error"); err != nil {
 		t.Fatal(err)
 	}

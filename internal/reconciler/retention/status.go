@@ -38,19 +38,30 @@ func result(t retention.Target, policy, requested string, d retention.Decision, 
 		o.entry.State = v1.RetentionFailed
 		o.reason = conditions.ReasonRetentionFailed
 		o.entry.Message = conditions.Message(o.reason, requested, policy, err.Error())
+	case d.State == v1.RetentionConflict:
+		o.reason = conditions.ReasonRetentionConflict
+		o.entry.Message = conditions.Message(o.reason, policy, d.Conflict)
 	case d.State == v1.RetentionShorteningBlocked:
 		o.reason = conditions.ReasonShorteningBlocked
-		o.entry.Message = conditions.Message(o.reason, d.Current, policy, requestedText(requested, d.Effective))
+		o.entry.Message = conditions.Message(o.reason, keeps(d.Current), policy, requestedText(requested, d.Effective))
 	default:
 		o.reason = conditions.ReasonRetentionEnforced
 		o.entry.EffectiveRetention = d.Effective.String()
-		o.entry.Message = conditions.Message(o.reason, d.Effective, policy, requestedText(requested, d.Effective))
+		o.entry.Message = conditions.Message(o.reason, keeps(d.Effective), policy, requestedText(requested, d.Effective))
 		o.applied = d.Apply
 	}
 	if len(o.entry.Message) > maxMessage {
 		o.entry.Message = o.entry.Message[:maxMessage-3] + "..."
 	}
 	return o
+}
+
+// keeps words a period for "The destination keeps logs ...".
+func keeps(d retention.Days) string {
+	if d == retention.Forever {
+		return "forever (it has no retention of its own)"
+	}
+	return "for " + d.String()
 }
 
 // requestedText names the policy's value, and the rounding when the destination
