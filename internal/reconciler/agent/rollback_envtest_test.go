@@ -329,3 +329,54 @@ func TestNoRollbackWithoutAHealthyConfiguration(t *testing.T) {
 		t.Errorf("a last-healthy Secret exists for an agent that never ran healthy: %v", err)
 	}
 }
+
+// Once the node is fixed, removing the failed rollouts from the last-healthy Secret
+// retries the configuration that failed; when it then runs healthy, it is the one
+// saved.
+func TestRetryAfterTheFailedRolloutsAreCleared(t *testing.T) {
+	ctx := context.Background()
+	const name = "retry"
+	ensureNamespace(t, operatorNamespace)
+	if err := k8s.Create(ctx, &v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	r := &agent.Reconciler{Client: k8s, Secrets: k8s, Namespace: operatorNamespace, Renderer: render.NewRenderer(), Board: status.NewBoard()}
+	agentTenant(t, name, name+"-a")
+	reconcileAgent(t, r, name)
+	healthy := runNodes(t, name, map[string]nodeState{"node-1": podReady, "node-2": podReady})
+	reconcileAgent(t, r, name)
+	agentTenant(t, name, name+"-b")
+	reconcileAgent(t, r, name)
+	failing := runNodes(t, name, map[string]nodeState{"node-1": podReady, "node-2": podCrashLooping})
+	reconcileAgent(t, r, name)
+	if got := templateHash(t, name); got != healthy || failing == healthy {
+		t.Fatalf("not rolled back: template %s, healthy %s, failing %s", got, healthy, failing)
+	}
+	runNodes(t, name, map[string]nodeState{"node-1": podReady, "node-2": podReady})
+	reconcileAgent(t, r, name)
+
+	// The node is fixed; the platform team clears the record.
+	saved := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: agent.LastHealthySecretName(name, 0)}}
+	patch := []byte(`{"metadata":{"annotations":{"` + agent.AnnotationFailedRollouts + `":null}}}`)
+	if err := k8s.Patch(ctx, saved, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+	reconcileAgent(t, r, name)
+	if got := templateHash(t, name); got != failing {
+		t.Fatalf("after clearing the record: template %s; want the retried %s", got, failing)
+	}
+	if c := agentCondition(t, name); c.Reason == conditions.ReasonRolledBack {
+		t.Errorf("still RolledBack after the retry: %q", c.Message)
+	}
+	runNodes(t, name, map[string]nodeState{"node-1": podReady, "node-2": podReady})
+	reconcileAgent(t, r, name)
+	if c := agentCondition(t, name); c.Reason != conditions.ReasonAgentReady {
+		t.Errorf("the retried configuration runs healthy: %s %q", c.Reason, c.Message)
+	}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(saved), saved); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := saved.Annotations[agent.AnnotationFailedRollouts]; !ok || strings.Contains(a, failing) {
+		t.Errorf("after the retry ran healthy, failed rollouts %q (present: %v)", a, ok)
+	}
+}
