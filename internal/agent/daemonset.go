@@ -151,6 +151,11 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 				LivenessProbe:   probe(6),
 				ReadinessProbe:  probe(3),
 				VolumeMounts:    mounts,
+				// Fluent Bit writes no termination message; its last log lines are the
+				// reason it stopped (a plugin that failed to initialise on this node),
+				// which the operator reads from the pod's status to report and roll
+				// back without reading logs.
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				// Root, because container logs and the node's positions directory
 				// belong to root; nothing else: no capabilities, no escalation,
 				// nothing writable outside the mounted directories.

@@ -141,7 +141,8 @@ func ErrorLine(log string) string {
 		errs = append(errs, m[2])
 	}
 	for i, e := range errs {
-		if strings.Contains(e, "failed to initialize") || strings.Contains(e, "initialization failed") {
+		// "failed initialize input" is how Fluent Bit words it for inputs.
+		if strings.Contains(e, "failed to initialize") || strings.Contains(e, "failed initialize") || strings.Contains(e, "initialization failed") {
 			if i > 0 && !strings.HasPrefix(errs[i-1], "[engine]") {
 				return errs[i-1] + "; " + e
 			}

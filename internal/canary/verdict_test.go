@@ -16,7 +16,15 @@ func TestErrorLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// And refusing a tail input's positions database that is not one (a node-local
+	// cause: the canary starts with an empty directory).
+	corrupt, err := os.ReadFile("testdata/corrupt-tail-db.log")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ name, log, want string }{
+		{"input refusal, worded without \"to\"", string(corrupt),
+			"[input:tail:tail.0] could not open/create database; failed initialize input tail.0"},
 		{"plugin refusal, after the service account noise", string(refused),
 			"[output:http:http.0] invalid compress option 'bogus'; [output] failed to initialize 'http' plugin"},
 		{"no plugin line before the failure",

@@ -86,6 +86,11 @@ const (
 	ReasonAgentReady = "AgentReady"
 	// ReasonAgentNotReady: some agent pods are not ready; the message says why.
 	ReasonAgentNotReady = "AgentNotReady"
+	// ReasonRolledBack: agent pods failed on nodes with a configuration that had passed
+	// the canary (a node-local cause); the agent was rolled back to the last
+	// configuration that ran healthy on it and does not retry the failed one until
+	// something it renders changes.
+	ReasonRolledBack = "RolledBack"
 
 	// ReasonFlowHealthy: records are delivered and none are dropped.
 	ReasonFlowHealthy = "FlowHealthy"
@@ -173,6 +178,7 @@ var messages = map[string]string{
 	ReasonCanaryPending:             "Agent %s is proving a configuration with this version of the resource by starting Fluent Bit in a canary pod; the nodes keep the last proven configuration meanwhile.",
 	ReasonAgentReady:                "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:             "%d of %d agent pods are ready: %s",
+	ReasonRolledBack:                "Agent pods failed on node %s with configuration %s: %s. The agent was rolled back to the last configuration that ran healthy on it (%s) and does not retry the failed one until a resource it renders changes.%s",
 	ReasonFlowHealthy:               "Records are delivered and none were dropped in the last measurement window (status.throughput).",
 	ReasonAllDataDropped:            "Every record in the last measurement window was dropped; status.throughput.outputs shows where.",
 	ReasonSomeDataDropped:           "%s of records in the last measurement window were dropped; status.throughput.outputs shows where.",

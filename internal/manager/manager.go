@@ -79,6 +79,9 @@ type Options struct {
 	// RolloutInterval is the least time between two configuration rollouts of an
 	// agent in Restart mode; zero rolls out every change at once.
 	RolloutInterval time.Duration
+	// RolloutDeadline is how long an agent pod may run a new configuration without
+	// becoming ready before the agent is rolled back; zero is the default (3m).
+	RolloutDeadline time.Duration
 	// RetentionAppliers reaches the destinations; nil uses the real ones (tests swap it).
 	RetentionAppliers retention.Factory
 	// Canary proves every changed agent configuration by starting it in a canary
@@ -120,6 +123,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
 	fs.DurationVar(&o.RolloutInterval, "min-rollout-interval", 10*time.Second,
 		"Least time between two configuration rollouts (pod restarts) of an agent in Restart mode; a burst of changes rolls out its first and its last.")
+	fs.DurationVar(&o.RolloutDeadline, "rollout-deadline", agentreconciler.DefaultRolloutDeadline,
+		"How long an agent pod may run a new configuration without becoming ready before the agent is rolled back to the last configuration that ran healthy (Restart mode; a crash loop rolls back at once).")
 	fs.BoolVar(&o.Canary, "canary", true,
 		"Start each changed agent configuration in a canary pod before the nodes get it; a configuration Fluent Bit refuses never reaches them, and the resources that make it refuse are named in their status (RejectedByAgent). Needs nodes that can run the agent's image in the operator's namespace.")
 	o.Webhook.BindFlags(fs)
@@ -189,7 +194,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		SecretData:  agentreconciler.NewSecretData(mgr.GetCache(), mgr.GetAPIReader()),
 		SecretIndex: agentreconciler.NewSecretIndex(), Events: events,
 		OperatorImage: opts.OperatorImage, Renderer: render.NewRenderer(), Board: board,
-		Rollouts: &agentreconciler.Rollouts{Interval: opts.RolloutInterval},
+		Rollouts: &agentreconciler.Rollouts{Interval: opts.RolloutInterval}, RolloutDeadline: opts.RolloutDeadline,
 		// Objects no watch covers (ServiceAccount, RBAC, Service) are re-applied at
 		// least this often, undoing edits made by hand.
 		Applied: apply.NewMemo(10*time.Minute, mgr.GetAPIReader())}}

@@ -34,7 +34,7 @@ func (n *Node) RunApp(ctx context.Context, ns, name string, labels map[string]st
 	if err := n.Client.Create(ctx, pod); err != nil {
 		return nil, fmt.Errorf("failed to create pod %s/%s: %w", ns, name, err)
 	}
-	if err := n.setRunning(ctx, pod); err != nil {
+	if err := n.setRunning(ctx, pod, true); err != nil {
 		return nil, err
 	}
 	app := &App{Pod: pod, files: map[string]*os.File{}}

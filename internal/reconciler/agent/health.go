@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/logplane/logplane/internal/canary"
 	"github.com/logplane/logplane/internal/conditions"
 )
 
@@ -20,6 +21,11 @@ func podTrouble(p corev1.Pod) string {
 			msg := w.Reason
 			if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" && t.Reason != "Completed" {
 				msg += fmt.Sprintf(" (last exit: %s, code %d)", t.Reason, t.ExitCode)
+				// Fluent Bit's own last error (its log tail is the termination
+				// message) says why, where the exit code cannot.
+				if line := canary.ErrorLine(t.Message); line != "" {
+					msg += ": " + bounded(line, maxCauseLen)
+				}
 			}
 			return msg
 		}
@@ -91,6 +97,27 @@ func judgeAgent(ds *appsv1.DaemonSet, pods []corev1.Pod) agentState {
 		return notReady(st.NumberReady, st.DesiredNumberScheduled, "pods are starting")
 	}
 	return agentState{ready: st.NumberReady, desired: st.DesiredNumberScheduled}
+}
+
+// agentHealth is the LogAgent's own AgentHealthy condition: RolledBack while a
+// configuration that failed on nodes is held back, or else from its pods.
+func (r *Reconciler) agentHealth(agent string, s agentState, generation int64) metav1.Condition {
+	if f, healthy := r.heldRollout(agent); f != nil {
+		return metav1.Condition{Type: conditions.TypeAgentHealthy, Status: metav1.ConditionFalse, Reason: conditions.ReasonRolledBack,
+			Message: rolledBackMessage(f, healthy, s.why), ObservedGeneration: generation}
+	}
+	return agentHealth(s, generation)
+}
+
+// pipelineHealth is pipelineHealth(s), or RolledBack while the agent is held back
+// from a configuration that failed on nodes: the pipelines' latest changes do not
+// run.
+func (r *Reconciler) pipelineHealth(agent string, s agentState) metav1.Condition {
+	if f, healthy := r.heldRollout(agent); f != nil {
+		return metav1.Condition{Type: conditions.TypeAgentHealthy, Status: metav1.ConditionFalse, Reason: conditions.ReasonRolledBack,
+			Message: rolledBackMessage(f, healthy, s.cause)}
+	}
+	return pipelineHealth(s)
 }
 
 // agentHealth is the LogAgent's own AgentHealthy condition, with its pod figures.

@@ -32,6 +32,15 @@ func TestAgentHealthChain(t *testing.T) {
 			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}},
 		}}
 	}
+	// With nothing to roll back to, the agent's health still names Fluent Bit's error
+	// (its log tail is the termination message).
+	refusing := func(s *corev1.PodStatus) {
+		s.ContainerStatuses = []corev1.ContainerStatus{{
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 255,
+				Message: "[2026/12/05 00:20:15.845] [error] [input:tail:tail.0] could not open/create database\n[2026/12/05 00:20:15.845] [error] failed initialize input tail.0\n"}},
+		}}
+	}
 	pulling := func(s *corev1.PodStatus) {
 		s.ContainerStatuses = []corev1.ContainerStatus{{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}}
 	}
@@ -51,6 +60,8 @@ func TestAgentHealthChain(t *testing.T) {
 		{"no nodes", ds(1, 1, 0, 0, 0), nil, metav1.ConditionFalse, "no node runs the agent"},
 		{"OOM crash loop named with its node", ds(1, 1, 3, 2, 3), []corev1.Pod{pod("a", "node-1", nil), pod("b", "node-2", crashing)},
 			metav1.ConditionFalse, "pod b on node node-2: CrashLoopBackOff (last exit: OOMKilled, code 137)"},
+		{"Fluent Bit's error named", ds(1, 1, 1, 0, 1), []corev1.Pod{pod("a", "node-1", refusing)}, metav1.ConditionFalse,
+			"pod a on node node-1: CrashLoopBackOff (last exit: Error, code 255): [input:tail:tail.0] could not open/create database; failed initialize input tail.0"},
 		{"image pull", ds(1, 1, 1, 0, 1), []corev1.Pod{pod("a", "node-1", pulling)}, metav1.ConditionFalse, "ImagePullBackOff"},
 		{"unschedulable", ds(1, 1, 1, 0, 1), []corev1.Pod{pod("a", "", unschedulable)}, metav1.ConditionFalse, "not scheduled: 0/3 nodes are available"},
 		{"rolling out", ds(2, 2, 4, 4, 1), nil, metav1.ConditionFalse, "1 of 4 pods updated"},

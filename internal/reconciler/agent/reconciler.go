@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -62,8 +63,15 @@ type Reconciler struct {
 	// canary asks the default agent, which publishes outputs' verdicts, to say what
 	// it found about them.
 	Wake func(agent string)
+	// RolloutDeadline is how long an agent pod may run a new configuration without
+	// becoming ready before the rollout counts as failed and is rolled back (see
+	// rollback.go); zero is DefaultRolloutDeadline.
+	RolloutDeadline time.Duration
+	// Clock tells the time for rollout deadlines; nil is the system clock.
+	Clock clock.PassiveClock
 
 	canaryFields
+	rollbackFields
 
 	// eventsAbsent remembers that the events collector was removed. Only the default
 	// agent's reconcile touches it, and one reconcile per agent runs at a time.
@@ -130,7 +138,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			if err != nil {
 				return reconcile.Result{}, err
 			}
-			r.publishVerdicts(req.Name, snap, res, pipelineHealth(state))
+			r.publishVerdicts(req.Name, snap, res, r.pipelineHealth(req.Name, state))
 			return reconcile.Result{RequeueAfter: canaryRequeue}, nil
 		}
 	}
@@ -140,27 +148,43 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		in.Spec = owner.Spec
 	}
 	objs := agentobjects.Build(in)
-	if r.Prover != nil {
-		for _, s := range objs.ConfigSecrets {
-			if s.Name == agentobjects.ConfigSecretName(agentobjects.ResourceName(req.Name), render.MainFile) {
-				s.Annotations = map[string]string{AnnotationProven: cfg.Hash}
-			}
-		}
-	}
-	// The running DaemonSet, as the cache has it, read once: the apply memo compares
-	// with it, and rollout pacing starts from its hash after a restart.
+	// The running DaemonSet, as the cache has it, read once: rollback judges its
+	// rollout, the apply memo compares with it, and rollout pacing starts from its
+	// hash after a restart.
 	var live appsv1.DaemonSet
 	err = r.Client.Get(ctx, client.ObjectKeyFromObject(objs.DaemonSet), &live)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, fmt.Errorf("failed to get DaemonSet: %w", err)
 	}
 	liveFound := err == nil
-	requeue := r.paceRollout(req.Name, objs.DaemonSet, &live)
-	// One list serves the apply memo and the pruning: the Secrets the apply below
-	// creates are the current configuration's, which pruning keeps anyway.
+	// One list serves rollback, the apply memo and the pruning: the Secrets the apply
+	// below creates are the current configuration's, which pruning keeps anyway.
 	existing, err := r.agentSecrets(ctx, req.Name)
 	if err != nil {
 		return reconcile.Result{}, err
+	}
+	// A configuration that failed on nodes after its rollout stays off them; the last
+	// healthy one runs instead (rollback.go).
+	plan, err := r.rollback(ctx, req.Name, owner, in, objs, &live, liveFound, existing)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	objs = plan.objs
+	if r.Prover != nil {
+		// The proven hash, also when a rollback writes another configuration: it is
+		// the canary's record of what it proved, and a restarted operator that
+		// renders it again proves nothing and holds the rollback.
+		for _, s := range objs.ConfigSecrets {
+			if s.Name == agentobjects.ConfigSecretName(agentobjects.ResourceName(req.Name), render.MainFile) {
+				s.Annotations = map[string]string{AnnotationProven: cfg.Hash}
+			}
+		}
+	}
+	var requeue time.Duration
+	if plan.bypassPacing {
+		r.Rollouts.Put(req.Name, objs.DaemonSet.Spec.Template.Annotations[agentobjects.AnnotationConfig], time.Now())
+	} else {
+		requeue = r.paceRollout(req.Name, objs.DaemonSet, &live)
 	}
 	r.confirmApplied(objs, &live, liveFound, existing)
 	for _, obj := range objs.All() {
@@ -210,13 +234,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	if owner != nil {
-		if err := r.writeAgentStatus(ctx, owner, objs, cfg, agentHealth(state, owner.Generation)); err != nil {
+		if err := r.writeAgentStatus(ctx, owner, objs, plan.cfg, r.agentHealth(req.Name, state, owner.Generation)); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	r.publishVerdicts(req.Name, snap, res, pipelineHealth(state))
-	if canaryRequeue > 0 && (requeue == 0 || canaryRequeue < requeue) {
-		requeue = canaryRequeue
+	r.publishVerdicts(req.Name, snap, res, r.pipelineHealth(req.Name, state))
+	for _, d := range []time.Duration{canaryRequeue, plan.recheck} {
+		if d > 0 && (requeue == 0 || d < requeue) {
+			requeue = d
+		}
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
 }
@@ -266,7 +292,7 @@ func (r *Reconciler) agentState(ctx context.Context, agent string) (agentState, 
 
 // writeAgentStatus reports a LogAgent's own state: its configuration, its pods, and
 // the figures kubectl shows.
-func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs *agentobjects.Objects, cfg *render.AgentConfig, health metav1.Condition) error {
+func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs *agentobjects.Objects, cfg render.Config, health metav1.Condition) error {
 	base := a.DeepCopy()
 	config := conditions.New(conditions.TypeConfigGenerated, metav1.ConditionTrue, conditions.ReasonConfigGenerated, a.Generation)
 	if len(objs.Missing) > 0 {

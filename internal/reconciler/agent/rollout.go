@@ -53,3 +53,17 @@ func (r *Rollouts) TemplateHash(agent, want, live string, now time.Time) (hash s
 	r.last[agent] = rollout{hash: want, at: now}
 	return want, 0
 }
+
+// Put records that hash went on the agent's pod template now, outside pacing (a
+// rollback), so that pacing never puts back the hash it replaced.
+func (r *Rollouts) Put(agent, hash string, now time.Time) {
+	if r == nil || r.Interval <= 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last = map[string]rollout{}
+	}
+	r.last[agent] = rollout{hash: hash, at: now}
+}

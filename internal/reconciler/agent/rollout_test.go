@@ -37,3 +37,18 @@ func TestRolloutsPaceABurst(t *testing.T) {
 		t.Errorf("no pacing configured: %s, %v", hash, wait)
 	}
 }
+
+// A rollback puts the last healthy hash on the template outside pacing; the next
+// paced change must then hold that hash, never the failed one it replaced.
+func TestRolloutsRememberARollback(t *testing.T) {
+	r := &Rollouts{Interval: 10 * time.Second}
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	r.TemplateHash("default", "healthy", "", t0)
+	if hash, _ := r.TemplateHash("default", "failing", "healthy", t0.Add(20*time.Second)); hash != "failing" {
+		t.Fatalf("the change did not roll out: %s", hash)
+	}
+	r.Put("default", "healthy", t0.Add(25*time.Second))
+	if hash, wait := r.TemplateHash("default", "next", "healthy", t0.Add(26*time.Second)); hash != "healthy" || wait != 9*time.Second {
+		t.Errorf("after a rollback, a change within the interval holds %s (wait %v); want healthy, 9s", hash, wait)
+	}
+}
