@@ -115,6 +115,22 @@ func countLines(path string) int {
 // refusal is reported and held back, and the next good configuration goes through.
 func TestRealFluentBitRefusedReloadIsRestored(t *testing.T) {
 	bin := fbrun.Binary(t)
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{
+		// A kubelet that starts the ended container again at once, before the
+		// reloader restores the files: the restart crashes on the refused files, and
+		// the reloader must still bring Fluent Bit back on the previous ones.
+		{"kubelet restarts at once", 0},
+		// The kubelet notices an exit on its next relist, about a second later.
+		{"kubelet restarts after 1s", time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRefusedReload(t, bin, tc.delay) })
+	}
+}
+
+func testRefusedReload(t *testing.T, bin string, kubeletDelay time.Duration) {
 	port := freePort(t)
 	out := t.TempDir()
 	config := func(name, extra string) string {
@@ -156,10 +172,7 @@ pipeline:
 	runReloader(t, r)
 	waitFor(t, "staged", func() bool { _, staged := r.Status(); return staged })
 	k := &kubelet{}
-	// This kubelet starts an ended container again at once, before the reloader can
-	// restore the files: the restart crashes on the refused files, and the reloader
-	// must still bring Fluent Bit back on the previous ones.
-	k.start(t, bin, main, 0)
+	k.start(t, bin, main, kubeletDelay)
 	waitFor(t, "records of v0", func() bool { return countLines(filepath.Join(out, "v0.log")) > 5 })
 
 	swap(t, src, bad)
@@ -167,7 +180,7 @@ pipeline:
 	if a.Outcome != Refused {
 		t.Fatalf("attempt %+v, want refused", a)
 	}
-	t.Logf("refused reload: verdict %d ms after the reload request, previous configuration running again %d ms later", a.VerifiedMillis, a.RestoredMillis)
+	t.Logf("refused reload: verdict %d ms after the reload request; Fluent Bit answered on the previous configuration %d ms after the verdict", a.VerifiedMillis, a.RestoredMillis)
 	st, _ := r.Status()
 	if st.Refused == "" || st.Reason != ReasonExited {
 		t.Fatalf("status %+v", st)
@@ -205,7 +218,7 @@ pipeline:
 	if a.Outcome != Applied {
 		t.Fatalf("attempt %+v", a)
 	}
-	t.Logf("good reload: verified %d ms after the reload request (includes %s of settling)", a.VerifiedMillis, r.opts.Settle)
+	t.Logf("good reload: hot_reload_count rose %d ms after the reload request, verified at %d ms (%s of settling)", a.ReloadedMillis, a.VerifiedMillis, r.opts.Settle)
 	waitFor(t, "records of v1", func() bool { return countLines(filepath.Join(out, "v1.log")) > 5 })
 	if st, _ := r.Status(); st.Refused != "" {
 		t.Fatalf("status %+v", st)

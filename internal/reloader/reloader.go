@@ -73,10 +73,14 @@ const (
 type Attempt struct {
 	Version string  `json:"version"`
 	Outcome Outcome `json:"outcome"`
-	// VerifiedMillis is from the reload request to the verdict.
+	// ReloadedMillis is from the reload request to hot_reload_count rising; 0 when it
+	// did not.
+	ReloadedMillis int64 `json:"reloadedMillis,omitempty"`
+	// VerifiedMillis is from the reload request to the verdict (for an applied
+	// configuration, Settle after it ran).
 	VerifiedMillis int64 `json:"verifiedMillis"`
-	// RestoredMillis is from a refusal to Fluent Bit running the previous
-	// configuration again; 0 when it never stopped.
+	// RestoredMillis is from the verdict of a refusal to Fluent Bit answering on the
+	// previous configuration again; 0 when it never stopped.
 	RestoredMillis int64 `json:"restoredMillis,omitempty"`
 }
 
@@ -260,7 +264,7 @@ func (r *Reloader) attempt(ctx context.Context, files Files, v string) Attempt {
 		r.log.Error(err, "reload request failed")
 	}
 	cancel()
-	verdict := r.verifyReload(ctx, pid0, p0, began)
+	verdict, reloaded := r.verifyReload(ctx, pid0, p0, began)
 	if verdict == hung {
 		// Neither done nor failed: a reload waits for pending chunks, which an output
 		// outage can make endless. A start proves the files as well as a reload.
@@ -268,17 +272,17 @@ func (r *Reloader) attempt(ctx context.Context, files Files, v string) Attempt {
 		if err := r.fb.Terminate(pid0); err != nil {
 			r.log.Error(err, "failed to restart Fluent Bit")
 		}
-		if r.awaitStart(ctx, pid0) {
+		if _, ok := r.awaitStart(ctx, pid0); ok {
 			verdict = done
 		} else {
 			verdict = notStarted
 		}
 	}
-	a := Attempt{Version: v, VerifiedMillis: time.Since(began).Milliseconds()}
+	a := Attempt{Version: v, ReloadedMillis: reloaded.Milliseconds(), VerifiedMillis: time.Since(began).Milliseconds()}
 	if verdict == done {
 		r.applied(v)
 		a.Outcome = Applied
-		r.log.Info("configuration reloaded and verified", "version", v, "verifiedMillis", a.VerifiedMillis)
+		r.log.Info("configuration reloaded and verified", "version", v, "reloadedMillis", a.ReloadedMillis, "verifiedMillis", a.VerifiedMillis)
 		return a
 	}
 	a.Outcome = Refused
@@ -297,43 +301,43 @@ const (
 )
 
 // verifyReload watches Fluent Bit after a reload request until it knows how the
-// reload ended.
-func (r *Reloader) verifyReload(ctx context.Context, pid0 int, p0 Probe, began time.Time) verdict {
-	var reloadedAt time.Time
+// reload ended, and how long hot_reload_count took to rise.
+func (r *Reloader) verifyReload(ctx context.Context, pid0 int, p0 Probe, began time.Time) (verdict, time.Duration) {
+	var reloaded time.Duration
 	for time.Since(began) < r.opts.Timeout {
 		if !sleep(ctx, r.opts.Poll) {
-			return hung
+			return hung, reloaded
 		}
 		// An exit during the reload is Fluent Bit's way to refuse: the new pipeline
 		// failed to start and the old one was already gone.
 		if r.fb.PID() != pid0 {
-			return exited
+			return exited, reloaded
 		}
-		if !reloadedAt.IsZero() {
-			if time.Since(reloadedAt) >= r.opts.Settle {
-				return done
+		if reloaded > 0 {
+			if time.Since(began)-reloaded >= r.opts.Settle {
+				return done, reloaded
 			}
 			continue
 		}
 		if p := r.fb.Probe(ctx); p.Up && p.Count > p0.Count {
-			reloadedAt = time.Now()
+			reloaded = time.Since(began)
 		}
 	}
-	if !reloadedAt.IsZero() {
-		return done
+	if reloaded > 0 {
+		return done, reloaded
 	}
 	// Still the same process, answering with the same count, and its uptime never
 	// started again: the old pipeline ran on and the new files were never loaded.
 	p := r.fb.Probe(ctx)
 	if p.Up && p.Count == p0.Count && p.Uptime >= p0.Uptime+int64(time.Since(began).Seconds())-1 {
-		return halted
+		return halted, 0
 	}
-	return hung
+	return hung, 0
 }
 
 // awaitStart waits for a Fluent Bit other than old to answer and keep answering for
-// Settle.
-func (r *Reloader) awaitStart(ctx context.Context, old int) bool {
+// Settle; it returns when that process first answered.
+func (r *Reloader) awaitStart(ctx context.Context, old int) (time.Time, bool) {
 	deadline := time.Now().Add(r.opts.Timeout)
 	var cur int
 	var upSince time.Time
@@ -349,13 +353,13 @@ func (r *Reloader) awaitStart(ctx context.Context, old int) bool {
 		case upSince.IsZero():
 			upSince = time.Now()
 		case time.Since(upSince) >= r.opts.Settle:
-			return true
+			return upSince, true
 		}
 		if !sleep(ctx, r.opts.Poll) {
-			return false
+			return time.Time{}, false
 		}
 	}
-	return false
+	return time.Time{}, false
 }
 
 // refuse puts the previous configuration back and brings Fluent Bit up on it; it
@@ -385,12 +389,13 @@ func (r *Reloader) refuse(ctx context.Context, v string, why verdict, pid0 int) 
 			r.log.Error(err, "failed to restart Fluent Bit")
 		}
 	}
-	if !r.awaitStart(ctx, old) {
+	up, ok := r.awaitStart(ctx, old)
+	if !ok {
 		r.log.Info("Fluent Bit is not running the restored configuration yet", "waited", r.opts.Timeout)
 		return time.Since(began).Milliseconds()
 	}
-	ms := time.Since(began).Milliseconds()
-	r.log.Info("Fluent Bit runs the previous configuration again", "restoredMillis", ms)
+	ms := up.Sub(began).Milliseconds()
+	r.log.Info("Fluent Bit runs the previous configuration again", "restoredMillis", ms, "settledMillis", time.Since(began).Milliseconds())
 	return ms
 }
 
