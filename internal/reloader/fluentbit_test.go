@@ -133,27 +133,7 @@ func TestRealFluentBitRefusedReloadIsRestored(t *testing.T) {
 func testRefusedReload(t *testing.T, bin string, kubeletDelay time.Duration) {
 	port := freePort(t)
 	out := t.TempDir()
-	config := func(name, extra string) string {
-		return fmt.Sprintf(`service:
-  flush: 1
-  log_level: warn
-  http_server: on
-  http_listen: 127.0.0.1
-  http_port: %d
-  health_check: on
-  hot_reload: on
-pipeline:
-  inputs:
-    - name: dummy
-      tag: d
-      rate: 20
-  outputs:
-%s    - name: file
-      match: d
-      path: %s
-      file: %s.log
-`, port, extra, out, name)
-	}
+	config := func(name, extra string) string { return testConfig(port, out, name, extra) }
 	good0, good1 := config("v0", ""), config("v1", "")
 	// Passes --dry-run; fails at plugin initialisation.
 	bad := config("bad", "    - name: http\n      match: d\n      host: 127.0.0.1\n      port: 9\n      compress: bogus\n")
@@ -223,6 +203,67 @@ pipeline:
 	if st, _ := r.Status(); st.Refused != "" {
 		t.Fatalf("status %+v", st)
 	}
+}
+
+// testConfig reads dummy records at 20/s into out/<name>.log, with extra outputs.
+func testConfig(port int, out, name, extra string) string {
+	return fmt.Sprintf(`service:
+  flush: 1
+  log_level: warn
+  http_server: on
+  http_listen: 127.0.0.1
+  http_port: %d
+  health_check: on
+  hot_reload: on
+pipeline:
+  inputs:
+    - name: dummy
+      tag: d
+      rate: 20
+  outputs:
+%s    - name: file
+      match: d
+      path: %s
+      file: %s.log
+`, port, extra, out, name)
+}
+
+// Files Fluent Bit cannot even parse are refused before it stops anything: it keeps
+// the previous pipeline running (measured: "Reloading is halted"), and the reloader,
+// seeing hot_reload_count unchanged and the uptime not started again, restores the
+// files without restarting it.
+func TestRealFluentBitHaltedReloadKeepsThePipeline(t *testing.T) {
+	bin := fbrun.Binary(t)
+	port, out := freePort(t), t.TempDir()
+	src, runDir := t.TempDir(), t.TempDir()
+	good := testConfig(port, out, "v0", "")
+	swap(t, src, good)
+	main := filepath.Join(ConfigDir(runDir), "fluent-bit.yaml")
+	fb := Process{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Name: "fluent-bit", Config: main, Proc: "/proc",
+		Client: &http.Client{Timeout: time.Second}}
+	r := New(Options{SourceDir: src, RunDir: runDir, Debounce: 100 * time.Millisecond, Timeout: 4 * time.Second,
+		Settle: time.Second, Poll: 50 * time.Millisecond}, fb, testr.New(t))
+	r.attempts = make(chan Attempt, 10)
+	runReloader(t, r)
+	waitFor(t, "staged", func() bool { _, staged := r.Status(); return staged })
+	k := &kubelet{}
+	k.start(t, bin, main, 0)
+	waitFor(t, "records", func() bool { return countLines(filepath.Join(out, "v0.log")) > 5 })
+	pid := fb.PID()
+
+	swap(t, src, good+"pipeline: [broken\n")
+	a := nextAttempt(t, r)
+	if st, _ := r.Status(); a.Outcome != Refused || st.Reason != ReasonHalted || a.RestoredMillis != 0 {
+		t.Fatalf("attempt %+v, status %+v", a, st)
+	}
+	if fb.PID() != pid || len(k.ended()) != 0 {
+		t.Fatalf("Fluent Bit restarted (pid %d, was %d; ended runs %d)", fb.PID(), pid, len(k.ended()))
+	}
+	if b, _ := os.ReadFile(main); string(b) != good {
+		t.Fatal("previous files not restored")
+	}
+	before := countLines(filepath.Join(out, "v0.log"))
+	waitFor(t, "records after the refusal", func() bool { return countLines(filepath.Join(out, "v0.log")) > before+10 })
 }
 
 func writeTemp(t *testing.T, content string) string {
