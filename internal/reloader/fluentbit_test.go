@@ -169,21 +169,22 @@ func testRefusedReload(t *testing.T, bin string, kubeletDelay time.Duration) {
 		t.Fatalf("Fluent Bit reads\n%s\nwant the previous configuration", b)
 	}
 	// What Fluent Bit 5.1.1 does on a failed hot reload: logs the plugin's error, then
-	// exits; the kubelet keeps that log as the container's termination message.
-	var exitLog string
-	for _, run := range k.ended() {
-		if strings.Contains(run.log.String(), "reloading is aborted and exit") {
-			exitLog = run.log.String()
-			var ee *exec.ExitError
-			if !errors.As(run.exit, &ee) {
-				t.Errorf("exit %v", run.exit)
-			} else {
-				t.Logf("Fluent Bit exited with code %d after the failed reload", ee.ExitCode())
-			}
-		}
+	// exits with an error code.
+	ended := k.ended()
+	if len(ended) == 0 || !strings.Contains(ended[0].log.String(), "reloading is aborted and exit") {
+		t.Fatalf("Fluent Bit did not end after the failed reload (%d runs ended)", len(ended))
 	}
-	if got := canary.ErrorLine(exitLog); !strings.Contains(got, "invalid compress option 'bogus'") {
-		t.Fatalf("error line %q from log:\n%s", got, exitLog)
+	// The kubelet keeps the log of the last run that ended as the container's
+	// termination message, and only for an error exit: whichever run that was (the
+	// reload, or a start on the refused files), it names Fluent Bit's error.
+	last := ended[len(ended)-1]
+	var ee *exec.ExitError
+	if !errors.As(last.exit, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("last run ended with %v; the kubelet keeps its log only for an error exit", last.exit)
+	}
+	t.Logf("%d runs ended; the last with code %d", len(ended), ee.ExitCode())
+	if got := canary.ErrorLine(last.log.String()); !strings.Contains(got, "invalid compress option 'bogus'") {
+		t.Fatalf("error line %q from log:\n%s", got, last.log.String())
 	}
 	// The previous pipeline delivers.
 	before := countLines(filepath.Join(out, "v0.log"))

@@ -380,16 +380,20 @@ func (r *Reloader) refuse(ctx context.Context, v string, why verdict, pid0 int) 
 	if why == halted {
 		return 0
 	}
-	// Whatever Fluent Bit runs now started before the restore and may have read the
-	// refused files; the kubelet starts it again on the restored ones.
-	old := pid0
-	if pid := r.fb.PID(); pid != 0 {
-		old = pid
+	// Whatever Fluent Bit runs now started before the restore (the kubelet can be
+	// quicker than the poll) and read either the refused files, on which it fails at
+	// start as it failed the reload and ends by itself, or the restored ones, on which
+	// it runs. Either way it is left alone: ending it would make it exit with code 0,
+	// and the kubelet keeps Fluent Bit's error only for an error exit. Only a process
+	// that neither ends nor serves within Timeout is ended.
+	up, ok := r.awaitStart(ctx, pid0)
+	if pid := r.fb.PID(); !ok && pid != 0 {
+		r.log.Info("Fluent Bit neither ends nor serves; restarting it on the restored configuration", "waited", r.opts.Timeout)
 		if err := r.fb.Terminate(pid); err != nil {
 			r.log.Error(err, "failed to restart Fluent Bit")
 		}
+		up, ok = r.awaitStart(ctx, pid)
 	}
-	up, ok := r.awaitStart(ctx, old)
 	if !ok {
 		r.log.Info("Fluent Bit is not running the restored configuration yet", "waited", r.opts.Timeout)
 		return time.Since(began).Milliseconds()
