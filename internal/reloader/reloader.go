@@ -54,6 +54,9 @@ const (
 	Applied Outcome = "Applied"
 	// Refused: Fluent Bit could not run it; it runs the previous one again.
 	Refused Outcome = "Refused"
+	// Interrupted: no verdict, because the files could not be staged or the reloader
+	// is stopping; the next swap, or the reloader's next start, tries again.
+	Interrupted Outcome = "Interrupted"
 )
 
 // Ways Fluent Bit refuses a configuration, in Status.Reason.
@@ -248,7 +251,7 @@ func (r *Reloader) attempt(ctx context.Context, files Files, v string) Attempt {
 	pid0, p0 := r.fb.PID(), r.fb.Probe(ctx)
 	if err := r.stage.install(files); err != nil {
 		r.log.Error(err, "failed to stage the new configuration")
-		return Attempt{Version: v, Outcome: Refused}
+		return Attempt{Version: v, Outcome: Interrupted}
 	}
 	if pid0 == 0 || !p0.Up {
 		// No pipeline runs to protect: Fluent Bit is starting or restarting, and reads
@@ -265,6 +268,10 @@ func (r *Reloader) attempt(ctx context.Context, files Files, v string) Attempt {
 	}
 	cancel()
 	verdict, reloaded := r.verifyReload(ctx, pid0, p0, began)
+	if ctx.Err() != nil {
+		// Stopping: prev/ stays, and the next start goes back to it (see init).
+		return Attempt{Version: v, Outcome: Interrupted}
+	}
 	if verdict == hung {
 		// Neither done nor failed: a reload waits for pending chunks, which an output
 		// outage can make endless. A start proves the files as well as a reload.
@@ -272,9 +279,13 @@ func (r *Reloader) attempt(ctx context.Context, files Files, v string) Attempt {
 		if err := r.fb.Terminate(pid0); err != nil {
 			r.log.Error(err, "failed to restart Fluent Bit")
 		}
-		if _, ok := r.awaitStart(ctx, pid0); ok {
+		_, ok := r.awaitStart(ctx, pid0)
+		switch {
+		case ctx.Err() != nil:
+			return Attempt{Version: v, Outcome: Interrupted}
+		case ok:
 			verdict = done
-		} else {
+		default:
 			verdict = notStarted
 		}
 	}

@@ -421,3 +421,35 @@ func TestVersionChangesWithAnyByte(t *testing.T) {
 		t.Error("version depends on order")
 	}
 }
+
+// A reloader stopped before its verdict refuses nothing and keeps the previous files,
+// which its next start goes back to.
+func TestStoppingBeforeAVerdictRefusesNothing(t *testing.T) {
+	src, run := t.TempDir(), t.TempDir()
+	swap(t, src, "good 0")
+	fb := newFake(t, ConfigDir(run))
+	opts := testOptions(src, run)
+	opts.Timeout = time.Minute
+	r := New(opts, fb, logr.Discard())
+	r.attempts = make(chan Attempt, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	waitFor(t, "staged", func() bool { _, staged := r.Status(); return staged })
+	fb.start()
+	swap(t, src, "hang")
+	waitFor(t, "the reload", func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return fb.reloads == 1 })
+	cancel()
+	if a := nextAttempt(t, r); a.Outcome != Interrupted {
+		t.Fatalf("attempt %+v", a)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.Status(); st.Refused != "" {
+		t.Fatalf("status %+v", st)
+	}
+	if _, err := os.Stat(r.stage.prev()); err != nil {
+		t.Fatal("the previous files are not kept for the next start")
+	}
+}
