@@ -96,6 +96,9 @@ type Status struct {
 	// Reason (ReasonExited, ...) and Message say how it refused.
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
+	// AttemptedAt is when the refused attempt began: an exit of Fluent Bit since then
+	// is part of the refusal, and its log has Fluent Bit's error.
+	AttemptedAt *time.Time `json:"attemptedAt,omitempty"`
 	// Last is the latest attempt.
 	Last *Attempt `json:"last,omitempty"`
 }
@@ -199,7 +202,7 @@ func (r *Reloader) init() error {
 	var saved Status
 	if b, err := os.ReadFile(r.statePath()); err == nil && json.Unmarshal(b, &saved) == nil && saved.Refused != "" {
 		r.mu.Lock()
-		r.status.Refused, r.status.Reason, r.status.Message = saved.Refused, saved.Reason, saved.Message
+		r.status.Refused, r.status.Reason, r.status.Message, r.status.AttemptedAt = saved.Refused, saved.Reason, saved.Message, saved.AttemptedAt
 		r.mu.Unlock()
 	}
 	return nil
@@ -230,7 +233,7 @@ func (r *Reloader) apply(ctx context.Context) {
 	case st.Running:
 		if st.Refused != "" {
 			r.log.Info("the mounted configuration is back at the running one; nothing is held back any more", "version", v)
-			r.setRefused("", "", "")
+			r.setRefused("", "", "", time.Time{})
 		}
 		return
 	case st.Refused:
@@ -297,7 +300,7 @@ func (r *Reloader) attempt(ctx context.Context, files Files, v string) Attempt {
 		return a
 	}
 	a.Outcome = Refused
-	a.RestoredMillis = r.refuse(ctx, v, verdict, pid0)
+	a.RestoredMillis = r.refuse(ctx, v, verdict, pid0, began)
 	return a
 }
 
@@ -375,7 +378,7 @@ func (r *Reloader) awaitStart(ctx context.Context, old int) (time.Time, bool) {
 
 // refuse puts the previous configuration back and brings Fluent Bit up on it; it
 // returns how long that took (0 when Fluent Bit never stopped running it).
-func (r *Reloader) refuse(ctx context.Context, v string, why verdict, pid0 int) int64 {
+func (r *Reloader) refuse(ctx context.Context, v string, why verdict, pid0 int, attempted time.Time) int64 {
 	began := time.Now()
 	if err := r.stage.restore(); err != nil {
 		r.log.Error(err, "failed to restore the previous configuration")
@@ -386,7 +389,7 @@ func (r *Reloader) refuse(ctx context.Context, v string, why verdict, pid0 int) 
 		notStarted: fmt.Sprintf("the reload did not finish within %s, and Fluent Bit restarted on it did not keep running", r.opts.Timeout),
 	}[why]
 	reason := map[verdict]string{exited: ReasonExited, halted: ReasonHalted, notStarted: ReasonNotStarted}[why]
-	r.setRefused(v, reason, msg)
+	r.setRefused(v, reason, msg, attempted)
 	r.log.Info("Fluent Bit refused the new configuration; restored the previous one", "version", v, "reason", reason, "message", msg)
 	if why == halted {
 		return 0
@@ -421,16 +424,22 @@ func (r *Reloader) applied(v string) {
 	r.mu.Lock()
 	r.status.Running = v
 	r.mu.Unlock()
-	r.setRefused("", "", "")
+	r.setRefused("", "", "", time.Time{})
 }
 
 // setRefused records the refused version, on disk too, so that a restarted reloader
 // does not try it again.
-func (r *Reloader) setRefused(v, reason, msg string) {
+func (r *Reloader) setRefused(v, reason, msg string, at time.Time) {
 	r.mu.Lock()
-	r.status.Refused, r.status.Reason, r.status.Message = v, reason, msg
-	b, _ := json.Marshal(Status{Refused: v, Reason: reason, Message: msg})
+	r.status.Refused, r.status.Reason, r.status.Message, r.status.AttemptedAt = v, reason, msg, nil
+	if v != "" {
+		at := at.UTC().Truncate(time.Millisecond)
+		r.status.AttemptedAt = &at
+	}
+	saved := r.status
+	saved.Running, saved.Last = "", nil
 	r.mu.Unlock()
+	b, _ := json.Marshal(saved)
 	if err := os.WriteFile(r.statePath(), b, 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
 		r.log.Error(err, "failed to save the reloader's state")
 	}

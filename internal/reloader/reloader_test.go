@@ -261,7 +261,7 @@ func TestRefusedConfigurationIsRestoredAndHeldBack(t *testing.T) {
 			}
 			st, _ := r.Status()
 			if st.Refused != Files(map[string][]byte{"fluent-bit.yaml": []byte(tc.content), "outputs-000.yaml": []byte("# outputs of " + tc.content)}).Version() ||
-				st.Reason != tc.reason || st.Message == "" {
+				st.Reason != tc.reason || st.Message == "" || st.AttemptedAt == nil {
 				t.Fatalf("status %+v", st)
 			}
 			if fb.PID() == 0 || fb.last() != "good 0" || fb.config() != "good 0" {

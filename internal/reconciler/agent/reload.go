@@ -75,21 +75,23 @@ func (r *Reconciler) reloadRefusals(ctx context.Context, pods []corev1.Pod) []re
 		get = HTTPReloadStatus
 	}
 	var out []reloadRefusal
+	asked := 0
 	for i := range pods {
 		p := &pods[i]
 		if !reloaderHoldsBack(p) {
 			continue
 		}
-		if len(out) == maxReloadQueries {
+		if asked == maxReloadQueries {
 			break
 		}
+		asked++
 		st, err := get(ctx, p)
 		if err != nil || st.Refused == "" {
 			// Unreachable or no refusal: the pod is judged like any other.
 			continue
 		}
 		msg := st.Message
-		if line := fluentBitError(p); line != "" {
+		if line := fluentBitError(p, st.AttemptedAt); line != "" {
 			msg = "Fluent Bit: " + line
 		}
 		if len(msg) > maxRefusalMessage {
@@ -111,12 +113,20 @@ func reloaderHoldsBack(p *corev1.Pod) bool {
 	return false
 }
 
-// fluentBitError is Fluent Bit's error line from its container's last exit.
-func fluentBitError(p *corev1.Pod) string {
+// fluentBitError is Fluent Bit's error line from its container's last exit, when
+// that exit came with the refused attempt (at or after since) and not from an older
+// crash.
+func fluentBitError(p *corev1.Pod, since *time.Time) string {
 	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == render.AgentContainerName && cs.LastTerminationState.Terminated != nil {
-			return canary.ErrorLine(cs.LastTerminationState.Terminated.Message)
+		term := cs.LastTerminationState.Terminated
+		if cs.Name != render.AgentContainerName || term == nil {
+			continue
 		}
+		// FinishedAt has whole seconds.
+		if since != nil && term.FinishedAt.Time.Before(since.Truncate(time.Second)) {
+			return ""
+		}
+		return canary.ErrorLine(term.Message)
 	}
 	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,10 @@ import (
 	"github.com/logplane/logplane/internal/reloader"
 	"github.com/logplane/logplane/internal/render"
 )
+
+// attempted is when the refused attempts of these tests began; Fluent Bit's exits in
+// hotReloadPod come a second later.
+var attempted = time.Date(2026, 12, 5, 0, 14, 37, 500e6, time.UTC)
 
 // hotReloadPod is an agent pod in HotReload mode; holding says its reloader is not
 // ready, and lastLog is the kubelet's termination message of Fluent Bit's last exit.
@@ -31,7 +36,8 @@ func hotReloadPod(name, node string, holding bool, lastLog string) corev1.Pod {
 		Started: ptr(true), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
 	fb := corev1.ContainerStatus{Name: render.AgentContainerName, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
 	if lastLog != "" {
-		fb.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 255, Reason: "Error", Message: lastLog}
+		fb.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 255, Reason: "Error", Message: lastLog,
+			FinishedAt: metav1.NewTime(attempted.Add(time.Second).Truncate(time.Second))}
 	}
 	p.Status.ContainerStatuses = []corev1.ContainerStatus{fb}
 	return p
@@ -51,13 +57,16 @@ reloading is aborted and exit
 `
 
 func TestReloadRefusedIsReportedWithFluentBitsError(t *testing.T) {
-	refused := reloader.Status{Running: "aaaa", Refused: "bbbb", Reason: reloader.ReasonExited, Message: "Fluent Bit exited while reloading it"}
+	refused := reloader.Status{Running: "aaaa", Refused: "bbbb", Reason: reloader.ReasonExited, Message: "Fluent Bit exited while reloading it",
+		AttemptedAt: &attempted}
 	asked := map[string]int{}
 	r := &Reconciler{ReloadStatus: func(_ context.Context, p *corev1.Pod) (reloader.Status, error) {
 		asked[p.Name]++
 		switch p.Name {
-		case "unreachable":
-			return reloader.Status{}, errors.New("connection refused")
+		case "crashed-before":
+			// The last exit is older than the attempt: its log says nothing about it.
+			return reloader.Status{Running: "aaaa", Refused: "bbbb", Reason: reloader.ReasonExited, Message: "Fluent Bit exited while reloading it",
+				AttemptedAt: ptr(attempted.Add(time.Hour))}, nil
 		case "halted":
 			return reloader.Status{Running: "aaaa", Refused: "bbbb", Reason: reloader.ReasonHalted, Message: "Fluent Bit did not load it"}, nil
 		}
@@ -67,7 +76,7 @@ func TestReloadRefusedIsReportedWithFluentBitsError(t *testing.T) {
 		hotReloadPod("ready", "node-0", false, ""),
 		hotReloadPod("exited", "node-1", true, refusedReloadLog),
 		hotReloadPod("halted", "node-2", true, ""),
-		hotReloadPod("unreachable", "node-3", true, ""),
+		hotReloadPod("crashed-before", "node-3", true, "[2026/12/05 00:00:00] [error] [engine] an older crash"),
 		pod("restart-mode", "node-4", nil),
 	}
 	state := withReloadRefusals(judgeAgent(ds(1, 1, 5, 2, 5), pods), r.reloadRefusals(context.Background(), pods))
@@ -81,14 +90,12 @@ func TestReloadRefusedIsReportedWithFluentBitsError(t *testing.T) {
 	for _, want := range []string{
 		"pod exited on node node-1: configuration bbbb refused (Fluent Bit: [output:http:lp_lpl_shop_errors_lout_collector] invalid compress option 'bogus'; [output] failed to initialize 'http' plugin)",
 		"pod halted on node node-2: configuration bbbb refused (Fluent Bit did not load it)",
+		"pod crashed-before on node node-3: configuration bbbb refused (Fluent Bit exited while reloading it)",
 		"keep running the previous configuration",
 	} {
 		if !strings.Contains(c.Message, want) {
 			t.Errorf("message %q\nlacks %q", c.Message, want)
 		}
-	}
-	if strings.Contains(c.Message, "node-3") {
-		t.Errorf("an unreachable reloader is reported as a refusal: %s", c.Message)
 	}
 	if pc := pipelineHealth(state); pc.Reason != conditions.ReasonReloadRefused || !strings.Contains(pc.Message, "invalid compress option 'bogus'") {
 		t.Errorf("pipelines' condition %+v", pc)
@@ -96,7 +103,8 @@ func TestReloadRefusedIsReportedWithFluentBitsError(t *testing.T) {
 }
 
 // A more fundamental fault keeps its place ahead of a refusal in the chain; a pod
-// whose reloader is not ready but holds nothing back is judged like any other.
+// whose reloader is not ready but holds nothing back, or does not answer, is judged
+// like any other.
 func TestReloadRefusalsYieldToCrashLoops(t *testing.T) {
 	refusals := []reloadRefusal{{pod: "a", node: "n", message: "m"}}
 	crashing := pod("b", "node-2", func(s *corev1.PodStatus) {
@@ -108,11 +116,14 @@ func TestReloadRefusalsYieldToCrashLoops(t *testing.T) {
 	if s := withReloadRefusals(judgeAgent(ds(1, 1, 2, 1, 2), nil), nil); s.reason != "" || s.why != "pods are starting" {
 		t.Errorf("state %+v", s)
 	}
-	r := &Reconciler{ReloadStatus: func(context.Context, *corev1.Pod) (reloader.Status, error) {
+	r := &Reconciler{ReloadStatus: func(_ context.Context, p *corev1.Pod) (reloader.Status, error) {
+		if p.Name == "unreachable" {
+			return reloader.Status{}, errors.New("connection refused")
+		}
 		return reloader.Status{Running: "aaaa"}, nil
 	}}
-	if got := r.reloadRefusals(context.Background(), []corev1.Pod{hotReloadPod("a", "n", true, "")}); len(got) != 0 {
-		t.Errorf("refusals %v from a reloader that holds nothing back", got)
+	if got := r.reloadRefusals(context.Background(), []corev1.Pod{hotReloadPod("a", "n", true, ""), hotReloadPod("unreachable", "n", true, "")}); len(got) != 0 {
+		t.Errorf("refusals %v from reloaders that hold nothing back or do not answer", got)
 	}
 }
 
