@@ -7,10 +7,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -93,18 +96,31 @@ func runReloader(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reloader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts := reloader.Options{}
-	fs.StringVar(&opts.ConfigDir, "config-dir", "/fluent-bit/etc", "mounted configuration Secret directory")
-	fs.StringVar(&opts.ReloadURL, "reload-url", "http://127.0.0.1:2020/api/v2/reload", "Fluent Bit's reload endpoint")
+	fs.StringVar(&opts.SourceDir, "config-dir", "/fluent-bit/etc", "mounted configuration Secret directory")
+	fs.StringVar(&opts.RunDir, "run-dir", "/fluent-bit/run", "writable directory Fluent Bit reads its configuration from (its etc/ subdirectory)")
+	url := fs.String("fluent-bit-url", "http://127.0.0.1:2020", "Fluent Bit's HTTP server")
+	mainFile := fs.String("main-file", "fluent-bit.yaml", "the configuration file Fluent Bit is started with, in the run directory's etc/")
 	fs.DurationVar(&opts.Debounce, "debounce", 5*time.Second, "quiet time after the last change before reloading")
-	fs.DurationVar(&opts.Timeout, "timeout", 90*time.Second, "longest a reload may take before Fluent Bit is restarted")
-	process := fs.String("process", "fluent-bit", "name of the Fluent Bit process to restart when a reload fails")
+	fs.DurationVar(&opts.Timeout, "timeout", 90*time.Second, "longest a reload, or a start of Fluent Bit, may take")
+	fs.DurationVar(&opts.Settle, "settle", 3*time.Second, "how long Fluent Bit must keep running a new configuration before it counts as applied")
+	process := fs.String("process", "fluent-bit", "name of the Fluent Bit process")
+	statusAddr := fs.String("status-address", ":2021", "address of the status endpoint the operator and the probes read")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := zap.New(zap.UseFlagOptions(&zapOpts))
-	r := reloader.New(opts, reloader.ProcessRestarter{Name: *process, Proc: "/proc"}, log)
+	fb := reloader.Process{URL: *url, Name: *process, Config: filepath.Join(reloader.ConfigDir(opts.RunDir), *mainFile), Proc: "/proc",
+		Client: &http.Client{Timeout: 2 * time.Second}}
+	r := reloader.New(opts, fb, log)
+	srv := &http.Server{Addr: *statusAddr, Handler: r.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(err, "status endpoint stopped")
+		}
+	}()
+	defer srv.Close()
 	if err := r.Run(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "reloader stopped")
 		return 1

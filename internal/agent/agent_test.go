@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -89,12 +90,29 @@ func TestObjectsGolden(t *testing.T) {
 		b.WriteString("---\n")
 		b.Write(data)
 	}
-	path := filepath.Join("testdata", "default-agent.yaml")
+	checkGolden(t, filepath.Join("testdata", "default-agent.yaml"), b.String())
+}
+
+// The DaemonSet of the sample agent in HotReload mode: the reloader as a native
+// sidecar, Fluent Bit reading the reloader's copy.
+func TestHotReloadDaemonSetGolden(t *testing.T) {
+	in := sampleInput(t)
+	in.Spec.ConfigReload = v1.ConfigReloadHotReload
+	in.OperatorImage = "ghcr.io/logplane/logplane:v0.1.0"
+	data, err := yaml.Marshal(Build(in).DaemonSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, filepath.Join("testdata", "hotreload-daemonset.yaml"), string(data))
+}
+
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
 	if goldenfile.Updating() {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -102,7 +120,7 @@ func TestObjectsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("missing golden (run with -update): %v", err)
 	}
-	if string(want) != b.String() {
+	if string(want) != got {
 		t.Errorf("%s differs; review and run go test ./internal/agent -update", path)
 	}
 }
@@ -227,14 +245,42 @@ func TestHotReloadRunsTheReloader(t *testing.T) {
 	in.Spec.ConfigReload = v1.ConfigReloadHotReload
 	in.OperatorImage = "ghcr.io/logplane/logplane:v0.1.0"
 	pod := Build(in).DaemonSet.Spec.Template.Spec
-	if len(pod.Containers) != 2 || pod.Containers[1].Name != "reloader" || pod.Containers[1].Image != in.OperatorImage {
-		t.Fatalf("containers: %+v", pod.Containers)
+	if len(pod.InitContainers) != 1 || pod.InitContainers[0].Name != ReloaderContainer || pod.InitContainers[0].Image != in.OperatorImage {
+		t.Fatalf("init containers: %+v", pod.InitContainers)
+	}
+	rl, fb := pod.InitContainers[0], pod.Containers[0]
+	// A native sidecar whose startup probe holds Fluent Bit back until the copy is
+	// staged.
+	if rl.RestartPolicy == nil || *rl.RestartPolicy != corev1.ContainerRestartPolicyAlways || rl.StartupProbe == nil || rl.ReadinessProbe == nil {
+		t.Errorf("reloader is not a probed native sidecar: %+v", rl)
 	}
 	if pod.ShareProcessNamespace == nil || !*pod.ShareProcessNamespace {
-		t.Error("the reloader must see Fluent Bit's process to restart it")
+		t.Error("the reloader must see Fluent Bit's process")
 	}
-	if len(Build(sampleInput(t)).DaemonSet.Spec.Template.Spec.Containers) != 1 {
-		t.Error("Restart mode must not run a reloader")
+	mounts := func(c corev1.Container) map[string]corev1.VolumeMount {
+		m := map[string]corev1.VolumeMount{}
+		for _, vm := range c.VolumeMounts {
+			m[vm.Name] = vm
+		}
+		return m
+	}
+	// Fluent Bit reads the reloader's copy, which only the reloader may write, and
+	// no longer the Secret.
+	if fb.Args[1] != "/fluent-bit/run/etc/fluent-bit.yaml" || !mounts(fb)["run"].ReadOnly || mounts(rl)["run"].ReadOnly {
+		t.Errorf("fluent-bit args %v, mounts %v; reloader mounts %v", fb.Args, mounts(fb), mounts(rl))
+	}
+	if _, ok := mounts(fb)["config"]; ok {
+		t.Error("Fluent Bit still mounts the Secret: a restart would read refused files")
+	}
+	if rl.Ports[0].Name != ReloaderPortName || rl.Ports[0].ContainerPort == fb.Ports[0].ContainerPort {
+		t.Errorf("reloader ports %v beside Fluent Bit's %v", rl.Ports, fb.Ports)
+	}
+	if fb.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+		t.Error("Fluent Bit's error must reach its termination message")
+	}
+	restart := Build(sampleInput(t)).DaemonSet.Spec.Template.Spec
+	if len(restart.Containers) != 1 || len(restart.InitContainers) != 0 || restart.Containers[0].Args[1] != "/fluent-bit/etc/fluent-bit.yaml" {
+		t.Error("Restart mode must not run a reloader, and reads the Secret")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/reloader"
 	"github.com/logplane/logplane/internal/render"
 )
 
@@ -171,26 +172,73 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 	}
 }
 
-// addReloader runs `logplane reloader` beside Fluent Bit. It shares the pod's process
-// namespace so that, when a reload fails or hangs, it can end Fluent Bit's process and
-// let the kubelet start it with the new configuration.
+// Names the operator reads agent pods by in HotReload mode.
+const (
+	// ReloaderContainer is the reloader's container.
+	ReloaderContainer = "reloader"
+	// ReloaderPortName is the port of the reloader's status endpoint.
+	ReloaderPortName = "reloader"
+	// runDir is the reloader's emptyDir; Fluent Bit reads the copy in its etc/.
+	runDir = "/fluent-bit/run"
+)
+
+// addReloader runs `logplane reloader` beside Fluent Bit. Fluent Bit reads its
+// configuration from a copy the reloader owns, not from the Secret: when Fluent Bit
+// refuses a new configuration, the reloader puts the previous files back and Fluent
+// Bit runs them again, where a restart would read the same refused files from the
+// Secret. The reloader is a native sidecar (Kubernetes 1.29+; the operator needs
+// 1.32): the kubelet starts Fluent Bit only once the reloader's startup probe says
+// the copy is staged, and the one process that stages it keeps the refused version
+// across Fluent Bit's restarts, which an init container plus a sidecar would have to
+// hand over. It shares the pod's process namespace to see Fluent Bit's process, and
+// its readiness fails while it holds a refused version back, so the operator reads
+// its status (ReloaderPortName) and reports it.
 func addReloader(pod *corev1.PodSpec, image string, port int32) {
 	pod.ShareProcessNamespace = ptr(true)
-	fb := pod.Containers[0]
-	pod.Containers = append(pod.Containers, corev1.Container{
-		Name:  "reloader",
-		Image: image,
-		Args: []string{"reloader", "--config-dir=" + configDir,
-			fmt.Sprintf("--reload-url=http://127.0.0.1:%d/api/v2/reload", port), "--process=fluent-bit"},
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	fb := &pod.Containers[0]
+	main := path.Join(reloader.ConfigDir(runDir), render.MainFile)
+	fb.Args = []string{"-c", main}
+	for i, m := range fb.VolumeMounts {
+		if m.Name == "config" {
+			fb.VolumeMounts[i] = corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true}
+		}
+	}
+	statusPort := reloaderPort(port)
+	get := func(p string) corev1.ProbeHandler {
+		return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString(ReloaderPortName)}}
+	}
+	sc := fb.SecurityContext.DeepCopy()
+	// Same user as Fluent Bit, which is what signalling it takes; nothing more.
+	sc.Capabilities.Add = nil
+	pod.InitContainers = append(pod.InitContainers, corev1.Container{
+		Name:          ReloaderContainer,
+		Image:         image,
+		RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
+		Args: []string{"reloader", "--config-dir=" + configDir, "--run-dir=" + runDir,
+			fmt.Sprintf("--fluent-bit-url=http://127.0.0.1:%d", port), "--main-file=" + render.MainFile,
+			fmt.Sprintf("--status-address=:%d", statusPort), "--process=fluent-bit"},
+		Ports: []corev1.ContainerPort{{Name: ReloaderPortName, ContainerPort: statusPort, Protocol: corev1.ProtocolTCP}},
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
 		},
-		VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}},
-		// Same user as Fluent Bit, which is what signalling it takes; nothing more.
-		SecurityContext: fb.SecurityContext.DeepCopy(),
+		StartupProbe:   &corev1.Probe{ProbeHandler: get(reloader.StatusPath), PeriodSeconds: 1, FailureThreshold: 120},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: get(reloader.ReadyPath), PeriodSeconds: 5, FailureThreshold: 1},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: "config", MountPath: configDir, ReadOnly: true},
+			{Name: "run", MountPath: runDir},
+		},
+		SecurityContext: sc,
 	})
-	pod.Containers[1].SecurityContext.Capabilities.Add = nil
+}
+
+// reloaderPort is beside Fluent Bit's port, and never the same.
+func reloaderPort(metrics int32) int32 {
+	if metrics == 2021 {
+		return 2022
+	}
+	return 2021
 }
 
 func hostPath(spec v1.LogAgentSpec) string {

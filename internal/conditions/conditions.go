@@ -91,6 +91,9 @@ const (
 	// configuration that ran healthy on it and does not retry the failed one until
 	// something it renders changes.
 	ReasonRolledBack = "RolledBack"
+	// ReasonReloadRefused: in HotReload mode, Fluent Bit on some nodes refused the new
+	// configuration; their reloaders restored the previous one, which keeps running.
+	ReasonReloadRefused = "ReloadRefused"
 
 	// ReasonFlowHealthy: records are delivered and none are dropped.
 	ReasonFlowHealthy = "FlowHealthy"
@@ -178,6 +181,7 @@ var messages = map[string]string{
 	ReasonCanaryPending:             "Agent %s is proving a configuration with this version of the resource by starting Fluent Bit in a canary pod; the nodes keep the last proven configuration meanwhile.",
 	ReasonAgentReady:                "%d of %d agent pods are ready with the current configuration.",
 	ReasonAgentNotReady:             "%d of %d agent pods are ready: %s",
+	ReasonReloadRefused:             "%d of %d agent pods are ready. %s. The nodes named keep running the previous configuration; the refused one is not tried again until it changes.",
 	ReasonRolledBack:                "Agent pods failed on node %s with configuration %s: %s. The agent was rolled back to the last configuration that ran healthy on it (%s) and does not retry the failed one until a resource it renders changes.%s",
 	ReasonFlowHealthy:               "Records are delivered and none were dropped in the last measurement window (status.throughput).",
 	ReasonAllDataDropped:            "Every record in the last measurement window was dropped; status.throughput.outputs shows where.",

@@ -2,13 +2,15 @@ package reloader
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,13 +20,16 @@ import (
 
 // swap updates dir the way the kubelet updates a Secret volume: write a new
 // timestamped directory, point a temporary symlink at it, rename it over ..data.
-func swap(t *testing.T, dir string, n int) {
+func swap(t *testing.T, dir, content string) {
 	t.Helper()
-	ts := filepath.Join(dir, "..2026_11_23_"+strconv.Itoa(n))
-	if err := os.Mkdir(ts, 0o755); err != nil {
+	ts, err := os.MkdirTemp(dir, "..2026_12_05_")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(ts, "fluent-bit.yaml"), []byte("# version "+strconv.Itoa(n)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(ts, "fluent-bit.yaml"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ts, "outputs-000.yaml"), []byte("# outputs of "+content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(dir, "..data_tmp")
@@ -34,33 +39,144 @@ func swap(t *testing.T, dir string, n int) {
 	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
 		t.Fatal(err)
 	}
-}
-
-type fakeRestarter struct{ calls atomic.Int32 }
-
-func (f *fakeRestarter) Restart(context.Context) error { f.calls.Add(1); return nil }
-
-// fakeFluentBit answers reloads with status, after delay, and counts the requests
-// that carried a body (Fluent Bit ignores bodiless ones).
-func fakeFluentBit(status int, delay time.Duration) (*httptest.Server, *atomic.Int32) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/api/v2/reload" && r.ContentLength == 0 && r.Header.Get("Content-Length") == "0" {
-			n.Add(1)
+	for _, name := range []string{"fluent-bit.yaml", "outputs-000.yaml"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			if err := os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		time.Sleep(delay)
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(`{"reload":"done","status":0}`))
-	}))
-	return srv, &n
+	}
 }
 
-func start(t *testing.T, url string, timeout time.Duration, restart Restarter) (*Reloader, string) {
+// fakeFluentBit behaves as Fluent Bit 5.1.1 does (measured; see the test against the
+// real one), deciding by the content of the main file it reads from the run
+// directory: "bad-exit" fails plugin initialisation (a reload exits the process, a
+// start crashes), "bad-halt" fails to parse (a reload is halted, a start crashes),
+// "hang" makes a reload hang, "hang-bad" hangs a reload and crashes a start. A
+// stand-in kubelet starts it again 20 ms after it ends.
+type fakeFluentBit struct {
+	etc string
+
+	mu      sync.Mutex
+	pid     int
+	nextPID int
+	up      bool
+	count   int64
+	since   time.Time
+	reloads int
+	starts  int
+	closed  bool
+	// ran is every configuration a started process came up on.
+	ran []string
+}
+
+func newFake(t *testing.T, etc string) *fakeFluentBit {
+	f := &fakeFluentBit{etc: etc, nextPID: 100}
+	t.Cleanup(func() { f.mu.Lock(); f.closed = true; f.mu.Unlock() })
+	return f
+}
+
+func (f *fakeFluentBit) config() string {
+	b, _ := os.ReadFile(filepath.Join(f.etc, "fluent-bit.yaml"))
+	return string(b)
+}
+
+// start is the kubelet starting the container.
+func (f *fakeFluentBit) start() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.starts++
+	f.nextPID++
+	cfg := f.config()
+	if strings.HasPrefix(cfg, "bad") || strings.HasSuffix(cfg, "-bad") {
+		f.pid, f.up = 0, false
+		time.AfterFunc(20*time.Millisecond, f.start)
+		return
+	}
+	f.pid, f.up, f.count, f.since = f.nextPID, true, 0, time.Now()
+	f.ran = append(f.ran, cfg)
+}
+
+func (f *fakeFluentBit) end() {
+	f.pid, f.up = 0, false
+	time.AfterFunc(20*time.Millisecond, f.start)
+}
+
+func (f *fakeFluentBit) Probe(context.Context) Probe {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pid == 0 || !f.up {
+		return Probe{}
+	}
+	return Probe{Up: true, Count: f.count, Uptime: int64(time.Since(f.since).Seconds())}
+}
+
+func (f *fakeFluentBit) Reload(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reloads++
+	switch cfg := f.config(); {
+	case cfg == "bad-exit":
+		f.end()
+	case cfg == "bad-halt":
+	case strings.HasPrefix(cfg, "hang"):
+		f.up = false
+	default:
+		f.count++
+		f.since = time.Now()
+		f.ran = append(f.ran, cfg)
+	}
+	return nil
+}
+
+func (f *fakeFluentBit) PID() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pid
+}
+
+func (f *fakeFluentBit) Terminate(pid int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if pid == f.pid {
+		f.end()
+	}
+	return nil
+}
+
+func (f *fakeFluentBit) last() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.ran) == 0 {
+		return ""
+	}
+	return f.ran[len(f.ran)-1]
+}
+
+func testOptions(src, run string) Options {
+	return Options{SourceDir: src, RunDir: run, Debounce: 50 * time.Millisecond, Timeout: time.Second,
+		Settle: 100 * time.Millisecond, Poll: 10 * time.Millisecond}
+}
+
+// harness starts a reloader over a Secret directory holding initial and a fake
+// Fluent Bit started on what the reloader staged.
+func harness(t *testing.T, initial string) (*Reloader, *fakeFluentBit, string) {
 	t.Helper()
-	dir := t.TempDir()
-	swap(t, dir, 0)
-	r := New(Options{ConfigDir: dir, ReloadURL: url + "/api/v2/reload", Debounce: 200 * time.Millisecond, Timeout: timeout}, restart, logr.Discard())
-	r.reloaded = make(chan error, 10)
+	src, run := t.TempDir(), t.TempDir()
+	swap(t, src, initial)
+	fb := newFake(t, ConfigDir(run))
+	r := New(testOptions(src, run), fb, logr.Discard())
+	r.attempts = make(chan Attempt, 10)
+	runReloader(t, r)
+	waitFor(t, "staged", func() bool { _, staged := r.Status(); return staged })
+	fb.start()
+	return r, fb, src
+}
+
+func runReloader(t *testing.T, r *Reloader) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -70,108 +186,270 @@ func start(t *testing.T, url string, timeout time.Duration, restart Restarter) (
 			t.Error(err)
 		}
 	})
-	time.Sleep(50 * time.Millisecond) // let the watch start
-	return r, dir
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func nextAttempt(t *testing.T, r *Reloader) Attempt {
+	t.Helper()
+	select {
+	case a := <-r.attempts:
+		return a
+	case <-time.After(10 * time.Second):
+		t.Fatal("no attempt")
+		return Attempt{}
+	}
+}
+
+func noAttempt(t *testing.T, r *Reloader, why string) {
+	t.Helper()
+	select {
+	case a := <-r.attempts:
+		t.Fatalf("%s: unexpected attempt %+v", why, a)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func ready(t *testing.T, r *Reloader) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ReadyPath, nil))
+	return rec.Code
 }
 
 func TestBurstOfSwapsIsOneReload(t *testing.T) {
-	srv, reloads := fakeFluentBit(http.StatusOK, 0)
-	defer srv.Close()
-	restarts := &fakeRestarter{}
-	r, dir := start(t, srv.URL, time.Second, restarts)
+	r, fb, src := harness(t, "good 0")
 	for i := 1; i <= 5; i++ {
-		swap(t, dir, i)
-		time.Sleep(20 * time.Millisecond)
+		swap(t, src, "good "+strconv.Itoa(i))
+		time.Sleep(10 * time.Millisecond)
 	}
-	select {
-	case err := <-r.reloaded:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reload")
+	if a := nextAttempt(t, r); a.Outcome != Applied {
+		t.Fatalf("attempt %+v", a)
 	}
-	select {
-	case <-r.reloaded:
-		t.Fatal("a burst of swaps caused a second reload")
-	case <-time.After(500 * time.Millisecond):
-	}
-	if reloads.Load() != 1 || restarts.calls.Load() != 0 {
-		t.Fatalf("reloads %d, restarts %d; want 1, 0", reloads.Load(), restarts.calls.Load())
+	noAttempt(t, r, "a burst of swaps")
+	if fb.reloads != 1 || fb.last() != "good 5" {
+		t.Fatalf("reloads %d, running %q; want 1, the last swap", fb.reloads, fb.last())
 	}
 }
 
-func TestFailedOrHungReloadRestartsFluentBit(t *testing.T) {
+// The chain of verdicts, each with what Fluent Bit runs afterwards and whether the
+// version is held back.
+func TestRefusedConfigurationIsRestoredAndHeldBack(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		status int
-		delay  time.Duration
+		content, reason string
+		// restarts: starts of Fluent Bit the attempt causes.
+		minStarts int
 	}{
-		{"reload refused", http.StatusInternalServerError, 0},
-		{"reload hangs", http.StatusOK, 2 * time.Second},
+		{"bad-exit", ReasonExited, 1},
+		{"bad-halt", ReasonHalted, 0},
+		{"hang-bad", ReasonNotStarted, 1},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv, _ := fakeFluentBit(tc.status, tc.delay)
-			defer srv.Close()
-			restarts := &fakeRestarter{}
-			r, dir := start(t, srv.URL, 300*time.Millisecond, restarts)
-			swap(t, dir, 1)
-			select {
-			case err := <-r.reloaded:
-				if err == nil {
-					t.Fatal("reload reported success")
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("no attempt")
+		t.Run(tc.content, func(t *testing.T) {
+			r, fb, src := harness(t, "good 0")
+			swap(t, src, tc.content)
+			a := nextAttempt(t, r)
+			if a.Outcome != Refused {
+				t.Fatalf("attempt %+v, want refused", a)
 			}
-			if restarts.calls.Load() != 1 {
-				t.Fatalf("restarts %d, want 1", restarts.calls.Load())
+			st, _ := r.Status()
+			if st.Refused != Files(map[string][]byte{"fluent-bit.yaml": []byte(tc.content), "outputs-000.yaml": []byte("# outputs of " + tc.content)}).Version() ||
+				st.Reason != tc.reason || st.Message == "" || st.AttemptedAt == nil {
+				t.Fatalf("status %+v", st)
+			}
+			if fb.PID() == 0 || fb.last() != "good 0" || fb.config() != "good 0" {
+				t.Fatalf("Fluent Bit runs %q (pid %d), reads %q; want the previous configuration", fb.last(), fb.PID(), fb.config())
+			}
+			if got, _ := os.ReadFile(filepath.Join(ConfigDir(r.opts.RunDir), "outputs-000.yaml")); string(got) != "# outputs of good 0" {
+				t.Fatalf("included file %q not restored", got)
+			}
+			if _, err := os.Stat(r.stage.prev()); !os.IsNotExist(err) {
+				t.Error("the refused files are kept")
+			}
+			if code := ready(t, r); code != http.StatusServiceUnavailable {
+				t.Errorf("readiness %d while a version is held back", code)
+			}
+
+			// The same files again (a resync, an unrelated swap) are not tried again.
+			swap(t, src, tc.content)
+			noAttempt(t, r, "the refused version again")
+
+			// The next change goes through and clears the refusal.
+			swap(t, src, "good 1")
+			if a := nextAttempt(t, r); a.Outcome != Applied {
+				t.Fatalf("attempt %+v", a)
+			}
+			if st, _ := r.Status(); st.Refused != "" || st.Running == "" || fb.last() != "good 1" {
+				t.Fatalf("status %+v, running %q", st, fb.last())
+			}
+			if code := ready(t, r); code != http.StatusOK {
+				t.Errorf("readiness %d after a good change", code)
 			}
 		})
 	}
 }
 
-func TestFilesOtherThanTheSwapAreIgnored(t *testing.T) {
-	srv, reloads := fakeFluentBit(http.StatusOK, 0)
-	defer srv.Close()
-	r, dir := start(t, srv.URL, time.Second, &fakeRestarter{})
-	if err := os.WriteFile(filepath.Join(dir, "unrelated"), []byte("x"), 0o644); err != nil {
+func TestHungReloadRestartsOnTheNewFiles(t *testing.T) {
+	r, fb, src := harness(t, "good 0")
+	swap(t, src, "hang then good")
+	if a := nextAttempt(t, r); a.Outcome != Applied {
+		t.Fatalf("attempt %+v", a)
+	}
+	if fb.last() != "hang then good" {
+		t.Fatalf("runs %q", fb.last())
+	}
+}
+
+func TestSecretBackAtTheRunningVersionClearsTheRefusal(t *testing.T) {
+	r, _, src := harness(t, "good 0")
+	swap(t, src, "bad-exit")
+	if a := nextAttempt(t, r); a.Outcome != Refused {
+		t.Fatalf("attempt %+v", a)
+	}
+	swap(t, src, "good 0")
+	waitFor(t, "refusal cleared", func() bool { st, _ := r.Status(); return st.Refused == "" })
+	noAttempt(t, r, "the running version")
+}
+
+// A reloader that restarts keeps what Fluent Bit runs, remembers what it refused, and
+// goes back to the previous files when it ended before a verdict.
+func TestRestartedReloaderResumes(t *testing.T) {
+	src, run := t.TempDir(), t.TempDir()
+	swap(t, src, "good 0")
+	st := stage{dir: run}
+	if err := st.install(Files{"fluent-bit.yaml": []byte("good 0")}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-r.reloaded:
-		t.Fatal("reloaded for an unrelated file")
-	case <-time.After(600 * time.Millisecond):
+	// Ended between install and verdict: etc/ holds unverified files.
+	if err := st.install(Files{"fluent-bit.yaml": []byte("unverified")}); err != nil {
+		t.Fatal(err)
 	}
-	if reloads.Load() != 0 {
+	refused := Files{"fluent-bit.yaml": []byte("bad-exit")}.Version()
+	b, _ := json.Marshal(Status{Refused: refused, Reason: ReasonExited, Message: "m"})
+	if err := os.WriteFile(filepath.Join(run, "state.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := New(testOptions(src, run), newFake(t, ConfigDir(run)), logr.Discard())
+	if err := r.init(); err != nil {
+		t.Fatal(err)
+	}
+	s, staged := r.Status()
+	if !staged || s.Running != (Files{"fluent-bit.yaml": []byte("good 0")}).Version() || s.Refused != refused {
+		t.Fatalf("status %+v", s)
+	}
+}
+
+func TestFilesOtherThanTheSwapAreIgnored(t *testing.T) {
+	r, fb, src := harness(t, "good 0")
+	if err := os.WriteFile(filepath.Join(src, "unrelated"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noAttempt(t, r, "an unrelated file")
+	if fb.reloads != 0 {
 		t.Fatal("unexpected reload")
 	}
 }
 
-func TestProcessRestarterSignalsByName(t *testing.T) {
+func TestStatusWaitsForTheStagedConfiguration(t *testing.T) {
+	r := New(testOptions(t.TempDir(), t.TempDir()), nil, logr.Discard())
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, StatusPath, nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d before staging", rec.Code)
+	}
+}
+
+func TestProcessFindsItsFluentBitByNameAndConfig(t *testing.T) {
 	child := exec.Command("sleep", "30")
 	if err := child.Start(); err != nil {
-		t.Skip("no sleep binary:", err)
+		t.Fatal("no sleep binary:", err)
 	}
-	// A fake /proc listing the child as "fluent-bit" and an unrelated process.
+	// A fake /proc: the child as Fluent Bit on our configuration, another Fluent Bit
+	// on another, and an unrelated process.
 	proc := t.TempDir()
-	for pid, comm := range map[int]string{child.Process.Pid: "fluent-bit", 1: "init"} {
+	for pid, p := range map[int][2]string{
+		child.Process.Pid: {"fluent-bit", "/fluent-bit/bin/fluent-bit\x00-c\x00/run/etc/fluent-bit.yaml\x00"},
+		7:                 {"fluent-bit", "fluent-bit\x00-c\x00/elsewhere.yaml\x00"},
+		1:                 {"pause", "/pause\x00"},
+	} {
 		dir := filepath.Join(proc, strconv.Itoa(pid))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644); err != nil {
-			t.Fatal(err)
+		for name, content := range map[string]string{"comm": p[0] + "\n", "cmdline": p[1], "stat": strconv.Itoa(pid) + " (" + p[0] + ") S 1"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	if err := (ProcessRestarter{Name: "fluent-bit", Proc: proc}).Restart(context.Background()); err != nil {
+	p := Process{Name: "fluent-bit", Config: "/run/etc/fluent-bit.yaml", Proc: proc}
+	pid := p.PID()
+	if pid != child.Process.Pid {
+		t.Fatalf("pid %d, want %d", pid, child.Process.Pid)
+	}
+	if err := p.Terminate(pid); err != nil {
 		t.Fatal(err)
 	}
 	err := child.Wait()
 	if status, ok := err.(*exec.ExitError); !ok || status.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
 		t.Fatalf("child ended with %v, want SIGTERM", err)
 	}
-	if err := (ProcessRestarter{Name: "fluent-bit", Proc: t.TempDir()}).Restart(context.Background()); err == nil {
-		t.Fatal("want an error when no fluent-bit process exists")
+	if (Process{Name: "fluent-bit", Config: "/run/etc/fluent-bit.yaml", Proc: t.TempDir()}).PID() != 0 {
+		t.Fatal("found a Fluent Bit in an empty /proc")
+	}
+}
+
+func TestVersionChangesWithAnyByte(t *testing.T) {
+	a := Files{"a": []byte("xy"), "b": []byte("z")}
+	for _, other := range []Files{
+		{"a": []byte("x"), "b": []byte("yz")},
+		{"a": []byte("xy"), "c": []byte("z")},
+		{"a": []byte("xy")},
+	} {
+		if a.Version() == other.Version() {
+			t.Errorf("%v and %v share a version", a, other)
+		}
+	}
+	if a.Version() != (Files{"b": []byte("z"), "a": []byte("xy")}).Version() {
+		t.Error("version depends on order")
+	}
+}
+
+// A reloader stopped before its verdict refuses nothing and keeps the previous files,
+// which its next start goes back to.
+func TestStoppingBeforeAVerdictRefusesNothing(t *testing.T) {
+	src, run := t.TempDir(), t.TempDir()
+	swap(t, src, "good 0")
+	fb := newFake(t, ConfigDir(run))
+	opts := testOptions(src, run)
+	opts.Timeout = time.Minute
+	r := New(opts, fb, logr.Discard())
+	r.attempts = make(chan Attempt, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	waitFor(t, "staged", func() bool { _, staged := r.Status(); return staged })
+	fb.start()
+	swap(t, src, "hang")
+	waitFor(t, "the reload", func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return fb.reloads == 1 })
+	cancel()
+	if a := nextAttempt(t, r); a.Outcome != Interrupted {
+		t.Fatalf("attempt %+v", a)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.Status(); st.Refused != "" {
+		t.Fatalf("status %+v", st)
+	}
+	if _, err := os.Stat(r.stage.prev()); err != nil {
+		t.Fatal("the previous files are not kept for the next start")
 	}
 }

@@ -46,6 +46,11 @@ func podTrouble(p corev1.Pod) string {
 type agentState struct {
 	ready, desired int32
 	why, cause     string
+	// reason is the condition reason when not healthy; "" is AgentNotReady.
+	reason string
+	// settling: the only fault found is pods starting or updating, which a refused
+	// hot reload explains better (see withReloadRefusals).
+	settling bool
 }
 
 func (s agentState) healthy() bool { return s.why == "" }
@@ -91,10 +96,13 @@ func judgeAgent(ds *appsv1.DaemonSet, pods []corev1.Pod) agentState {
 		s := notReady(st.NumberReady, st.DesiredNumberScheduled,
 			fmt.Sprintf("rolling out the new configuration: %d of %d pods updated", st.UpdatedNumberScheduled, st.DesiredNumberScheduled))
 		s.cause = "rolling out the new configuration"
+		s.settling = true
 		return s
 	}
 	if st.NumberReady < st.DesiredNumberScheduled {
-		return notReady(st.NumberReady, st.DesiredNumberScheduled, "pods are starting")
+		s := notReady(st.NumberReady, st.DesiredNumberScheduled, "pods are starting")
+		s.settling = true
+		return s
 	}
 	return agentState{ready: st.NumberReady, desired: st.DesiredNumberScheduled}
 }
@@ -123,7 +131,7 @@ func (r *Reconciler) pipelineHealth(agent string, s agentState) metav1.Condition
 // agentHealth is the LogAgent's own AgentHealthy condition, with its pod figures.
 func agentHealth(s agentState, generation int64) metav1.Condition {
 	if !s.healthy() {
-		return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionFalse, conditions.ReasonAgentNotReady, generation, s.ready, s.desired, s.why)
+		return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionFalse, cmpOr(s.reason, conditions.ReasonAgentNotReady), generation, s.ready, s.desired, s.why)
 	}
 	return conditions.New(conditions.TypeAgentHealthy, metav1.ConditionTrue, conditions.ReasonAgentReady, generation, s.ready, s.desired)
 }
@@ -132,6 +140,9 @@ func agentHealth(s agentState, generation int64) metav1.Condition {
 // same verdict without pod figures. Those change with every pod that starts, stops or
 // updates, and each change would rewrite the status of every pipeline on the agent.
 func pipelineHealth(s agentState) metav1.Condition {
+	if s.reason == conditions.ReasonReloadRefused {
+		return metav1.Condition{Type: conditions.TypeAgentHealthy, Status: metav1.ConditionFalse, Reason: s.reason, Message: s.cause + "."}
+	}
 	if !s.healthy() {
 		return metav1.Condition{Type: conditions.TypeAgentHealthy, Status: metav1.ConditionFalse, Reason: conditions.ReasonAgentNotReady,
 			Message: "The agent's pods are not all ready: " + s.cause + "."}

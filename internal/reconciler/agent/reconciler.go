@@ -69,6 +69,9 @@ type Reconciler struct {
 	RolloutDeadline time.Duration
 	// Clock tells the time for rollout deadlines; nil is the system clock.
 	Clock clock.PassiveClock
+	// ReloadStatus asks a HotReload agent pod's reloader for its status (reload.go);
+	// nil asks it over HTTP.
+	ReloadStatus ReloadStatusFunc
 
 	canaryFields
 	rollbackFields
@@ -287,7 +290,7 @@ func (r *Reconciler) agentState(ctx context.Context, agent string) (agentState, 
 	if err := r.Client.List(ctx, &pods, client.InNamespace(r.Namespace), client.MatchingLabels{agentobjects.LabelAgent: agent, agentobjects.LabelComponent: agentobjects.ComponentAgent}); err != nil {
 		return agentState{}, fmt.Errorf("failed to list agent pods: %w", err)
 	}
-	return judgeAgent(&ds, pods.Items), nil
+	return withReloadRefusals(judgeAgent(&ds, pods.Items), r.reloadRefusals(ctx, pods.Items)), nil
 }
 
 // writeAgentStatus reports a LogAgent's own state: its configuration, its pods, and
