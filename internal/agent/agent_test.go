@@ -71,7 +71,8 @@ func sampleInputWith(t *testing.T, edit func(*snapshot.Snapshot)) Input {
 		values[p.AccessKeyID] = []byte(exampleKeyID)
 		values[p.SecretAccessKey] = []byte(exampleSecretKey)
 	}
-	return Input{Name: "default", Namespace: "logplane-system", Spec: s.Agents[0].Spec, Config: agentCfg, SecretValues: values}
+	return Input{Name: "default", Namespace: "logplane-system", Spec: s.Agents[0].Spec, Config: agentCfg, SecretValues: values,
+		OperatorImage: "ghcr.io/logplane/logplane:v0.1.0"}
 }
 
 // The objects of the sample agent, as applied, are reviewed in a golden file.

@@ -141,6 +141,11 @@ func BuildFBExec() (string, error) {
 			fbexecBuild.err = fmt.Errorf("failed to build cmd/fbexec: %v: %s", err, strings.TrimSpace(string(out)))
 			return
 		}
+		// Any user of a pod runs it (the init container is not root).
+		if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+			fbexecBuild.err = err
+			return
+		}
 		fbexecBuild.bin = filepath.Join(dir, "fbexec")
 		fbexecBuild.err = os.Rename(tmp.Name(), fbexecBuild.bin)
 	})

@@ -98,8 +98,12 @@ func (p Pod) Start() (*Process, error) {
 	}
 	files := filepath.Join(stage, "files")
 	root := filepath.Join(stage, "root")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
+	// files too: the script reaches the staged hosts and resolv.conf through it, also
+	// for a pod given no files.
+	for _, d := range []string{root, files} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	for name, data := range p.Files {
 		if !path.IsAbs(name) {
@@ -330,6 +334,12 @@ func (p *Process) Exited() (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// Wait waits for the process to end and returns how it ended.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
 }
 
 // Pid is Fluent Bit's process id.
