@@ -154,14 +154,14 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 				ImagePullPolicy: pullPolicy,
 				// Through fbexec, which raises the soft open-files limit to the hard
 				// one and becomes Fluent Bit (see FBExecDir).
-				Command: []string{FBExecBinary, "--", FluentBitBinary},
-				Args:    []string{"-c", path.Join(configDir, render.MainFile)},
-				Env:             env,
-				Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
-				Resources:       resources,
-				LivenessProbe:   probe(6),
-				ReadinessProbe:  probe(3),
-				VolumeMounts:    mounts,
+				Command:        []string{FBExecBinary, "--", FluentBitBinary},
+				Args:           []string{"-c", path.Join(configDir, render.MainFile)},
+				Env:            env,
+				Ports:          []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+				Resources:      resources,
+				LivenessProbe:  probe(6),
+				ReadinessProbe: probe(3),
+				VolumeMounts:   mounts,
 				// Root, because container logs and the node's positions directory
 				// belong to root; nothing else: no capabilities, no escalation,
 				// nothing writable outside the mounted directories.
