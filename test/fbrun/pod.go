@@ -246,7 +246,9 @@ if [ -n "$podpath" ]; then PATH=$podpath; else unset PATH; fi
 `)
 	switch {
 	case p.OpenFilesHard != 0:
-		fmt.Fprintf(&b, "ulimit -Hn %d\nulimit -Sn %d\n", p.OpenFilesHard, p.OpenFiles)
+		// The soft limit may not exceed the hard one at any step: soft first (which
+		// fails only when the hard limit is to rise above it), hard, soft.
+		fmt.Fprintf(&b, "ulimit -Sn %d 2>/dev/null || :\nulimit -Hn %d\nulimit -Sn %d\n", p.OpenFiles, p.OpenFilesHard, p.OpenFiles)
 	case p.OpenFiles != 0:
 		fmt.Fprintf(&b, "ulimit -n %d\n", p.OpenFiles)
 	}
