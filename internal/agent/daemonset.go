@@ -35,7 +35,7 @@ func daemonSet(in Input, name string, labels map[string]string, o *Objects) *app
 		},
 	}
 	if in.Spec.ConfigReload == v1.ConfigReloadHotReload {
-		addReloader(&ds.Spec.Template.Spec, in.OperatorImage, metricsPort(in.Spec))
+		addReloader(&ds.Spec.Template.Spec, operatorImage(in), metricsPort(in.Spec))
 	}
 	return ds
 }
@@ -147,7 +147,7 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 			ImagePullSecrets:              spec.ImagePullSecrets,
 			TerminationGracePeriodSeconds: ptr(int64(30)),
 			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			InitContainers:                []corev1.Container{fbexecInstaller(in.OperatorImage, securityContext)},
+			InitContainers:                []corev1.Container{fbexecInstaller(operatorImage(in), securityContext)},
 			Containers: []corev1.Container{{
 				Name:            render.AgentContainerName,
 				Image:           image(spec),

@@ -114,7 +114,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Prometheus HTTP API that scrapes the agents, for --flow-source=prometheus.")
 	fs.DurationVar(&o.PrometheusWindow, "prometheus-window", 2*time.Minute,
 		"Range of rate() with --flow-source=prometheus; at least four of Prometheus's scrape intervals.")
-	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", DefaultOperatorImage),
+	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", agent.DefaultOperatorImage),
 		"This operator's image; agent pods copy its fbexec to start Fluent Bit, and in HotReload mode run its reloader.")
 	fs.DurationVar(&o.RetentionInterval, "retention-interval", retentionreconciler.DefaultInterval,
 		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
@@ -135,14 +135,8 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// DefaultOperatorImage is the operator image agent pods use when none is configured.
-const DefaultOperatorImage = "ghcr.io/logplane/logplane:latest"
-
 // Run starts the manager and blocks until ctx ends or the manager fails.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) error {
-	if opts.OperatorImage == "" {
-		opts.OperatorImage = DefaultOperatorImage
-	}
 	metrics := metricsserver.Options{BindAddress: opts.MetricsAddr, SecureServing: opts.MetricsSecure}
 	if opts.MetricsSecure {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
