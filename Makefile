@@ -91,8 +91,9 @@ e2e: envtest ## The data-plane suite alone: the operator's configuration run by 
 ##@ Run
 
 .PHONY: build
-build: ## Build bin/logplane.
+build: ## Build bin/logplane and bin/fbexec.
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/logplane ./cmd/logplane
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fbexec ./cmd/fbexec
 
 .PHONY: run
 run: build envtest ## Start a local control plane, install the CRDs, run the operator against it and apply the samples.

@@ -3,8 +3,9 @@ package v1alpha1
 import "k8s.io/apimachinery/pkg/api/resource"
 
 // AgentBudgets bound what the pipelines of one LogAgent may claim of each agent pod.
-// The defaults let the agent start where a container gets a soft limit of 1024 open
-// files (containerd 2.x; Fluent Bit never raises its own limit): see docs/limits.md.
+// The defaults let the agent start where a container gets 1024 open files, soft and
+// hard (the agent raises its soft limit to the hard one, 524288 under containerd 2.x):
+// see docs/limits.md.
 type AgentBudgets struct {
 	// perNamespace bounds what the LogPipelines of one namespace may claim together.
 	// ClusterLogPipelines count only against perAgent.
@@ -75,7 +76,8 @@ type AgentBudget struct {
 
 	// workers is how many output worker threads the agent may run: each costs about 10
 	// open files, so this is the agent's open-file budget. Raise it only where the
-	// agent container's soft RLIMIT_NOFILE is higher than 1024.
+	// agent container's hard RLIMIT_NOFILE is higher than 1024 (the agent raises its
+	// soft limit to the hard one; containerd 2.x gives 524288).
 	// +optional
 	// +kubebuilder:default=32
 	// +kubebuilder:validation:Minimum=1

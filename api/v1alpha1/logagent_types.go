@@ -26,6 +26,9 @@ type AgentLogLevel string
 // LogAgentSpec describes one Fluent Bit DaemonSet.
 type LogAgentSpec struct {
 	// image of Fluent Bit; empty means the release this operator was built and tested with.
+	// The image must hold Fluent Bit at /fluent-bit/bin/fluent-bit, as the upstream image
+	// does: the agent starts it from there through fbexec, which the pod's init container
+	// copies from the operator image.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]+([._/:@-][a-zA-Z0-9_.-]+)*$')",message="must be an image reference such as cr.fluentbit.io/fluent/fluent-bit:5.1.1"

@@ -72,7 +72,8 @@ func sampleInputWith(t *testing.T, edit func(*snapshot.Snapshot)) Input {
 		values[p.AccessKeyID] = []byte(exampleKeyID)
 		values[p.SecretAccessKey] = []byte(exampleSecretKey)
 	}
-	return Input{Name: "default", Namespace: "logplane-system", Spec: s.Agents[0].Spec, Config: agentCfg, SecretValues: values}
+	return Input{Name: "default", Namespace: "logplane-system", Spec: s.Agents[0].Spec, Config: agentCfg, SecretValues: values,
+		OperatorImage: "ghcr.io/logplane/logplane:v0.1.0"}
 }
 
 // The objects of the sample agent, as applied, are reviewed in a golden file.
@@ -245,10 +246,14 @@ func TestHotReloadRunsTheReloader(t *testing.T) {
 	in.Spec.ConfigReload = v1.ConfigReloadHotReload
 	in.OperatorImage = "ghcr.io/logplane/logplane:v0.1.0"
 	pod := Build(in).DaemonSet.Spec.Template.Spec
-	if len(pod.InitContainers) != 1 || pod.InitContainers[0].Name != ReloaderContainer || pod.InitContainers[0].Image != in.OperatorImage {
+	// fbexec's installer, then the reloader.
+	if len(pod.InitContainers) != 2 || pod.InitContainers[1].Name != ReloaderContainer || pod.InitContainers[1].Image != in.OperatorImage {
 		t.Fatalf("init containers: %+v", pod.InitContainers)
 	}
-	rl, fb := pod.InitContainers[0], pod.Containers[0]
+	rl, fb := pod.InitContainers[1], pod.Containers[0]
+	if len(fb.Command) == 0 || fb.Command[0] != FBExecBinary {
+		t.Errorf("Fluent Bit does not start through fbexec in HotReload mode: %v", fb.Command)
+	}
 	// A native sidecar whose startup probe holds Fluent Bit back until the copy is
 	// staged.
 	if rl.RestartPolicy == nil || *rl.RestartPolicy != corev1.ContainerRestartPolicyAlways || rl.StartupProbe == nil || rl.ReadinessProbe == nil {
@@ -279,7 +284,8 @@ func TestHotReloadRunsTheReloader(t *testing.T) {
 		t.Error("Fluent Bit's error must reach its termination message")
 	}
 	restart := Build(sampleInput(t)).DaemonSet.Spec.Template.Spec
-	if len(restart.Containers) != 1 || len(restart.InitContainers) != 0 || restart.Containers[0].Args[1] != "/fluent-bit/etc/fluent-bit.yaml" {
+	if len(restart.Containers) != 1 || len(restart.InitContainers) != 1 || restart.InitContainers[0].Name == ReloaderContainer ||
+		restart.Containers[0].Args[1] != "/fluent-bit/etc/fluent-bit.yaml" {
 		t.Error("Restart mode must not run a reloader, and reads the Secret")
 	}
 }

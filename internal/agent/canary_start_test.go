@@ -2,7 +2,11 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,12 +32,20 @@ import (
 // sample configuration and is judged Passed; with a ClusterLogOutput whose
 // rawParameters the allow-list admits but Fluent Bit refuses at plugin
 // initialisation (http compress "bogus"), it ends, and the verdict carries Fluent
-// Bit's own error line naming the output's alias.
+// Bit's own error line naming the output's alias. The node gives containers
+// containerd 2.x's open-files limits (1024 soft, 524288 hard, or this machine's
+// lower hard limit), and the pod's init container and fbexec start Fluent Bit with
+// the soft limit raised to the hard one.
 func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 	bin := fbrun.Binary(t)
 	if err := fbrun.CanIsolate(); err != nil {
 		t.Fatal(err)
 	}
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		t.Fatal(err)
+	}
+	hard := int(min(limit.Max, 524288))
 	certs, err := testcerts.New("collector")
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +93,8 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 			pod.CreationTimestamp = metav1.NewTime(time.Now())
 			init = append(init, pod)
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(init...).WithStatusSubresource(&corev1.Pod{}).Build()
-			node, err := localnode.New("canary-test", localnode.Kubelet{Client: c, Binary: bin, Root: t.TempDir()}, "127.0.0.1")
+			node, err := localnode.New("canary-test", localnode.Kubelet{Client: c, Binary: bin, Root: t.TempDir(),
+				OpenFiles: 1024, OpenFilesHard: hard}, "127.0.0.1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,6 +122,16 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 			t.Logf("verdict %v after %s (%d readiness probes): %s", v.Outcome, time.Since(start).Round(time.Millisecond), run.Probes, v.Message)
 			if v.Outcome != tc.want {
 				t.Fatalf("verdict = %v %q, want %v; log:\n%s", v.Outcome, v.Message, tc.want, run.Proc.Log())
+			}
+			if v.Outcome == canary.Passed {
+				limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", run.Proc.Pid()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := regexp.MustCompile(fmt.Sprintf(`(?m)^Max open files\s+%d\s+%d\s`, hard, hard))
+				if !want.Match(limits) || !strings.Contains(run.Proc.Log(), fmt.Sprintf("fbexec: open files limit %d", hard)) {
+					t.Errorf("Fluent Bit does not run with %d open files:\n%s\nlog:\n%s", hard, limits, run.Proc.Log())
+				}
 			}
 			for _, m := range tc.message {
 				if !strings.Contains(v.Message, m) {

@@ -36,7 +36,7 @@ func daemonSet(in Input, name string, labels map[string]string, o *Objects) *app
 		},
 	}
 	if in.Spec.ConfigReload == v1.ConfigReloadHotReload {
-		addReloader(&ds.Spec.Template.Spec, in.OperatorImage, metricsPort(in.Spec))
+		addReloader(&ds.Spec.Template.Spec, operatorImage(in), metricsPort(in.Spec))
 	}
 	return ds
 }
@@ -79,6 +79,7 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 		{Name: "data", MountPath: render.AgentDataDir},
 		{Name: "config", MountPath: configDir, ReadOnly: true},
 	}
+	volumes, mounts = append(volumes, fbexecVolume), append(mounts, corev1.VolumeMount{Name: fbexecVolume.Name, MountPath: FBExecDir, ReadOnly: true})
 	if onNode {
 		volumes = append([]corev1.Volume{{Name: "varlog", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}}}, volumes...)
 		mounts = append([]corev1.VolumeMount{{Name: "varlog", MountPath: "/var/log", ReadOnly: true}}, mounts...)
@@ -131,6 +132,12 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 		pullPolicy = corev1.PullIfNotPresent
 	}
 
+	securityContext := &corev1.SecurityContext{
+		RunAsUser:                ptr(int64(0)),
+		ReadOnlyRootFilesystem:   ptr(true),
+		AllowPrivilegeEscalation: ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"DAC_READ_SEARCH"}},
+	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{AnnotationConfig: hash}},
 		Spec: corev1.PodSpec{
@@ -141,17 +148,21 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 			ImagePullSecrets:              spec.ImagePullSecrets,
 			TerminationGracePeriodSeconds: ptr(int64(30)),
 			SecurityContext:               &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			InitContainers:                []corev1.Container{fbexecInstaller(operatorImage(in), securityContext)},
 			Containers: []corev1.Container{{
 				Name:            render.AgentContainerName,
 				Image:           image(spec),
 				ImagePullPolicy: pullPolicy,
-				Args:            []string{"-c", path.Join(configDir, render.MainFile)},
-				Env:             env,
-				Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
-				Resources:       resources,
-				LivenessProbe:   probe(6),
-				ReadinessProbe:  probe(3),
-				VolumeMounts:    mounts,
+				// Through fbexec, which raises the soft open-files limit to the hard
+				// one and becomes Fluent Bit (see FBExecDir).
+				Command:        []string{FBExecBinary, "--", FluentBitBinary},
+				Args:           []string{"-c", path.Join(configDir, render.MainFile)},
+				Env:            env,
+				Ports:          []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+				Resources:      resources,
+				LivenessProbe:  probe(6),
+				ReadinessProbe: probe(3),
+				VolumeMounts:   mounts,
 				// Fluent Bit writes no termination message; its last log lines are the
 				// reason it stopped (a plugin that failed to initialise on this node),
 				// which the operator reads from the pod's status to report and roll
@@ -160,15 +171,50 @@ func podTemplate(in Input, name string, labels map[string]string, o *Objects, on
 				// Root, because container logs and the node's positions directory
 				// belong to root; nothing else: no capabilities, no escalation,
 				// nothing writable outside the mounted directories.
-				SecurityContext: &corev1.SecurityContext{
-					RunAsUser:                ptr(int64(0)),
-					ReadOnlyRootFilesystem:   ptr(true),
-					AllowPrivilegeEscalation: ptr(false),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"DAC_READ_SEARCH"}},
-				},
+				SecurityContext: securityContext,
 			}},
 			Volumes: volumes,
 		},
+	}
+}
+
+// Paths of the agent container's start: Fluent Bit 5.1.1 never raises its soft
+// RLIMIT_NOFILE, and containerd 2.x gives containers 1024 soft / 524288 hard, fewer
+// than the budgets' maxima need. Fluent Bit's image is distroless (no shell for
+// ulimit), so an init container copies fbexec (cmd/fbexec, 1.7 MB) from the operator
+// image into an emptyDir, and the agent container runs Fluent Bit through it.
+const (
+	// FBExecDir holds fbexec in the pod.
+	FBExecDir = "/logplane/fbexec"
+	// FBExecBinary is fbexec in the agent container.
+	FBExecBinary = FBExecDir + "/fbexec"
+	// OperatorFBExec is fbexec in the operator image.
+	OperatorFBExec = "/fbexec"
+	// FluentBitBinary is Fluent Bit in its image (the image's entry point): a
+	// LogAgent's spec.image must keep it there.
+	FluentBitBinary = "/fluent-bit/bin/fluent-bit"
+)
+
+var fbexecVolume = corev1.Volume{Name: "fbexec", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+	SizeLimit: ptr(resource.MustParse("16Mi"))}}}
+
+// fbexecInstaller is the init container that copies fbexec into the pod: as the
+// operator image's non-root user (emptyDirs are writable by any), with nothing else.
+func fbexecInstaller(operatorImage string, agent *corev1.SecurityContext) corev1.Container {
+	sc := agent.DeepCopy()
+	sc.Capabilities.Add = nil
+	sc.RunAsUser, sc.RunAsNonRoot = ptr(int64(65532)), ptr(true)
+	return corev1.Container{
+		Name:    "install-fbexec",
+		Image:   operatorImage,
+		Command: []string{OperatorFBExec, "install", FBExecBinary},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")},
+		},
+		VolumeMounts:             []corev1.VolumeMount{{Name: fbexecVolume.Name, MountPath: FBExecDir}},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext:          sc,
 	}
 }
 

@@ -44,11 +44,23 @@ type Input struct {
 	// SecretValues holds the values of the Secret keys the configuration needs, read
 	// by the controller: env vars, mounted files and AWS profiles.
 	SecretValues map[render.SecretSource][]byte
-	// OperatorImage runs the reloader beside Fluent Bit in HotReload mode.
+	// OperatorImage holds fbexec, which every agent pod's init container copies in
+	// (see FBExecDir), and runs the reloader beside Fluent Bit in HotReload mode;
+	// empty means DefaultOperatorImage.
 	OperatorImage string
 	// Agents names every node agent of the cluster: their ServiceAccounts are the
 	// subjects of the one ClusterRoleBinding they share (see ClusterRBACName).
 	Agents []string
+}
+
+// DefaultOperatorImage is the operator image of agent pods when none is configured.
+const DefaultOperatorImage = "ghcr.io/logplane/logplane:latest"
+
+func operatorImage(in Input) string {
+	if in.OperatorImage == "" {
+		return DefaultOperatorImage
+	}
+	return in.OperatorImage
 }
 
 // Objects are the agent's objects, in the order they should be applied.

@@ -117,8 +117,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Prometheus HTTP API that scrapes the agents, for --flow-source=prometheus.")
 	fs.DurationVar(&o.PrometheusWindow, "prometheus-window", 2*time.Minute,
 		"Range of rate() with --flow-source=prometheus; at least four of Prometheus's scrape intervals.")
-	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", "ghcr.io/logplane/logplane:latest"),
-		"This operator's image; agents in HotReload mode run its reloader.")
+	fs.StringVar(&o.OperatorImage, "operator-image", envOr("OPERATOR_IMAGE", agent.DefaultOperatorImage),
+		"This operator's image; agent pods copy its fbexec to start Fluent Bit, and in HotReload mode run its reloader.")
 	fs.DurationVar(&o.RetentionInterval, "retention-interval", retentionreconciler.DefaultInterval,
 		"How often retention is re-applied at every destination, to undo changes made outside the operator.")
 	fs.DurationVar(&o.RolloutInterval, "min-rollout-interval", 10*time.Second,

@@ -24,7 +24,11 @@ import (
 // pipelines × 16 outputs × 16 workers (5,120 threads) stop the agent at start
 // ("timerfd: Too many open files"). The most the default agent budget admits, 48
 // sections and 32 workers, measured 834 open files with 300 log files to follow:
-// 190 of 1024 are left for a connection per section and more log files. A namespace
+// 190 of 1024 are left for a connection per section and more log files. The agent
+// pod starts Fluent Bit through fbexec, which raises the soft limit to the hard one
+// (524288 under containerd 2.x), yet the defaults stay sized for 1024: some runtimes
+// set the hard limit to 1024 too, and a default must hold on every node
+// (docs/limits.md). A namespace
 // gets a third of the sections and workers by default, so no single tenant fills an
 // agent. The disk defaults keep logplane's buffers to a fifth of a 100 GiB node disk,
 // well before the kubelet's default eviction at 10% free.

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,8 +24,33 @@ import (
 
 // containerdOpenFiles is the soft RLIMIT_NOFILE a container gets from containerd 2.x
 // (its service no longer sets LimitNOFILE, so systemd's 1024:524288 applies), which
-// Fluent Bit never raises: the limit the default budgets are made for.
+// Fluent Bit never raises: the limit the default budgets are made for, so that they
+// hold also where the hard limit is 1024 and fbexec has nothing to raise.
 const containerdOpenFiles = 1024
+
+// openFiles is the RLIMIT_NOFILE an agent runs under and how it starts.
+type openFiles struct {
+	soft, hard int
+	// fbexec starts Fluent Bit as the agent pod does, through fbexec, which raises
+	// the soft limit to the hard one.
+	fbexec bool
+}
+
+// bare is a container runtime's soft and hard limit of 1024, Fluent Bit started
+// directly.
+var bare = openFiles{soft: containerdOpenFiles, hard: containerdOpenFiles}
+
+// asPod is containerd 2.x's 1024 soft and 524288 hard (or this machine's hard limit,
+// when lower: raising it needs CAP_SYS_RESOURCE) with Fluent Bit started as the
+// agent pod starts it.
+func asPod(t *testing.T) openFiles {
+	t.Helper()
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		t.Fatal(err)
+	}
+	return openFiles{soft: containerdOpenFiles, hard: int(min(l.Max, 524288)), fbexec: true}
+}
 
 // tenants adds to s one namespace per tenant, each with a LogPipeline of outputs
 // http LogOutputs with workers threads each (or, with workers 0, loki LogOutputs, whose
@@ -69,12 +97,13 @@ type agentRun struct {
 	openFiles int  // entries of /proc/<pid>/fd after startRun; 0 when it had exited
 	threads   int  // entries of /proc/<pid>/task then
 	exited    bool // before startRun was over
+	rssKiB    int  // VmRSS then
+	softLimit int  // Fluent Bit's soft RLIMIT_NOFILE then
 }
 
-// runAgent starts an agent configuration as its pod would, under a soft and hard
-// RLIMIT_NOFILE of openFiles, with logFiles empty container log files for tail to
-// follow, and stops it after startRun.
-func runAgent(t *testing.T, cfg *AgentConfig, openFiles, logFiles int) agentRun {
+// runAgent starts an agent configuration as its pod would, under limits, with
+// logFiles empty container log files for tail to follow, and stops it after startRun.
+func runAgent(t *testing.T, cfg *AgentConfig, limits openFiles, logFiles int) agentRun {
 	t.Helper()
 	bin := fbrun.Binary(t)
 	certs, err := testcerts.New("localhost")
@@ -87,7 +116,12 @@ func runAgent(t *testing.T, cfg *AgentConfig, openFiles, logFiles int) agentRun 
 		gp.creds += string(f.Content)
 	}
 	pod := gp.pod(t, bin, certs)
-	pod.OpenFiles = openFiles
+	pod.OpenFiles, pod.OpenFilesHard = limits.soft, limits.hard
+	if limits.fbexec {
+		pod.Binaries = map[string]string{"/fbexec": fbrun.FBExec(t)}
+		pod.Command = []string{"/fbexec", "--", fbrun.BinaryPath}
+		pod.Args = []string{"-c", fbrun.MainConfig}
+	}
 	for _, m := range pod.Mounts {
 		if m.Path != "/var/log" {
 			continue
@@ -112,6 +146,14 @@ func runAgent(t *testing.T, cfg *AgentConfig, openFiles, logFiles int) agentRun 
 		if tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", proc.Pid())); err == nil {
 			run.threads = len(tasks)
 		}
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", proc.Pid()))
+		if m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB`).FindSubmatch(status); m != nil {
+			run.rssKiB, _ = strconv.Atoi(string(m[1]))
+		}
+		limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", proc.Pid()))
+		if m := regexp.MustCompile(`(?m)^Max open files\s+(\d+)`).FindSubmatch(limits); m != nil {
+			run.softLimit, _ = strconv.Atoi(string(m[1]))
+		}
 	}
 	stopErr := proc.Stop(startGrace)
 	run.log = proc.Log()
@@ -123,9 +165,10 @@ func runAgent(t *testing.T, cfg *AgentConfig, openFiles, logFiles int) agentRun 
 }
 
 // The issue's input, rendered with the default budgets, starts under the open-file
-// limit a containerd 2.x node gives the agent, the incumbents flow and each heavy
-// pipeline carries OverBudget; the same input with the budgets raised out of the way
-// stops Fluent Bit at start with "Too many open files" under the same limit.
+// limits a containerd 2.x node gives the agent (started as its pod starts it, and
+// started directly under 1024), the incumbents flow and each heavy pipeline carries
+// OverBudget; the same input with the budgets raised out of the way stops Fluent Bit
+// at start with "Too many open files" under 1024.
 func TestIssueInputStartsWithinDefaultBudgets(t *testing.T) {
 	fbrun.Binary(t)
 	res := Render(issueInput(nil))
@@ -157,18 +200,20 @@ func TestIssueInputStartsWithinDefaultBudgets(t *testing.T) {
 	if len(res.Problems) != 20 {
 		t.Errorf("want 20 problems, got %v", res.Problems)
 	}
-	run := runAgent(t, &cfg, containerdOpenFiles, 0)
-	if run.exited || len(run.errors) > 0 {
-		t.Fatalf("the budgeted configuration did not run (exited %v):\n%s", run.exited, run.log)
+	for _, limits := range []openFiles{asPod(t), bare} {
+		run := runAgent(t, &cfg, limits, 0)
+		if run.exited || len(run.errors) > 0 {
+			t.Fatalf("the budgeted configuration did not run under %+v (exited %v):\n%s", limits, run.exited, run.log)
+		}
+		t.Logf("within the default budgets, %+v: %d pipelines, %d open files", limits, len(cfg.Pipelines), run.openFiles)
 	}
-	t.Logf("within the default budgets: %d pipelines, %d open files", len(cfg.Pipelines), run.openFiles)
 
 	raised := raisedBudgets(v1.DefaultAgentName)
 	unbudgeted := Render(issueInput(&raised))
 	if len(unbudgeted.Problems) > 0 || len(unbudgeted.Agents[0].Pipelines) != 23 {
 		t.Fatalf("with raised budgets: %d pipelines, problems %v", len(unbudgeted.Agents[0].Pipelines), unbudgeted.Problems)
 	}
-	run = runAgent(t, &unbudgeted.Agents[0], containerdOpenFiles, 0)
+	run := runAgent(t, &unbudgeted.Agents[0], bare, 0)
 	if !strings.Contains(run.log, "Too many open files") {
 		t.Fatalf("without budgets the configuration did not run out of open files (exited %v, %d open):\n%s",
 			run.exited, run.openFiles, tail(run.log, 20))
@@ -210,7 +255,7 @@ func TestOpenFilesPerOutputAndWorker(t *testing.T) {
 		if len(res.Problems) > 0 {
 			t.Fatal(res.Problems)
 		}
-		run := runAgent(t, &res.Agents[0], containerdOpenFiles, logFiles)
+		run := runAgent(t, &res.Agents[0], bare, logFiles)
 		if run.exited || len(run.errors) > 0 || run.openFiles == 0 {
 			t.Fatalf("%d×%d outputs with %d workers did not run (exited %v):\n%s", namespaces, outputs, workers, run.exited, tail(run.log, 20))
 		}
@@ -242,5 +287,37 @@ func TestOpenFilesPerOutputAndWorker(t *testing.T) {
 	most := measure(4, 8, 1, 300, func(s *snapshot.Snapshot) { tenants(s, "loki", 2, 8, 0, time.Time{}) })
 	if headroom := containerdOpenFiles - most.openFiles; headroom < 2*defaultAgentSections {
 		t.Errorf("the most the default budgets admit leaves %d of %d open files for connections and more log files", headroom, containerdOpenFiles)
+	}
+}
+
+// Three times the default agent budgets (144 sections, 96 workers) need more than
+// 1024 open files; started as the agent pod starts it (fbexec raises the soft limit
+// to the hard one) under containerd 2.x's limits, Fluent Bit runs them. The figures
+// are logged for docs/limits.md.
+func TestThreeTimesTheDefaultBudgetsStartThroughFBExec(t *testing.T) {
+	fbrun.Binary(t)
+	s := &snapshot.Snapshot{OperatorNamespace: "logplane-system", Agents: []v1.LogAgent{raisedBudgets(v1.DefaultAgentName)}}
+	// 96 sections with a worker each and 48 without.
+	tenants(s, "team", 12, 8, 1, time.Time{})
+	tenants(s, "loki", 6, 8, 0, time.Time{})
+	res := Render(s)
+	if len(res.Problems) > 0 {
+		t.Fatal(res.Problems)
+	}
+	limits := asPod(t)
+	run := runAgent(t, &res.Agents[0], limits, 300)
+	if run.exited || len(run.errors) > 0 || run.openFiles == 0 {
+		t.Fatalf("did not run under %+v (exited %v):\n%s", limits, run.exited, tail(run.log, 20))
+	}
+	t.Logf("144 sections, 96 workers, 300 log files, %+v: %d open files, %d threads, %d MiB resident, soft limit %d",
+		limits, run.openFiles, run.threads, run.rssKiB>>10, run.softLimit)
+	if run.softLimit != limits.hard {
+		t.Errorf("Fluent Bit's soft limit is %d, want the hard %d", run.softLimit, limits.hard)
+	}
+	if run.openFiles <= containerdOpenFiles {
+		t.Errorf("%d open files: no more than containerd's soft limit, so this proves nothing about fbexec", run.openFiles)
+	}
+	if bare := runAgent(t, &res.Agents[0], bare, 300); !bare.exited && !strings.Contains(bare.log, "Too many open files") {
+		t.Errorf("under 1024 started directly it ran (%d open files): the input must need more", bare.openFiles)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -101,4 +102,62 @@ func CanIsolate() error {
 		}
 	})
 	return isolation.err
+}
+
+// EnvFBExec names the variable that points tests at a built fbexec binary
+// (cmd/fbexec); without it, FBExec builds one.
+const EnvFBExec = "FBEXEC_BIN"
+
+var fbexecBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// BuildFBExec returns the fbexec binary the operator image ships at /fbexec:
+// FBEXEC_BIN, or one built from this module once per process (static, like the
+// image's) to one place in the temporary directory. It is renamed into place, so a
+// process of another test run that executes the previous one is not disturbed.
+func BuildFBExec() (string, error) {
+	if bin := os.Getenv(EnvFBExec); bin != "" {
+		return bin, nil
+	}
+	fbexecBuild.once.Do(func() {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("logplane-fbexec-%d", os.Getuid()))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			fbexecBuild.err = err
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "build-")
+		if err != nil {
+			fbexecBuild.err = err
+			return
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		cmd := exec.Command("go", "build", "-trimpath", "-o", tmp.Name(), "github.com/logplane/logplane/cmd/fbexec")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fbexecBuild.err = fmt.Errorf("failed to build cmd/fbexec: %v: %s", err, strings.TrimSpace(string(out)))
+			return
+		}
+		// Any user of a pod runs it (the init container is not root).
+		if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+			fbexecBuild.err = err
+			return
+		}
+		fbexecBuild.bin = filepath.Join(dir, "fbexec")
+		fbexecBuild.err = os.Rename(tmp.Name(), fbexecBuild.bin)
+	})
+	return fbexecBuild.bin, fbexecBuild.err
+}
+
+// FBExec is BuildFBExec for tests.
+func FBExec(t testing.TB) string {
+	t.Helper()
+	bin, err := BuildFBExec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }

@@ -45,8 +45,14 @@ type Pod struct {
 	Mounts []Mount
 	// Env is the container's environment, KEY=VALUE.
 	Env []string
-	// Args follow the binary; nil means -c MainConfig.
+	// Command replaces the image's entry point (BinaryPath) when set, as a
+	// container's command does: its first element is a path in the pod.
+	Command []string
+	// Args follow Command, or BinaryPath; with neither set, -c MainConfig.
 	Args []string
+	// Binaries are more files the pod's images hold: path in the pod → host file,
+	// read-only (the operator image's /fbexec).
+	Binaries map[string]string
 	// User runs Fluent Bit under this uid and gid when not 0, as the sidecar does.
 	User int
 	// Hosts are extra /etc/hosts entries, name → IP, as a pod's hostAliases.
@@ -58,6 +64,10 @@ type Pod struct {
 	// OpenFiles sets the soft and hard RLIMIT_NOFILE of Fluent Bit when not 0, as a
 	// container runtime does (containerd 2.x gives containers a soft limit of 1024).
 	OpenFiles int
+	// OpenFilesHard, when not 0, sets the hard RLIMIT_NOFILE apart (OpenFiles is then
+	// the soft one): containerd 2.x gives 1024 soft, 524288 hard. Raising a hard limit
+	// above the machine's takes CAP_SYS_RESOURCE.
+	OpenFilesHard int
 	// TrustedCAs are PEM certificates the pod trusts besides the machine's: its
 	// /etc/ssl/certs holds the machine's certificates, and ca-certificates.crt and
 	// ca-bundle.crt there hold the machine's bundle followed by these. Fluent Bit
@@ -88,8 +98,12 @@ func (p Pod) Start() (*Process, error) {
 	}
 	files := filepath.Join(stage, "files")
 	root := filepath.Join(stage, "root")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
+	// files too: the script reaches the staged hosts and resolv.conf through it, also
+	// for a pod given no files.
+	for _, d := range []string{root, files} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	for name, data := range p.Files {
 		if !path.IsAbs(name) {
@@ -139,10 +153,13 @@ func (p Pod) Start() (*Process, error) {
 		args = append(args, "--map-root-user")
 	}
 	args = append(args, "--", "/bin/sh", "-c", script, "fbrun", root, files, p.Binary)
-	if p.Args != nil {
-		args = append(args, p.Args...)
-	} else {
-		args = append(args, "-c", MainConfig)
+	switch {
+	case p.Command != nil:
+		args = append(append(args, p.Command...), p.Args...)
+	case p.Args != nil:
+		args = append(append(args, BinaryPath), p.Args...)
+	default:
+		args = append(args, BinaryPath, "-c", MainConfig)
 	}
 	cmd := exec.Command("unshare", args...)
 	// Fluent Bit goes with the process that started it, even when that one is killed.
@@ -165,7 +182,8 @@ func (p Pod) Start() (*Process, error) {
 }
 
 // script builds the pod's root under $1 from the files staged in $2 and the binary $3,
-// then replaces itself with Fluent Bit (so signals reach Fluent Bit directly).
+// then replaces itself with the command that follows, Fluent Bit or what execs it (so
+// signals reach Fluent Bit directly).
 func (p Pod) script() (string, error) {
 	var b strings.Builder
 	b.WriteString(`set -eu
@@ -189,6 +207,13 @@ mkdir -p "$root/fluent-bit/bin"
 : > "$root/fluent-bit/bin/fluent-bit"
 mount --bind "$bin" "$root/fluent-bit/bin/fluent-bit"
 `)
+	for _, dst := range slices.Sorted(maps.Keys(p.Binaries)) {
+		if !path.IsAbs(dst) {
+			return "", fmt.Errorf("fbrun: binary path %q is not absolute", dst)
+		}
+		d := `"$root"` + quote(path.Clean(dst))
+		fmt.Fprintf(&b, "mkdir -p \"$(dirname %s)\"\n: > %s\nmount --bind %s %s\nmount -o remount,bind,ro %s\n", d, d, quote(p.Binaries[dst]), d, d)
+	}
 	mounts := slices.Clone(p.Mounts)
 	// Parents before children, so that a mount inside another stays visible.
 	slices.SortFunc(mounts, func(a, b Mount) int { return strings.Compare(a.Path, b.Path) })
@@ -219,13 +244,18 @@ cd /
 chroot=$(command -v chroot)
 if [ -n "$podpath" ]; then PATH=$podpath; else unset PATH; fi
 `)
-	if p.OpenFiles != 0 {
+	switch {
+	case p.OpenFilesHard != 0:
+		// The soft limit may not exceed the hard one at any step: soft first (which
+		// fails only when the hard limit is to rise above it), hard, soft.
+		fmt.Fprintf(&b, "ulimit -Sn %d 2>/dev/null || :\nulimit -Hn %d\nulimit -Sn %d\n", p.OpenFiles, p.OpenFilesHard, p.OpenFiles)
+	case p.OpenFiles != 0:
 		fmt.Fprintf(&b, "ulimit -n %d\n", p.OpenFiles)
 	}
 	if p.User != 0 {
-		fmt.Fprintf(&b, "exec \"$chroot\" --userspec=%d:%d \"$root\" %s \"$@\"\n", p.User, p.User, BinaryPath)
+		fmt.Fprintf(&b, "exec \"$chroot\" --userspec=%d:%d \"$root\" \"$@\"\n", p.User, p.User)
 	} else {
-		fmt.Fprintf(&b, "exec \"$chroot\" \"$root\" %s \"$@\"\n", BinaryPath)
+		b.WriteString("exec \"$chroot\" \"$root\" \"$@\"\n")
 	}
 	return b.String(), nil
 }
@@ -306,6 +336,12 @@ func (p *Process) Exited() (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// Wait waits for the process to end and returns how it ended.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
 }
 
 // Pid is Fluent Bit's process id.

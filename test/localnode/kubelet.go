@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/logplane/logplane/internal/agent"
 	"github.com/logplane/logplane/test/fbrun"
 	"github.com/logplane/logplane/test/testenv"
 )
@@ -30,6 +31,15 @@ type Kubelet struct {
 	Client client.Client
 	// Binary is the Fluent Bit binary every Fluent Bit image runs.
 	Binary string
+	// FBExec is the fbexec binary the operator image holds at /fbexec (the agent
+	// pods' init container copies it); empty builds one (fbrun.BuildFBExec). Every
+	// image here holds both binaries at their paths: a container runs its command,
+	// or Fluent Bit without one.
+	FBExec string
+	// OpenFiles and OpenFilesHard, when not 0, are the soft and hard RLIMIT_NOFILE
+	// of every container, as a container runtime sets them (containerd 2.x: 1024
+	// and 524288).
+	OpenFiles, OpenFilesHard int
 	// API is how pods reach the API server as kubernetes.default.svc.
 	API testenv.InCluster
 	// Root is the node's own file system: hostPath volumes are directories below it.
@@ -63,11 +73,22 @@ func (k *Kubelet) EmptyDir(pod *corev1.Pod, volume string) string {
 // Container prepares container c of pod (which has its name and namespace) the way
 // the kubelet would; podIP is the pod's address.
 func (k *Kubelet) Container(ctx context.Context, pod *corev1.Pod, c corev1.Container, podIP string) (fbrun.Pod, error) {
+	fbexec := k.FBExec
+	if fbexec == "" {
+		var err error
+		if fbexec, err = fbrun.BuildFBExec(); err != nil {
+			return fbrun.Pod{}, err
+		}
+	}
 	p := fbrun.Pod{
-		Binary: k.Binary,
-		Args:   c.Args,
-		Files:  map[string][]byte{},
-		Hosts:  map[string]string{"kubernetes.default.svc": k.API.Address},
+		Binary:        k.Binary,
+		Binaries:      map[string]string{agent.OperatorFBExec: fbexec},
+		Command:       c.Command,
+		Args:          c.Args,
+		OpenFiles:     k.OpenFiles,
+		OpenFilesHard: k.OpenFilesHard,
+		Files:         map[string][]byte{},
+		Hosts:         map[string]string{"kubernetes.default.svc": k.API.Address},
 		Env: []string{"HOSTNAME=" + pod.Name, "KUBERNETES_SERVICE_HOST=" + k.API.Address, "KUBERNETES_SERVICE_PORT=443",
 			"PATH=/fluent-bit/bin:/usr/local/bin:/usr/bin:/bin"},
 		TrustedCAs: k.TrustedCAs,
@@ -130,7 +151,9 @@ func (k *Kubelet) mount(ctx context.Context, pod *corev1.Pod, v corev1.Volume, m
 			return fmt.Errorf("hostPath %s: %w", v.HostPath.Path, err)
 		}
 		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath, HostDir: dir, ReadOnly: m.ReadOnly})
-	case v.EmptyDir != nil && k.EmptyDirsOnNode:
+	case v.EmptyDir != nil && (k.EmptyDirsOnNode || initMounts(pod, v.Name)):
+		// Kept on the node too when an init container mounts it: what it leaves
+		// there is for the containers that follow.
 		dir := k.EmptyDir(pod, v.Name)
 		// World-writable, as the kubelet makes them, for containers of any user.
 		if err := os.MkdirAll(dir, 0o777); err != nil {
@@ -163,6 +186,49 @@ func (k *Kubelet) mount(ctx context.Context, pod *corev1.Pod, v corev1.Volume, m
 		return fmt.Errorf("unsupported volume type")
 	}
 	return nil
+}
+
+// RunInit runs the pod's init containers in order, each to its end, as the kubelet
+// does before it starts the containers; an init container that fails fails the pod.
+func (k *Kubelet) RunInit(ctx context.Context, pod *corev1.Pod, podIP string) error {
+	for _, c := range pod.Spec.InitContainers {
+		spec, err := k.Container(ctx, pod, c, podIP)
+		if err != nil {
+			return fmt.Errorf("init container %s: %w", c.Name, err)
+		}
+		proc, err := spec.Start()
+		if err != nil {
+			return fmt.Errorf("init container %s: %w", c.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			proc.Kill()
+			return ctx.Err()
+		case err := <-waitFor(proc):
+			if err != nil {
+				return fmt.Errorf("init container %s failed: %w: %s", c.Name, err, proc.Log())
+			}
+		}
+	}
+	return nil
+}
+
+func waitFor(p *fbrun.Process) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- p.Wait() }()
+	return ch
+}
+
+// initMounts reports whether an init container of pod mounts the volume.
+func initMounts(pod *corev1.Pod, volume string) bool {
+	for _, c := range pod.Spec.InitContainers {
+		for _, m := range c.VolumeMounts {
+			if m.Name == volume {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // downwardFiles writes the pod fields items name as files under dir: the kubelet

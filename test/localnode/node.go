@@ -47,7 +47,8 @@ type AgentPod struct {
 }
 
 // RunDaemonSet creates the pod the DaemonSet controller would create on this node,
-// marks it running as the kubelet would, and starts its first container.
+// marks it running as the kubelet would, and runs its init containers and then its
+// first container.
 // The DaemonSet's status then says what its controller would: one node, one ready
 // pod, up to date.
 func (n *Node) RunDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) (*AgentPod, error) {
@@ -120,6 +121,9 @@ func (n *Node) start(ctx context.Context, ns, name string, tmpl corev1.PodTempla
 	}
 	if err := n.Client.Create(ctx, pod); err != nil {
 		return nil, fmt.Errorf("failed to create pod %s: %w", name, err)
+	}
+	if err := n.RunInit(ctx, pod, n.IP); err != nil {
+		return nil, err
 	}
 	spec, err := n.Container(ctx, pod, pod.Spec.Containers[0], n.IP)
 	if err != nil {

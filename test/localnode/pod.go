@@ -38,12 +38,15 @@ type BarePod struct {
 	done   chan struct{}
 }
 
-// RunPod starts the first container of pod, which exists in the API server, in a
+// RunPod runs the init containers of pod, then starts its first container, which exists in the API server, in a
 // network of its own (a pod's network; it reaches nothing, as a canary with its
 // NetworkPolicy enforced), and keeps its status until it ends, its
 // activeDeadlineSeconds pass, ctx ends or Stop is called.
 func (n *Node) RunPod(ctx context.Context, pod *corev1.Pod) (*BarePod, error) {
 	c := pod.Spec.Containers[0]
+	if err := n.RunInit(ctx, pod, n.IP); err != nil {
+		return nil, err
+	}
 	spec, err := n.Container(ctx, pod, c, n.IP)
 	if err != nil {
 		return nil, err

@@ -46,7 +46,8 @@ type Reconciler struct {
 	SecretIndex *SecretIndex
 	// Events records transitions users should notice; nil records none.
 	Events status.EventRecorder
-	// OperatorImage is this operator's image, which also runs the agents' reloader.
+	// OperatorImage is this operator's image, which also holds the agents' fbexec
+	// and runs their reloader.
 	OperatorImage string
 	// Renderer remembers unchanged pipelines between renders; nil renders from scratch.
 	Renderer *render.Renderer
@@ -360,7 +361,7 @@ func (r *Reconciler) reconcileEvents(ctx context.Context, cfg *render.Config, se
 		return nil
 	}
 	objs := agentobjects.BuildEvents(agentobjects.Input{Namespace: r.Namespace, Config: *cfg,
-		SecretValues: secretValues(*cfg, secrets)})
+		SecretValues: secretValues(*cfg, secrets), OperatorImage: r.OperatorImage})
 	r.eventsAbsent = false
 	for _, obj := range objs.All() {
 		if err := r.apply(ctx, obj); err != nil {
