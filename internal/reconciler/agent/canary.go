@@ -81,6 +81,9 @@ type proof struct {
 	res     *render.Result
 	cfg     *render.AgentConfig
 	requeue time.Duration
+	// refused is Fluent Bit's error for a configuration no resource change accounts
+	// for, which only the agent itself can report.
+	refused string
 }
 
 // prove decides which configuration of the agent the nodes get: the one rendered
@@ -219,6 +222,7 @@ func (r *Reconciler) prove(ctx context.Context, agent string, owner *v1.LogAgent
 	res := r.renderHolding(dep)
 	res.Problems = append(res.Problems, dep.rejectedRunning...)
 	cfg := agentConfig(res, agent)
+	var refused string
 	if requeue == 0 && !st.proven[cfg.Hash] {
 		// Every change is judged, yet this configuration was never run: something no
 		// resource version accounts for changed (the agent's spec, namespace labels,
@@ -235,6 +239,7 @@ func (r *Reconciler) prove(ctx context.Context, agent string, owner *v1.LogAgent
 		case canary.Refused:
 			logger.Info("Fluent Bit refused a configuration no resource change accounts for; the last proven configuration stays",
 				"configHash", cfg.Hash, "message", v.Message)
+			refused = v.Message
 			if r.Events != nil && owner != nil {
 				r.Events.Eventf(owner, nil, corev1.EventTypeWarning, conditions.ReasonRejectedByAgent, "Prove", "%s", v.Message)
 			}
@@ -247,7 +252,7 @@ func (r *Reconciler) prove(ctx context.Context, agent string, owner *v1.LogAgent
 		}
 	}
 	if !st.proven[cfg.Hash] {
-		return proof{res: res, requeue: requeue}, nil
+		return proof{res: res, requeue: requeue, refused: refused}, nil
 	}
 	return proof{res: res, cfg: cfg, requeue: requeue}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -240,4 +242,79 @@ func TestCanaryWritesOnlyProvenConfigurations(t *testing.T) {
 		t.Error("a restarted operator without saved versions changed the configuration that runs")
 	}
 	t.Logf("restarted without saved versions: %d canary runs", blind.runs)
+}
+
+// A change no pipeline or output accounts for (the LogAgent's own spec) that Fluent
+// Bit refuses is reported on the LogAgent, the only resource that can carry it; the
+// nodes keep the configuration that runs, and reverting the spec clears it.
+func TestRefusalOfTheAgentsOwnSpecIsReportedOnTheLogAgent(t *testing.T) {
+	ctx := context.Background()
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	la := &v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: "edge"}, Spec: v1.LogAgentSpec{LogLevel: "info"}}
+	if err := k8s.Create(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	prover := &fakeProver{marker: `log_level: "debug"`, seen: map[string]bool{}}
+	r := newReconciler(prover, status.NewBoard())
+	reconcileEdge := func() {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "edge"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.RequeueAfter == 0 || res.RequeueAfter >= 30*time.Second {
+				return
+			}
+		}
+		t.Fatal("the agent does not settle")
+	}
+	edgeConfig := func() (string, metav1.Condition) {
+		t.Helper()
+		var s corev1.Secret
+		name := agentobjects.ConfigSecretName(agentobjects.ResourceName("edge"), render.MainFile)
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: name}, &s); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(la), la); err != nil {
+			t.Fatal(err)
+		}
+		c := meta.FindStatusCondition(la.Status.Conditions, conditions.TypeConfigGenerated)
+		if c == nil {
+			t.Fatal("the LogAgent has no ConfigGenerated condition")
+		}
+		return string(s.Data[render.MainFile]), *c
+	}
+	reconcileEdge()
+	if cfg, c := edgeConfig(); !strings.Contains(cfg, `log_level: "info"`) || c.Status != metav1.ConditionTrue {
+		t.Fatalf("first configuration: %s %q", c.Reason, c.Message)
+	}
+
+	la.Spec.LogLevel = "debug"
+	if err := k8s.Update(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	reconcileEdge()
+	cfg, c := edgeConfig()
+	if !strings.Contains(cfg, `log_level: "info"`) {
+		t.Error("a configuration Fluent Bit refused reached the nodes")
+	}
+	if c.Status != metav1.ConditionFalse || c.Reason != conditions.ReasonRejectedByAgent || c.ObservedGeneration != la.Generation ||
+		!strings.Contains(c.Message, `invalid host 'log_level: "debug"'`) || !strings.Contains(c.Message, "the LogAgent's spec") {
+		t.Errorf("refused spec: %s %s %q", c.Status, c.Reason, c.Message)
+	}
+	if ready := meta.FindStatusCondition(la.Status.Conditions, conditions.TypeReady); ready == nil || ready.Status != metav1.ConditionFalse {
+		t.Errorf("Ready with a refused spec: %+v", ready)
+	}
+
+	la.Spec.LogLevel = "info"
+	if err := k8s.Update(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	reconcileEdge()
+	if _, c := edgeConfig(); c.Status != metav1.ConditionTrue {
+		t.Errorf("reverted spec: %s %q", c.Reason, c.Message)
+	}
 }

@@ -142,6 +142,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			if err != nil {
 				return reconcile.Result{}, err
 			}
+			if owner != nil && p.refused != "" {
+				if err := r.writeAgentRefused(ctx, owner, p.refused, r.agentHealth(req.Name, state, owner.Generation)); err != nil {
+					return reconcile.Result{}, err
+				}
+			}
 			r.publishVerdicts(req.Name, snap, res, r.pipelineHealth(req.Name, state))
 			return reconcile.Result{RequeueAfter: canaryRequeue}, nil
 		}
@@ -292,6 +297,21 @@ func (r *Reconciler) agentState(ctx context.Context, agent string) (agentState, 
 		return agentState{}, fmt.Errorf("failed to list agent pods: %w", err)
 	}
 	return withReloadRefusals(judgeAgent(&ds, pods.Items), r.reloadRefusals(ctx, pods.Items)), nil
+}
+
+// writeAgentRefused reports on a LogAgent that Fluent Bit refused its configuration
+// when no pipeline or output change accounts for it (its own spec, most likely): no
+// resource can carry the refusal but the agent. Its other status fields keep
+// describing the configuration that runs.
+func (r *Reconciler) writeAgentRefused(ctx context.Context, a *v1.LogAgent, why string, health metav1.Condition) error {
+	base := a.DeepCopy()
+	config := conditions.New(conditions.TypeConfigGenerated, metav1.ConditionFalse, conditions.ReasonRejectedByAgent, a.Generation, a.Name, why,
+		"No pipeline or output change accounts for it: the LogAgent's spec, a namespace's labels, a retention policy or a deletion changed. The nodes keep the last proven configuration.")
+	changed := status.SetConditions(&a.Status.Conditions, config, health, status.Ready(a.Generation, config, health))
+	if a.Status.ObservedGeneration != a.Generation {
+		a.Status.ObservedGeneration, changed = a.Generation, true
+	}
+	return r.patchIfChanged(ctx, a, base, changed)
 }
 
 // writeAgentStatus reports a LogAgent's own state: its configuration, its pods, and
