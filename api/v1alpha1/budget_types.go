@@ -101,3 +101,19 @@ type AgentBudget struct {
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('100Ti')) <= 0",message="must be at most 100Ti"
 	FilesystemBuffer *resource.Quantity `json:"filesystemBuffer,omitempty"`
 }
+
+// BudgetUsage is what the pipelines in an agent's configuration claim together, to
+// compare with its spec.budgets.perAgent.
+type BudgetUsage struct {
+	// outputSections of the configuration.
+	OutputSections int32 `json:"outputSections"`
+
+	// workers of its output sections (their plugins' defaults where unset).
+	Workers int32 `json:"workers"`
+
+	// filterThreads its filters start.
+	FilterThreads int32 `json:"filterThreads"`
+
+	// filesystemBuffer its outputs may fill on each node's disk.
+	FilesystemBuffer resource.Quantity `json:"filesystemBuffer"`
+}

@@ -143,6 +143,11 @@ type LogAgentStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	ConfigHash string `json:"configHash,omitempty"`
+
+	// budgetUsage is what the pipelines in that configuration claim of
+	// spec.budgets.perAgent; pipelines over a budget are not in it (OverBudget).
+	// +optional
+	BudgetUsage *BudgetUsage `json:"budgetUsage,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -45,13 +45,13 @@ const (
 
 // renderAgent renders the configuration of one LogAgent with its pipelines, leaving
 // out those over its budgets and those it has no room for.
-func renderAgent(name string, spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, []Problem) {
+func renderAgent(name string, spec v1.LogAgentSpec, operatorNamespace string, pipelines []*pipeline, memo *Renderer) (*Config, v1.BudgetUsage, []Problem) {
 	lim := budgetsOf(name, spec.Budgets)
 	pipelines, over := withinBudgets(pipelines, lim)
 	cfg, probs := renderFitting("agent "+name, pipelines, true, func(pipelines []*pipeline) (*Config, []Problem, error) {
 		return renderAgentOnce(spec, operatorNamespace, pipelines, memo, lim)
 	})
-	return cfg, append(probs, over...)
+	return cfg, usageOf(pipelines, cfg.Pipelines), append(probs, over...)
 }
 
 // renderAgentOnce renders the configuration of one LogAgent with its pipelines; a

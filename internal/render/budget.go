@@ -3,6 +3,7 @@ package render
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -274,3 +275,28 @@ func scopeOf(field string, p *pipeline) string {
 	}
 	return "the agent's total"
 }
+
+// usageOf is what the pipelines a configuration carries (those of pipelines whose
+// Ref is in carried: within budget and fitting) claim together.
+func usageOf(pipelines []*pipeline, carried []Ref) v1.BudgetUsage {
+	in := make(map[Ref]bool, len(carried))
+	for _, r := range carried {
+		in[r] = true
+	}
+	var total claim
+	var kept []*pipeline
+	for _, p := range pipelines {
+		if in[p.Ref] {
+			total = total.plus(claimOf(p))
+			kept = append(kept, p)
+		}
+	}
+	return v1.BudgetUsage{
+		OutputSections:   clampInt32(total.sections),
+		Workers:          clampInt32(total.workers),
+		FilterThreads:    clampInt32(total.threads),
+		FilesystemBuffer: *resource.NewQuantity(total.diskWith(needsFilesystem(kept)), resource.BinarySI),
+	}
+}
+
+func clampInt32(v int64) int32 { return int32(min(v, math.MaxInt32)) }

@@ -49,6 +49,39 @@ func TestClaimOf(t *testing.T) {
 	}
 }
 
+// The usage a LogAgent reports counts only the pipelines its configuration carries,
+// and disk for non-s3 outputs only once one of them buffers on the filesystem.
+func TestUsageOf(t *testing.T) {
+	gi := int64(1 << 30)
+	atLeastOnce := &v1.RetentionPolicy{Spec: v1.RetentionPolicySpec{Delivery: v1.DeliveryAtLeastOnce}}
+	memory := candidate("a", "memory", 1, outputs(2, v1.OutputHTTP, nil, nil)...)
+	s3 := candidate("a", "s3", 2, outputs(1, v1.OutputS3, ptr(int32(3)), nil)...)
+	durable := withFilters(candidate("", "durable", 3, outputs(1, v1.OutputLoki, nil, atLeastOnce)...), 1, v1.FilterThrottle)
+	all := []*pipeline{memory, s3, durable}
+	for _, tc := range []struct {
+		name    string
+		carried []*pipeline
+		want    [4]int64 // sections, workers, threads, disk
+	}{
+		{"none", nil, [4]int64{0, 0, 0, 0}},
+		{"in memory: no disk", []*pipeline{memory}, [4]int64{2, 4, 0, 0}},
+		{"s3 keeps its own store", []*pipeline{memory, s3}, [4]int64{3, 7, 0, gi}},
+		{"filesystem buffering claims every section's buffer", all, [4]int64{4, 7, 1, 4 * gi}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var refs []Ref
+			for _, p := range tc.carried {
+				refs = append(refs, p.Ref)
+			}
+			u := usageOf(all, refs)
+			got := [4]int64{int64(u.OutputSections), int64(u.Workers), int64(u.FilterThreads), u.FilesystemBuffer.Value()}
+			if got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestBudgetsOf(t *testing.T) {
 	def := budgetsOf("a", v1.AgentBudgets{})
 	want := budgetLimits{agent: "a", nsSections: 16, nsWorkers: 12, nsThreads: 32, nsDisk: 5 << 30, pipelineBytes: 128 << 10,
@@ -264,10 +297,15 @@ func TestOverBudgetPipelineLeavesTheOthersUnchanged(t *testing.T) {
 			if len(got.Env) != 5 || slices.Contains(got.Pipelines, newcomer) {
 				t.Errorf("%d env vars, pipelines %v", len(got.Env), got.Pipelines)
 			}
+			// The usage the LogAgent reports is the five that run: one section and one
+			// worker each, 1 GiB of disk each once buffered on the filesystem (none here).
+			if u := got.Usage; u.OutputSections != 5 || u.Workers != 5 || u.FilterThreads != 0 || !u.FilesystemBuffer.IsZero() {
+				t.Errorf("usage %+v, want 5 sections, 5 workers", u)
+			}
 			// Raising the budget admits it.
 			raised := budgetFleet(6, v1.AgentBudgets{PerAgent: v1.AgentBudget{OutputSections: 6}})
-			if res := render(raised); len(res.Problems) != 0 || len(res.Agents[0].Pipelines) != 6 {
-				t.Errorf("raised: problems %v", res.Problems)
+			if res := render(raised); len(res.Problems) != 0 || len(res.Agents[0].Pipelines) != 6 || res.Agents[0].Usage.OutputSections != 6 {
+				t.Errorf("raised: problems %v, usage %+v", res.Problems, res.Agents[0].Usage)
 			}
 		})
 	}

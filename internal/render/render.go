@@ -49,6 +49,8 @@ type Config struct {
 type AgentConfig struct {
 	Agent string
 	Config
+	// Usage is what its pipelines claim of the agent's budgets.
+	Usage v1.BudgetUsage
 }
 
 // SidecarConfig is the configuration of the file-tailing sidecar of one LogPipeline.
@@ -121,9 +123,9 @@ func render(s *snapshot.Snapshot, memo *Renderer, excluded map[Ref]string, held 
 		if a := r.index.Agent(name); a != nil {
 			spec = a.Spec
 		}
-		cfg, probs := renderAgent(name, spec, s.OperatorNamespace, byAgent[name], memo)
+		cfg, usage, probs := renderAgent(name, spec, s.OperatorNamespace, byAgent[name], memo)
 		res.Problems = append(res.Problems, probs...)
-		res.Agents = append(res.Agents, AgentConfig{Agent: name, Config: *cfg})
+		res.Agents = append(res.Agents, AgentConfig{Agent: name, Config: *cfg, Usage: usage})
 	}
 	if len(events) > 0 {
 		cfg, probs := renderEvents(events)

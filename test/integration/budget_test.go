@@ -83,6 +83,21 @@ func TestNewcomerOverBudgetIsRefusedIncumbentStays(t *testing.T) {
 			t.Errorf("%s in the configuration: %v, want %v (err %v)", name, ok, want, err)
 		}
 	}
+	// The LogAgent says what the configuration claims: the incumbent's two stdout
+	// sections (one worker each), not the newcomer's.
+	usage := func(sections int32) func() error {
+		return func() error {
+			var a v1.LogAgent
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(agent), &a); err != nil {
+				return err
+			}
+			if u := a.Status.BudgetUsage; u == nil || u.OutputSections != sections || u.Workers != sections {
+				return fmt.Errorf("status.budgetUsage %+v", u)
+			}
+			return nil
+		}
+	}
+	eventually(t, "status.budgetUsage of 2 sections", usage(2))
 
 	patch := client.MergeFrom(agent.DeepCopy())
 	agent.Spec.Budgets.PerNamespace.OutputSections = 4
@@ -90,4 +105,5 @@ func TestNewcomerOverBudgetIsRefusedIncumbentStays(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the newcomer ConfigGenerated=True once the budget is raised", pipelineConfigGenerated(ctx, newcomer, metav1.ConditionTrue, conditions.ReasonConfigGenerated))
+	eventually(t, "status.budgetUsage of 4 sections", usage(4))
 }

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
@@ -243,7 +244,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	if owner != nil {
-		if err := r.writeAgentStatus(ctx, owner, objs, plan.cfg, r.agentHealth(req.Name, state, owner.Generation)); err != nil {
+		var usage *v1.BudgetUsage
+		if plan.cfg.Hash == cfg.Hash { // a rolled-back configuration's usage is not known
+			usage = &cfg.Usage
+		}
+		if err := r.writeAgentStatus(ctx, owner, objs, plan.cfg, usage, r.agentHealth(req.Name, state, owner.Generation)); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -316,7 +321,7 @@ func (r *Reconciler) writeAgentRefused(ctx context.Context, a *v1.LogAgent, why 
 
 // writeAgentStatus reports a LogAgent's own state: its configuration, its pods, and
 // the figures kubectl shows.
-func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs *agentobjects.Objects, cfg render.Config, health metav1.Condition) error {
+func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs *agentobjects.Objects, cfg render.Config, usage *v1.BudgetUsage, health metav1.Condition) error {
 	base := a.DeepCopy()
 	config := conditions.New(conditions.TypeConfigGenerated, metav1.ConditionTrue, conditions.ReasonConfigGenerated, a.Generation)
 	if len(objs.Missing) > 0 {
@@ -335,6 +340,9 @@ func (r *Reconciler) writeAgentStatus(ctx context.Context, a *v1.LogAgent, objs 
 		changed = setInt32(&a.Status.ReadyNodes, ds.Status.NumberReady) || changed
 	}
 	changed = setInt32(&a.Status.Pipelines, int32(len(cfg.Pipelines))) || changed
+	if usage != nil && (a.Status.BudgetUsage == nil || !equality.Semantic.DeepEqual(*a.Status.BudgetUsage, *usage)) {
+		a.Status.BudgetUsage, changed = usage.DeepCopy(), true
+	}
 	if a.Status.ConfigHash != cfg.Hash {
 		a.Status.ConfigHash, changed = cfg.Hash, true
 	}
