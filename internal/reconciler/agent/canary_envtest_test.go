@@ -252,16 +252,17 @@ func TestRefusalOfTheAgentsOwnSpecIsReportedOnTheLogAgent(t *testing.T) {
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	la := &v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: "edge"}, Spec: v1.LogAgentSpec{LogLevel: "info"}}
+	la := &v1.LogAgent{ObjectMeta: metav1.ObjectMeta{Name: "edge-spec"}, Spec: v1.LogAgentSpec{LogLevel: "info"}}
 	if err := k8s.Create(ctx, la); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), la) })
 	prover := &fakeProver{marker: `log_level: "debug"`, seen: map[string]bool{}}
 	r := newReconciler(prover, status.NewBoard())
 	reconcileEdge := func() {
 		t.Helper()
 		for i := 0; i < 200; i++ {
-			res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "edge"}})
+			res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "edge-spec"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +275,7 @@ func TestRefusalOfTheAgentsOwnSpecIsReportedOnTheLogAgent(t *testing.T) {
 	edgeConfig := func() (string, metav1.Condition) {
 		t.Helper()
 		var s corev1.Secret
-		name := agentobjects.ConfigSecretName(agentobjects.ResourceName("edge"), render.MainFile)
+		name := agentobjects.ConfigSecretName(agentobjects.ResourceName("edge-spec"), render.MainFile)
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: name}, &s); err != nil {
 			t.Fatal(err)
 		}
