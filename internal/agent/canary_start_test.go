@@ -30,9 +30,9 @@ import (
 // The canary pod, run as a kubelet would run it with the real Fluent Bit (empty
 // volumes, no service account token, a network of its own), becomes ready on the
 // sample configuration and is judged Passed; with a ClusterLogOutput whose
-// rawParameters the allow-list admits but Fluent Bit refuses at plugin
-// initialisation (http compress "bogus"), it ends, and the verdict carries Fluent
-// Bit's own error line naming the output's alias. The node gives containers
+// rawParameters the checks admit but Fluent Bit refuses at plugin initialisation
+// (http proxy "bogus", which is no URL), it ends, and the verdict carries Fluent Bit's
+// own error line naming the output's alias. The node gives containers
 // containerd 2.x's open-files limits (1024 soft, 524288 hard, or this machine's
 // lower hard limit), and the pod's init container and fbexec start Fluent Bit with
 // the soft limit raised to the hard one.
@@ -53,7 +53,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 	bad := func(s *snapshot.Snapshot) {
 		s.ClusterOutputs = append(s.ClusterOutputs, v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "bad-http"},
 			Spec: v1.ClusterLogOutputSpec{OutputSpec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "collector", Port: 80}},
-				RawParameters: []v1.RawParameter{{Key: "compress", Value: "bogus"}}}})
+				RawParameters: []v1.RawParameter{{Key: "proxy", Value: "bogus"}}}})
 		cp := *s.ClusterPipelines[0].DeepCopy()
 		cp.Name = "uses-bad-http"
 		cp.Spec.ClusterOutputRefs = []v1.ResourceName{"bad-http"}
@@ -71,7 +71,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 		// real certificate in it.
 		{name: "a CA file that holds no certificate", want: canary.Refused, message: []string{"error initializing TLS context"}},
 		{name: "rawParameters Fluent Bit refuses", edit: bad, want: canary.Refused,
-			message: []string{"[output:http:lp_", "invalid compress option 'bogus'", "failed to initialize 'http' plugin"}},
+			message: []string{"[output:http:lp_", "could not parse proxy parameter: 'bogus'", "failed to initialize 'http' plugin"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := agent.SampleInputWith(t, tc.edit)
