@@ -6,7 +6,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,11 +40,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 	if err := fbrun.CanIsolate(); err != nil {
 		t.Fatal(err)
 	}
-	var limit syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
-		t.Fatal(err)
-	}
-	hard := int(min(limit.Max, 524288))
+	soft, hard := localnode.ContainerdOpenFiles()
 	certs, err := testcerts.New("collector")
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +89,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 			init = append(init, pod)
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(init...).WithStatusSubresource(&corev1.Pod{}).Build()
 			node, err := localnode.New("canary-test", localnode.Kubelet{Client: c, Binary: bin, Root: t.TempDir(),
-				OpenFiles: 1024, OpenFilesHard: hard}, "127.0.0.1")
+				OpenFiles: soft, OpenFilesHard: hard}, "127.0.0.1")
 			if err != nil {
 				t.Fatal(err)
 			}
