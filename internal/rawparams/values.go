@@ -86,8 +86,8 @@ func CheckValue(plugin, key, value string) string {
 	if r.exact {
 		cased = " (lower case)"
 	}
-	return fmt.Sprintf("has a value (%q) that Fluent Bit %s refuses for the %s output plugin when it starts, which would stop the agent on every node: write one of %s%s",
-		value, FluentBitVersion, plugin, strings.Join(r.values, ", "), cased)
+	return fmt.Sprintf("has a value that Fluent Bit %s refuses for the %s output plugin when it starts, which would stop the agent on every node: write one of %s%s",
+		FluentBitVersion, plugin, strings.Join(r.values, ", "), cased)
 }
 
 // valueRulePlugins lists the plugins with value rules, "*" excluded, sorted.

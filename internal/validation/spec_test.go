@@ -65,7 +65,7 @@ func TestSpec(t *testing.T) {
 			"spec.allowedNamespaces.matchExpressions[0].values", "must be specified when `operator` is 'In' or 'NotIn'"},
 		{"cluster output rawParameters value Fluent Bit refuses at start",
 			rawOutput(v1.OutputHTTP, "http_method", "GET"), rawOutput(v1.OutputHTTP, "http_method", "put"),
-			"spec.rawParameters[1].value", "key http_method has a value (\"GET\") that Fluent Bit 5.1.1 refuses for the http output plugin when it starts, which would stop the agent on every node: write one of post, put"},
+			"spec.rawParameters[1].value", "key http_method has a value that Fluent Bit 5.1.1 refuses for the http output plugin when it starts, which would stop the agent on every node: write one of post, put"},
 		{"cluster output rawParameters value, exact case",
 			rawOutput(v1.OutputKinesisStreams, "compression", "GZIP"), rawOutput(v1.OutputKinesisStreams, "compression", "gzip"),
 			"spec.rawParameters[1].value", "write one of gzip, zstd, snappy (lower case)"},
