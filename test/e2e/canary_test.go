@@ -154,7 +154,7 @@ spec:
 			return false, err.Error()
 		}
 		c := apimeta.FindStatusCondition(co.Status.Conditions, conditions.TypeConfigGenerated)
-		return c != nil && c.Reason == conditions.ReasonRejectedByAgent && strings.Contains(c.Message, "invalid compress option"), fmt.Sprintf("%+v", c)
+		return c != nil && c.Reason == conditions.ReasonRejectedByAgent && strings.Contains(c.Message, "could not parse proxy parameter"), fmt.Sprintf("%+v", c)
 	})
 	s.expectRoutes(want, 60*time.Second, 0)
 
