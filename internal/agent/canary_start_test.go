@@ -6,7 +6,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,9 +29,9 @@ import (
 // The canary pod, run as a kubelet would run it with the real Fluent Bit (empty
 // volumes, no service account token, a network of its own), becomes ready on the
 // sample configuration and is judged Passed; with a ClusterLogOutput whose
-// rawParameters the allow-list admits but Fluent Bit refuses at plugin
-// initialisation (http compress "bogus"), it ends, and the verdict carries Fluent
-// Bit's own error line naming the output's alias. The node gives containers
+// rawParameters the checks admit but Fluent Bit refuses at plugin initialisation
+// (http proxy "bogus", which is no URL), it ends, and the verdict carries Fluent Bit's
+// own error line naming the output's alias. The node gives containers
 // containerd 2.x's open-files limits (1024 soft, 524288 hard, or this machine's
 // lower hard limit), and the pod's init container and fbexec start Fluent Bit with
 // the soft limit raised to the hard one.
@@ -41,11 +40,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 	if err := fbrun.CanIsolate(); err != nil {
 		t.Fatal(err)
 	}
-	var limit syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
-		t.Fatal(err)
-	}
-	hard := int(min(limit.Max, 524288))
+	soft, hard := localnode.ContainerdOpenFiles()
 	certs, err := testcerts.New("collector")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +48,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 	bad := func(s *snapshot.Snapshot) {
 		s.ClusterOutputs = append(s.ClusterOutputs, v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "bad-http"},
 			Spec: v1.ClusterLogOutputSpec{OutputSpec: v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{Host: "collector", Port: 80}},
-				RawParameters: []v1.RawParameter{{Key: "compress", Value: "bogus"}}}})
+				RawParameters: []v1.RawParameter{{Key: "proxy", Value: "bogus"}}}})
 		cp := *s.ClusterPipelines[0].DeepCopy()
 		cp.Name = "uses-bad-http"
 		cp.Spec.ClusterOutputRefs = []v1.ResourceName{"bad-http"}
@@ -71,7 +66,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 		// real certificate in it.
 		{name: "a CA file that holds no certificate", want: canary.Refused, message: []string{"error initializing TLS context"}},
 		{name: "rawParameters Fluent Bit refuses", edit: bad, want: canary.Refused,
-			message: []string{"[output:http:lp_", "invalid compress option 'bogus'", "failed to initialize 'http' plugin"}},
+			message: []string{"[output:http:lp_", "could not parse proxy parameter: 'bogus'", "failed to initialize 'http' plugin"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := agent.SampleInputWith(t, tc.edit)
@@ -94,7 +89,7 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 			init = append(init, pod)
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(init...).WithStatusSubresource(&corev1.Pod{}).Build()
 			node, err := localnode.New("canary-test", localnode.Kubelet{Client: c, Binary: bin, Root: t.TempDir(),
-				OpenFiles: 1024, OpenFilesHard: hard}, "127.0.0.1")
+				OpenFiles: soft, OpenFilesHard: hard}, "127.0.0.1")
 			if err != nil {
 				t.Fatal(err)
 			}

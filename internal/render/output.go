@@ -54,12 +54,16 @@ func fillOutputSection(s *fluentbit.Section, env *outputEnv, pl *pipeline, o *ou
 }
 
 // setRaw adds a ClusterLogOutput's rawParameters to its section. resolveOutput left out
-// an output with a refused key already; checking again here keeps one from ever
+// an output with a refused key or value already; checking again here keeps one from ever
 // reaching a file by another path. A key logplane set from the typed fields is refused
 // too, rather than written twice (which Fluent Bit would resolve one way or the other).
 func setRaw(s *fluentbit.Section, plugin string, raw []v1.RawParameter) error {
 	for _, kv := range raw {
-		if why := rawparams.Check(plugin, kv.Key); why != "" {
+		why := rawparams.Check(plugin, kv.Key)
+		if why == "" {
+			why = rawparams.CheckValue(plugin, kv.Key, string(kv.Value))
+		}
+		if why != "" {
 			return fmt.Errorf("rawParameters key %s %s", kv.Key, why)
 		}
 		if slices.ContainsFunc(s.Params, func(p fluentbit.Param) bool { return strings.EqualFold(p.Key, kv.Key) }) {

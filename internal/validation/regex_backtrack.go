@@ -39,12 +39,16 @@ const (
 	// rxExactRange is the widest {n,m} range analysed exactly; wider ones count as
 	// {n,} (their cost grows like that of a repetition without end).
 	rxExactRange = 16
-	// rxMaxPairs bounds the pairs of positions the exponential check visits per loop,
-	// rxMaxSteps the transitions between them, and rxMaxEdges the automaton's
-	// transitions: the checker's own time stays in milliseconds.
-	rxMaxPairs = 1 << 18
-	rxMaxSteps = 1 << 21
-	rxMaxEdges = 1 << 16
+	// rxMaxPairs bounds the pairs of positions the exponential check visits per loop
+	// (a loop of at most 256 positions), rxMaxSteps the transitions between them, and
+	// rxMaxEdges the automaton's transitions, which grow with the square of a run of
+	// optional parts or of the alternatives under a repetition. They keep the slowest
+	// accepted pattern of MaxRegexLength characters under 2 ms (33 ms with 8× the
+	// edges and 4× the pairs), so that an object carrying the most regexes the API
+	// allows (1,024) is checked in about 1.3 s (BenchmarkCheckRegexObject).
+	rxMaxPairs = 1 << 16
+	rxMaxSteps = 1 << 19
+	rxMaxEdges = 1 << 13
 	// rxMaxChain is the longest accepted chain of repetitions (see above).
 	rxMaxChain = 2
 )
@@ -271,6 +275,10 @@ func (a *rxAuto) concat(x, y rxGlushkov) rxGlushkov {
 }
 
 func (a *rxAuto) build(n *rxNode) rxGlushkov {
+	if a.edges > rxMaxEdges {
+		// Refused (rxAnalyse): building further would only cost time.
+		return rxEpsilon()
+	}
 	switch n.op {
 	case rxChars:
 		p := a.pos(n.set)
@@ -278,9 +286,24 @@ func (a *rxAuto) build(n *rxNode) rxGlushkov {
 	case rxCapture, rxGroup, rxAtomic:
 		return a.build(n.sub[0])
 	case rxConcat:
+		// One accumulator, extended in place: folding with concat would copy its
+		// first and last sets once per part, quadratic in a run of optional parts.
 		g := rxEpsilon()
 		for _, c := range n.sub {
-			g = a.concat(g, a.build(c))
+			h := a.build(c)
+			a.link(g.last, h.first)
+			rxScaled(g.first, h.first, g.empty)
+			g.empty = rxMul(g.empty, h.empty)
+			if h.empty == 0 {
+				g.last = h.last
+				continue
+			}
+			if h.empty > 1 {
+				for p, c := range g.last {
+					g.last[p] = rxMul(c, h.empty)
+				}
+			}
+			rxScaled(g.last, h.last, 1)
 		}
 		return g
 	case rxAlternate:
@@ -497,6 +520,13 @@ func (a *rxAuto) ambiguous(c []int) (bool, error) {
 		}
 		return false
 	}
+	// Positions with the same successors (the ends of the alternatives of a loop all
+	// go back to its starts) give the same successor pairs: a pair of successor lists
+	// is expanded once, which keeps a loop over many alternatives from costing the
+	// square of its size once per position.
+	succGroup, succGroups := rxGroups(succ)
+	predGroup, predGroups := rxGroups(pred)
+	expanded := make([]bool, max(succGroups, predGroups)*max(succGroups, predGroups))
 	steps := rxMaxSteps
 	fwd := make([]bool, k*k)
 	queue := make([]int32, 0, k)
@@ -508,6 +538,11 @@ func (a *rxAuto) ambiguous(c []int) (bool, error) {
 		v := queue[0]
 		queue = queue[1:]
 		i, j := v/int32(k), v%int32(k)
+		if g := int(succGroup[i])*succGroups + int(succGroup[j]); expanded[g] {
+			continue
+		} else {
+			expanded[g] = true
+		}
 		for _, i2 := range succ[i] {
 			for _, j2 := range succ[j] {
 				if steps--; steps < 0 {
@@ -526,6 +561,7 @@ func (a *rxAuto) ambiguous(c []int) (bool, error) {
 		}
 	}
 	bwd := make([]bool, k*k)
+	clear(expanded)
 	for i := range int32(k) {
 		bwd[int(i)*k+int(i)] = true
 		queue = append(queue, i*int32(k)+i)
@@ -534,6 +570,11 @@ func (a *rxAuto) ambiguous(c []int) (bool, error) {
 		v := queue[0]
 		queue = queue[1:]
 		i, j := v/int32(k), v%int32(k)
+		if g := int(predGroup[i])*predGroups + int(predGroup[j]); expanded[g] {
+			continue
+		} else {
+			expanded[g] = true
+		}
 		for _, i0 := range pred[i] {
 			for _, j0 := range pred[j] {
 				if steps--; steps < 0 {
@@ -554,6 +595,27 @@ func (a *rxAuto) ambiguous(c []int) (bool, error) {
 	return false, nil
 }
 
+// rxGroups numbers the distinct lists of lists (sorted), so that equal lists get
+// equal numbers, and returns how many distinct lists there are.
+func rxGroups(lists [][]int32) ([]int32, int) {
+	ids := map[string]int32{}
+	out := make([]int32, len(lists))
+	var key []byte
+	for i, l := range lists {
+		key = key[:0]
+		for _, v := range l {
+			key = append(key, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+		}
+		id, ok := ids[string(key)]
+		if !ok {
+			id = int32(len(ids))
+			ids[string(key)] = id
+		}
+		out[i] = id
+	}
+	return out, len(ids)
+}
+
 // chains finds the longest chain of loops where each can take text the next one
 // reads, counting the search for a start position as a loop unless anchor is \A.
 // Two loops A and B (B after A) are linked when some text v can go round A, round B,
@@ -572,13 +634,44 @@ func (a *rxAuto) chains(src string, cyclic [][]int, first map[int]uint8, anchor 
 			member[p] = i
 		}
 	}
+	// Loops repeat alphabets (\w+ … \w+): the intersection of two is computed once
+	// per pair of distinct alphabets, not once per pair of loops.
+	ids := map[string]int{}
+	alphaID := make([]int, k)
+	for i := range alpha {
+		key := fmt.Sprint([]rune(alpha[i]))
+		id, ok := ids[key]
+		if !ok {
+			id = len(ids)
+			ids[key] = id
+		}
+		alphaID[i] = id
+	}
+	type idPair struct{ x, y int }
+	shared := map[idPair]rxSet{}
+	common := func(i, j int) rxSet {
+		key := idPair{alphaID[i], alphaID[j]}
+		set, ok := shared[key]
+		if !ok {
+			set = alpha[i].intersect(alpha[j])
+			shared[key] = set
+		}
+		return set
+	}
 	// reaches reports a path from the sources into component j through positions
 	// that read a character of allowed. A source must read one too: a loop through a
 	// position reads that position's character, and the search enters the pattern by
 	// reading an entry's.
+	//
+	// It runs for pairs of loops, so it costs only what it visits: seen marks a
+	// position with the number of the search that reached it (no clearing between
+	// searches), and the queue is reused.
+	seen := make([]int32, len(a.sets))
+	search := int32(0)
+	queue := make([]int, 0, len(a.sets))
 	reaches := func(sources []int, allowed rxSet, j int) bool {
-		seen := make([]bool, len(a.sets))
-		var queue []int
+		search++
+		queue = queue[:0]
 		for _, s := range sources {
 			if !a.sets[s].intersects(allowed) {
 				continue
@@ -586,20 +679,18 @@ func (a *rxAuto) chains(src string, cyclic [][]int, first map[int]uint8, anchor 
 			if member[s] == j {
 				return true
 			}
-			seen[s] = true
+			seen[s] = search
 			queue = append(queue, s)
 		}
-		for len(queue) > 0 {
-			v := queue[0]
-			queue = queue[1:]
-			for _, w := range a.next[v] {
-				if seen[w] || !a.sets[w].intersects(allowed) {
+		for h := 0; h < len(queue); h++ {
+			for _, w := range a.next[queue[h]] {
+				if seen[w] == search || !a.sets[w].intersects(allowed) {
 					continue
 				}
 				if member[w] == j {
 					return true
 				}
-				seen[w] = true
+				seen[w] = search
 				queue = append(queue, w)
 			}
 		}
@@ -614,18 +705,46 @@ func (a *rxAuto) chains(src string, cyclic [][]int, first map[int]uint8, anchor 
 		entries = append(entries, p)
 	}
 	slices.Sort(entries)
+	// candidates[j] are the loops i before j that a search from i over the positions
+	// reading a character of i's alphabet reaches: a path A→B must read characters of
+	// both alphabets, so a loop not reached this way is not linked to i, and the exact
+	// check below runs only for candidates. One search per loop instead of one per pair
+	// keeps the pass about linear where separators stop the searches (\w+\s\w+…,
+	// [^,]*,[^,]*…), which is the shape of long patterns that are accepted.
+	candidates := make([][]int, k)
+	for i := range k {
+		search++
+		queue = queue[:0]
+		for _, p := range cyclic[i] {
+			seen[p] = search
+			queue = append(queue, p)
+		}
+		for h := 0; h < len(queue); h++ {
+			for _, w := range a.next[queue[h]] {
+				if seen[w] == search || !a.sets[w].intersects(alpha[i]) {
+					continue
+				}
+				seen[w] = search
+				queue = append(queue, w)
+				if m := member[w]; m > i {
+					if n := len(candidates[m]); n == 0 || candidates[m][n-1] != i {
+						candidates[m] = append(candidates[m], i)
+					}
+				}
+			}
+		}
+	}
 	for j := range k {
 		best[j], via[j] = 1, -1
 		if anchor != rxBeginText && (anchor != rxBeginLine || alpha[j].contains('\n')) &&
 			reaches(entries, alpha[j], j) {
 			best[j], via[j] = 2, -2
 		}
-		for i := range j {
-			allowed := alpha[i].intersect(alpha[j])
-			if len(allowed) == 0 || best[i]+1 <= best[j] {
+		for _, i := range candidates[j] {
+			if best[i]+1 <= best[j] {
 				continue
 			}
-			if reaches(cyclic[i], allowed, j) {
+			if allowed := common(i, j); len(allowed) > 0 && reaches(cyclic[i], allowed, j) {
 				best[j], via[j] = best[i]+1, i
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
 	"github.com/logplane/logplane/internal/fluentbit"
+	"github.com/logplane/logplane/internal/rawparams"
 	"github.com/logplane/logplane/internal/snapshot"
 )
 
@@ -50,11 +51,20 @@ func LogOutputSpec(spec *v1.OutputSpec) field.ErrorList { return OutputSpec(spec
 
 // ClusterLogOutputSpec checks what CEL cannot express in a platform destination: the
 // allowedNamespaces selector, which the API server stores unchecked (a CRD schema has
-// no type for selectors). One that does not parse would admit no namespace, silently.
-// rawParameters keys are not checked here: CEL rules generated from internal/rawparams
-// refuse them at admission, and the renderer reports them with a reason of their own
-// (RawParameterRefused).
+// no type for selectors; one that does not parse would admit no namespace, silently),
+// and the values of rawParameters that Fluent Bit refuses at start. rawParameters keys
+// are not checked here: CEL rules generated from internal/rawparams refuse them at
+// admission, and the renderer reports them as RawParameterRefused.
 func ClusterLogOutputSpec(spec *v1.ClusterLogOutputSpec) field.ErrorList {
 	errs := OutputSpec(&spec.OutputSpec)
-	return append(errs, PodSelector(spec.AllowedNamespaces, field.NewPath("spec", "allowedNamespaces"))...)
+	errs = append(errs, PodSelector(spec.AllowedNamespaces, field.NewPath("spec", "allowedNamespaces"))...)
+	if plugin, ok := rawparams.OutputPlugins[string(spec.Type)]; ok {
+		for i, kv := range spec.RawParameters {
+			if why := rawparams.CheckValue(plugin, kv.Key, string(kv.Value)); why != "" {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "rawParameters").Index(i).Child("value"), string(kv.Value),
+					fmt.Sprintf("key %s %s", kv.Key, why)))
+			}
+		}
+	}
+	return errs
 }

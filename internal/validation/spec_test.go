@@ -63,6 +63,15 @@ func TestSpec(t *testing.T) {
 			&v1.ClusterLogOutputSpec{AllowedNamespaces: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: "In"}}}},
 			&v1.ClusterLogOutputSpec{AllowedNamespaces: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: "In", Values: []string{"a"}}}}},
 			"spec.allowedNamespaces.matchExpressions[0].values", "must be specified when `operator` is 'In' or 'NotIn'"},
+		{"cluster output rawParameters value Fluent Bit refuses at start",
+			rawOutput(v1.OutputHTTP, "http_method", "GET"), rawOutput(v1.OutputHTTP, "http_method", "put"),
+			"spec.rawParameters[1].value", "key http_method has a value that Fluent Bit 5.1.1 refuses for the http output plugin when it starts, which would stop the agent on every node: write one of post, put"},
+		{"cluster output rawParameters value, exact case",
+			rawOutput(v1.OutputKinesisStreams, "compression", "GZIP"), rawOutput(v1.OutputKinesisStreams, "compression", "gzip"),
+			"spec.rawParameters[1].value", "write one of gzip, zstd, snappy (lower case)"},
+		{"cluster output rawParameters log_level on any plugin",
+			rawOutput(v1.OutputLoki, "log_level", "verbose"), rawOutput(v1.OutputLoki, "log_level", "warning"),
+			"spec.rawParameters[1].value", "write one of off, error, warn, warning, info, debug, trace"},
 		{"tenant output: CEL expresses every rule", nil, &v1.OutputSpec{Type: v1.OutputStdout, Stdout: &v1.StdoutOutput{}}, "", ""},
 	}
 	for _, tc := range cases {
@@ -129,3 +138,10 @@ func TestText(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// rawOutput is a ClusterLogOutput of type t whose rawParameters set a key nobody checks
+// the value of, then key to value.
+func rawOutput(t v1.OutputType, key, value string) *v1.ClusterLogOutputSpec {
+	return &v1.ClusterLogOutputSpec{OutputSpec: v1.OutputSpec{Type: t},
+		RawParameters: []v1.RawParameter{{Key: "retry_limit_ignored", Value: "anything"}, {Key: key, Value: v1.ConfigString(value)}}}
+}

@@ -24,7 +24,7 @@ import (
 )
 
 // A ClusterLogOutput whose rawParameters the allow-list admits but Fluent Bit refuses
-// at plugin initialisation (http compress "bogus"), used by a new tenant among 50
+// at plugin initialisation (http proxy "bogus": no URL), used by a new tenant among 50
 // healthy ones: the canary refuses it, no configuration written for the agent ever
 // carries it, the offending pipeline is named RejectedByAgent with Fluent Bit's line,
 // the other tenants' records keep arriving with none lost, and the next good change
@@ -114,7 +114,7 @@ spec:
   http: {host: 127.0.0.1, port: $SINK_PORT, path: /cn-bad}
   allowedNamespaces: {matchLabels: {canary-bad: "yes"}}
   rawParameters:
-    - {key: compress, value: bogus}
+    - {key: proxy, value: bogus}
 ---
 apiVersion: logging.logplane.dev/v1alpha1
 kind: LogPipeline
@@ -145,7 +145,7 @@ spec:
 	})
 	t.Logf("offender named after %s, %d canary runs: %s", time.Since(start).Round(100*time.Millisecond),
 		cluster.canaries.Runs(s.name)-runsBefore, named.Message)
-	if named.Status != metav1.ConditionFalse || !strings.Contains(named.Message, "invalid compress option 'bogus'") {
+	if named.Status != metav1.ConditionFalse || !strings.Contains(named.Message, "could not parse proxy parameter: 'bogus'") {
 		t.Errorf("ConfigGenerated = %s %q, want False with Fluent Bit's error line", named.Status, named.Message)
 	}
 	s.eventually(30*time.Second, "the refused output named too", func() (bool, string) {
@@ -154,7 +154,7 @@ spec:
 			return false, err.Error()
 		}
 		c := apimeta.FindStatusCondition(co.Status.Conditions, conditions.TypeConfigGenerated)
-		return c != nil && c.Reason == conditions.ReasonRejectedByAgent && strings.Contains(c.Message, "invalid compress option"), fmt.Sprintf("%+v", c)
+		return c != nil && c.Reason == conditions.ReasonRejectedByAgent && strings.Contains(c.Message, "could not parse proxy parameter"), fmt.Sprintf("%+v", c)
 	})
 	s.expectRoutes(want, 60*time.Second, 0)
 

@@ -435,7 +435,7 @@ func (s *scenario) condition(o *unstructured.Unstructured, t string) *metav1.Con
 func (s *scenario) freshNode(name string) *localnode.Node {
 	s.t.Helper()
 	n, err := localnode.New("node-"+name, localnode.Kubelet{Client: s.node.Client, Binary: s.node.Binary, API: s.node.API,
-		Root: s.t.TempDir()}, s.node.IP)
+		Root: s.t.TempDir(), OpenFiles: s.node.OpenFiles, OpenFilesHard: s.node.OpenFilesHard}, s.node.IP)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -84,7 +84,10 @@ func startCluster(bin string) error {
 	if err != nil {
 		return err
 	}
-	node, err := localnode.New("canary", localnode.Kubelet{Client: env.Client, Binary: bin, API: cluster.api, Root: root}, cluster.api.Address)
+	// Containers get containerd 2.x's open-file limits, which the agent's pods raise.
+	soft, hard := localnode.ContainerdOpenFiles()
+	node, err := localnode.New("canary", localnode.Kubelet{Client: env.Client, Binary: bin, API: cluster.api, Root: root,
+		OpenFiles: soft, OpenFilesHard: hard}, cluster.api.Address)
 	if err != nil {
 		return err
 	}

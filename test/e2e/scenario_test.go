@@ -70,7 +70,10 @@ func newScenarioWithoutAgent(t *testing.T, name string) *scenario {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = fwd.Close() })
-	node, err := localnode.New("node-"+name, localnode.Kubelet{Client: env.Client, Binary: bin, API: api, Root: t.TempDir()}, api.Address)
+	// Containers get containerd 2.x's open-file limits, which the agent's pods raise.
+	soft, hard := localnode.ContainerdOpenFiles()
+	node, err := localnode.New("node-"+name, localnode.Kubelet{Client: env.Client, Binary: bin, API: api, Root: t.TempDir(),
+		OpenFiles: soft, OpenFilesHard: hard}, api.Address)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -311,4 +312,15 @@ func (k *Kubelet) envValue(ctx context.Context, pod *corev1.Pod, e corev1.EnvVar
 		return podField(pod, e.ValueFrom.FieldRef.FieldPath)
 	}
 	return "", fmt.Errorf("unsupported source %s", strings.TrimSpace(e.ValueFrom.String()))
+}
+
+// ContainerdOpenFiles is the RLIMIT_NOFILE containerd 2.x gives containers, 1024
+// soft and 524288 hard, with the hard limit lowered to this machine's where that is
+// lower (raising it takes CAP_SYS_RESOURCE): for Kubelet.OpenFiles and OpenFilesHard.
+func ContainerdOpenFiles() (soft, hard int) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 1024, 1024
+	}
+	return 1024, int(min(l.Max, 524288))
 }
