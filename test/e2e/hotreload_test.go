@@ -89,8 +89,9 @@ spec:
 	}
 	t.Cleanup(func() {
 		pod.Stop()
-		if t.Failed() {
-			t.Logf("reloader log:\n%s\nFluent Bit log:\n%s", pod.Log(agent.ReloaderContainer), pod.Log(render.AgentContainerName))
+		t.Logf("reloader log:\n%s", pod.Log(agent.ReloaderContainer))
+		if t.Failed() || testing.Verbose() {
+			t.Logf("Fluent Bit log:\n%s", pod.Log(render.AgentContainerName))
 		}
 	})
 	s.eventually(60*time.Second, "the agent healthy", s.agentReason(conditions.ReasonAgentReady))
@@ -186,11 +187,17 @@ spec:
 		st := s.reloaderStatus(t)
 		return st.Last != nil && st.Last.RestoredMillis > 0, fmt.Sprintf("%+v", st.Last)
 	})
+	if last := s.reloaderStatus(t).Last; last != nil {
+		t.Logf("refused attempt: verdict %d ms after the reload request, Fluent Bit up on the previous files %d ms after the verdict",
+			last.VerifiedMillis, last.RestoredMillis)
+	}
 	batch()
 	s.expectRoutes(want, 60*time.Second, 0)
 
 	// Not tried again: not after the debounce, and not by a reloader that restarts.
-	refusals := func() int { return strings.Count(pod.Log(agent.ReloaderContainer), "Fluent Bit refused the new configuration") }
+	refusals := func() int {
+		return strings.Count(pod.Log(agent.ReloaderContainer), "Fluent Bit refused the new configuration")
+	}
 	fbRestarts := pod.Restarts(render.AgentContainerName)
 	pod.Process(agent.ReloaderContainer).Kill()
 	s.eventually(30*time.Second, "the reloader restarted", func() (bool, string) {
@@ -206,6 +213,31 @@ spec:
 	if c := s.agentCondition(); c.Reason != conditions.ReasonReloadRefused {
 		t.Errorf("AgentHealthy after the reloader restarted: %+v", c)
 	}
+
+	// A new pod on the node (the node rebooted, or the pod was replaced: a credentials
+	// change rolls HotReload pods too) while the Secret still holds the refused
+	// version: its emptyDir is new, and it must not start Fluent Bit on the refused
+	// files, which fail on this node, but on those that ran here last.
+	firstRestarts, firstRefusals := pod.Restarts(render.AgentContainerName), refusals()
+	pod.Stop()
+	batch()
+	replaced := time.Now()
+	if pod, err = s.node.SuperviseDaemonSet(s.ctx, s.agentDaemonSet()); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(30*time.Second, "the new pod's reloader holding the refused version back", func() (bool, string) {
+		st := s.reloaderStatus(t)
+		return st.Refused == refused.Refused && st.Running == healthy.Running, fmt.Sprintf("%+v", st)
+	})
+	s.eventually(60*time.Second, "ReloadRefused for the new pod", func() (bool, string) {
+		c := s.agentCondition()
+		return c.Reason == conditions.ReasonReloadRefused && strings.Contains(c.Message, refused.Refused), c.Reason + ": " + c.Message
+	})
+	s.expectRoutes(want, 60*time.Second, 0)
+	if r := pod.Restarts(render.AgentContainerName); r != 0 {
+		t.Errorf("Fluent Bit of the new pod restarted %d times", r)
+	}
+	t.Logf("a new pod ran the configuration that ran on the node before, %s after it was created", time.Since(replaced).Round(100*time.Millisecond))
 
 	// The node is fixed and the next change (one more tenant) goes out: Fluent Bit
 	// reloads it, the formerly refused node pipeline included.
@@ -224,6 +256,8 @@ spec:
 		reloaded.Round(100*time.Millisecond), time.Since(changed).Round(100*time.Millisecond), s.node.SecretSync)
 	if st := s.reloaderStatus(t); st.Refused != "" || st.Last == nil || st.Last.Outcome != reloader.Applied {
 		t.Errorf("reloader after the good change: %+v", st)
+	} else {
+		t.Logf("applied attempt: hot_reload_count rose %d ms after the reload request, verified after %d ms", st.Last.ReloadedMillis, st.Last.VerifiedMillis)
 	}
 	addTenant(tenants)
 	batch()
@@ -232,8 +266,8 @@ spec:
 	for _, tl := range got {
 		total += tl.got
 	}
-	t.Logf("%d records delivered to %d tenants across the refused reload, Fluent Bit restarted %d times, %d reload refused",
-		total, len(got), pod.Restarts(render.AgentContainerName), refusals())
+	t.Logf("%d records delivered to %d tenants across the refused reload and the replaced pod; the first pod's Fluent Bit restarted %d times and its reloader refused %d reload, the new pod's Fluent Bit restarted %d times",
+		total, len(got), firstRestarts, firstRefusals, pod.Restarts(render.AgentContainerName))
 }
 
 // waitForPipelines waits until every pipeline among objs is in its agent's
@@ -349,4 +383,3 @@ func (s *scenario) getJSON(t *testing.T, url string, into any) {
 		return true, ""
 	})
 }
-
