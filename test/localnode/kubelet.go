@@ -4,7 +4,10 @@
 // credentials projected from their Secrets, environment variables from Secrets, the
 // service account's token, kubernetes.default.svc — and writes application
 // containers' logs where the container runtime would. The e2e suite and `make run`
-// use it; a control plane comes from test/testenv (WithInClusterAddress).
+// use it; a control plane comes from test/testenv (WithInClusterAddress). A pod of
+// several processes (a HotReload agent: its reloader is a native sidecar) runs under
+// a Supervisor, which restarts containers, probes them and follows Secret changes as
+// the kubelet does.
 package localnode
 
 import (

@@ -43,6 +43,8 @@ type Supervisor struct {
 
 	mu         sync.Mutex
 	containers map[string]*supervised
+	// completed are the init containers that ran to their end.
+	completed  map[string]bool
 	started    metav1.Time
 	readySince metav1.Time
 	ready      bool
@@ -74,7 +76,7 @@ func (n *Node) SuperviseDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Supervisor{Pod: pod, n: n, ds: ds, containers: map[string]*supervised{}, started: metav1.NewTime(time.Now()),
+	s := &Supervisor{Pod: pod, n: n, ds: ds, containers: map[string]*supervised{}, completed: map[string]bool{}, started: metav1.NewTime(time.Now()),
 		dirty: make(chan struct{}, 1)}
 	allCtx, stopAll := context.WithCancel(ctx)
 	mainCtx, stopMain := context.WithCancel(allCtx)
@@ -94,6 +96,9 @@ func (n *Node) SuperviseDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) (*S
 			if err := n.runInit(ctx, pod, c, n.IP); err != nil {
 				return fail(err)
 			}
+			s.mu.Lock()
+			s.completed[c.Name] = true
+			s.mu.Unlock()
 			continue
 		}
 		if err := s.start(allCtx, &s.all, c, true); err != nil {
@@ -444,8 +449,7 @@ func (s *Supervisor) status() (corev1.PodStatus, bool) {
 		case sc != nil:
 			st.InitContainerStatuses = append(st.InitContainerStatuses, sc.status())
 			ready = ready && sc.ready
-		case len(s.containers) > 0:
-			// Ran to its end before the sidecars and containers started.
+		case s.completed[c.Name]:
 			st.InitContainerStatuses = append(st.InitContainerStatuses, corev1.ContainerStatus{Name: c.Name, Image: c.Image, Ready: true,
 				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed", StartedAt: s.started, FinishedAt: s.started}}})
 		default:
