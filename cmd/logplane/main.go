@@ -103,6 +103,7 @@ func runReloader(args []string, stderr io.Writer) int {
 	fs.DurationVar(&opts.Debounce, "debounce", 5*time.Second, "quiet time after the last change before reloading")
 	fs.DurationVar(&opts.Timeout, "timeout", 90*time.Second, "longest a reload, or a start of Fluent Bit, may take")
 	fs.DurationVar(&opts.Settle, "settle", 3*time.Second, "how long Fluent Bit must keep running a new configuration before it counts as applied")
+	fs.StringVar(&opts.StateDir, "state-dir", "", "directory of the node (hostPath) where a refusal and the configuration that ran instead outlive the pod; empty keeps none")
 	process := fs.String("process", "fluent-bit", "name of the Fluent Bit process")
 	statusAddr := fs.String("status-address", ":2021", "address of the status endpoint the operator and the probes read")
 	zapOpts := zap.Options{}

@@ -36,7 +36,7 @@ func daemonSet(in Input, name string, labels map[string]string, o *Objects) *app
 		},
 	}
 	if in.Spec.ConfigReload == v1.ConfigReloadHotReload {
-		addReloader(&ds.Spec.Template.Spec, operatorImage(in), metricsPort(in.Spec))
+		addReloader(&ds.Spec.Template.Spec, operatorImage(in), metricsPort(in.Spec), path.Join(hostPath(in.Spec), in.Name, "reloader"))
 	}
 	return ds
 }
@@ -226,6 +226,8 @@ const (
 	ReloaderPortName = "reloader"
 	// runDir is the reloader's emptyDir; Fluent Bit reads the copy in its etc/.
 	runDir = "/fluent-bit/run"
+	// reloaderStateDir is the reloader's directory on the node.
+	reloaderStateDir = "/var/lib/logplane-reloader"
 )
 
 // addReloader runs `logplane reloader` beside Fluent Bit. Fluent Bit reads its
@@ -239,9 +241,13 @@ const (
 // hand over. It shares the pod's process namespace to see Fluent Bit's process, and
 // its readiness fails while it holds a refused version back, so the operator reads
 // its status (ReloaderPortName) and reports it.
-func addReloader(pod *corev1.PodSpec, image string, port int32) {
+func addReloader(pod *corev1.PodSpec, image string, port int32, statePath string) {
 	pod.ShareProcessNamespace = ptr(true)
-	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		// A refusal outlives the pod on its node: a new pod there must not start
+		// Fluent Bit on the refused files (see reloader.Options.StateDir).
+		corev1.Volume{Name: "reloader-state", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+			Path: statePath, Type: ptr(corev1.HostPathDirectoryOrCreate)}}})
 	fb := &pod.Containers[0]
 	main := path.Join(reloader.ConfigDir(runDir), render.MainFile)
 	fb.Args = []string{"-c", main}
@@ -263,7 +269,7 @@ func addReloader(pod *corev1.PodSpec, image string, port int32) {
 		RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
 		Args: []string{"reloader", "--config-dir=" + configDir, "--run-dir=" + runDir,
 			fmt.Sprintf("--fluent-bit-url=http://127.0.0.1:%d", port), "--main-file=" + render.MainFile,
-			fmt.Sprintf("--status-address=:%d", statusPort), "--process=fluent-bit"},
+			fmt.Sprintf("--status-address=:%d", statusPort), "--process=fluent-bit", "--state-dir=" + reloaderStateDir},
 		Ports: []corev1.ContainerPort{{Name: ReloaderPortName, ContainerPort: statusPort, Protocol: corev1.ProtocolTCP}},
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
@@ -274,6 +280,7 @@ func addReloader(pod *corev1.PodSpec, image string, port int32) {
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "config", MountPath: configDir, ReadOnly: true},
 			{Name: "run", MountPath: runDir},
+			{Name: "reloader-state", MountPath: reloaderStateDir},
 		},
 		SecurityContext: sc,
 	})

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,12 @@ type Options struct {
 	Settle time.Duration
 	// Poll is how often Fluent Bit is looked at while a verdict is pending.
 	Poll time.Duration
+	// StateDir is a directory of the node that outlives the pod (a hostPath); "" keeps
+	// nothing there. While a version is held back, the refusal and the files Fluent
+	// Bit runs instead are kept in it, so that a new pod on the node (after a reboot,
+	// an eviction, a rollout for new credentials) starts Fluent Bit on those files,
+	// not on the refused ones, which fail on this node the same way at start.
+	StateDir string
 }
 
 // Outcome is how an attempt to apply a configuration ended.
@@ -180,10 +187,30 @@ func (r *Reloader) init() error {
 		if err != nil {
 			return err
 		}
+		if ran, saved, ok := r.heldOnNode(files.Version()); ok {
+			// A new pod on a node that refused this version: what ran here instead.
+			if err := r.stage.install(ran); err != nil {
+				return err
+			}
+			r.setStaged(ran.Version())
+			at := time.Time{}
+			if saved.AttemptedAt != nil {
+				at = *saved.AttemptedAt
+			}
+			msg := saved.Message
+			if !strings.HasPrefix(msg, refusedBeforePrefix) {
+				msg = refusedBeforePrefix + msg
+			}
+			r.setRefused(saved.Refused, saved.Reason, msg, at)
+			r.log.Info("this node refused the mounted configuration before; staged the one that ran here instead",
+				"refused", saved.Refused, "version", ran.Version())
+			return nil
+		}
 		if err := r.stage.install(files); err != nil {
 			return err
 		}
 		r.setStaged(files.Version())
+		r.forgetOnNode()
 		r.log.Info("configuration staged", "version", files.Version())
 		return nil
 	}
@@ -443,6 +470,79 @@ func (r *Reloader) setRefused(v, reason, msg string, at time.Time) {
 	if err := os.WriteFile(r.statePath(), b, 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
 		r.log.Error(err, "failed to save the reloader's state")
 	}
+	if v == "" {
+		r.forgetOnNode()
+		return
+	}
+	if err := r.keepOnNode(b); err != nil {
+		r.log.Error(err, "failed to keep the refusal on the node; a new pod here would start on the refused configuration")
+	}
+}
+
+// refusedBeforePrefix marks a refusal a new pod found on its node: Fluent Bit's own
+// error was in the termination message of the earlier pod, not of this one.
+const refusedBeforePrefix = "refused on this node by an earlier agent pod: "
+
+// The node's copy (Options.StateDir): ran/ holds the files Fluent Bit runs while a
+// version is held back, refused.json the refusal. The files go first and the refusal
+// last, and the refusal goes first when it is over, so a refusal on the node always
+// has its files.
+func (r *Reloader) nodeRan() stage          { return stage{dir: filepath.Join(r.opts.StateDir, "ran")} }
+func (r *Reloader) nodeRefusalPath() string { return filepath.Join(r.opts.StateDir, "refused.json") }
+
+// keepOnNode saves the refusal (state, as JSON) and the files etc/ holds now, the
+// restored ones.
+func (r *Reloader) keepOnNode(state []byte) error {
+	if r.opts.StateDir == "" {
+		return nil
+	}
+	files, err := readFiles(r.stage.etc())
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.nodeRan().dir, 0o700); err != nil {
+		return err
+	}
+	if err := r.nodeRan().install(files); err != nil {
+		return err
+	}
+	if err := r.nodeRan().commit(); err != nil {
+		return err
+	}
+	tmp := r.nodeRefusalPath() + ".tmp"
+	if err := os.WriteFile(tmp, state, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, r.nodeRefusalPath())
+}
+
+// forgetOnNode drops the node's refusal: nothing is held back any more.
+func (r *Reloader) forgetOnNode() {
+	if r.opts.StateDir == "" {
+		return
+	}
+	if err := os.Remove(r.nodeRefusalPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		r.log.Error(err, "failed to clear the refusal kept on the node")
+	}
+}
+
+// heldOnNode returns what ran on this node instead of version v, when the node
+// refused v.
+func (r *Reloader) heldOnNode(v string) (Files, Status, bool) {
+	if r.opts.StateDir == "" {
+		return nil, Status{}, false
+	}
+	var saved Status
+	b, err := os.ReadFile(r.nodeRefusalPath())
+	if err != nil || json.Unmarshal(b, &saved) != nil || saved.Refused != v {
+		return nil, Status{}, false
+	}
+	ran, err := readFiles(r.nodeRan().etc())
+	if err != nil {
+		r.log.Error(err, "the node refused the mounted configuration, but the files that ran instead are unreadable; staging it")
+		return nil, Status{}, false
+	}
+	return ran, saved, true
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

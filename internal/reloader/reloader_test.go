@@ -453,3 +453,70 @@ func TestStoppingBeforeAVerdictRefusesNothing(t *testing.T) {
 		t.Fatal("the previous files are not kept for the next start")
 	}
 }
+
+// A refusal outlives the pod on its node: a new pod (a fresh run directory) whose
+// Secret still holds the refused version starts Fluent Bit on the files that ran on
+// the node instead, holding the refused version back; a Secret with another version
+// is staged as it is, and the node forgets the refusal.
+func TestNewPodOnTheNodeKeepsTheRefusal(t *testing.T) {
+	src, state := t.TempDir(), t.TempDir()
+	swap(t, src, "good 0")
+	newPod := func() (*Reloader, *fakeFluentBit) {
+		run := t.TempDir()
+		opts := testOptions(src, run)
+		opts.StateDir = state
+		fb := newFake(t, ConfigDir(run))
+		r := New(opts, fb, logr.Discard())
+		r.attempts = make(chan Attempt, 10)
+		runReloader(t, r)
+		waitFor(t, "staged", func() bool { _, staged := r.Status(); return staged })
+		fb.start()
+		return r, fb
+	}
+	r, _ := newPod()
+	swap(t, src, "bad-exit")
+	if a := nextAttempt(t, r); a.Outcome != Refused {
+		t.Fatalf("attempt %+v", a)
+	}
+	refused, _ := r.Status()
+
+	r2, fb2 := newPod()
+	st, _ := r2.Status()
+	if fb2.last() != "good 0" || st.Running != refused.Running || st.Refused != refused.Refused || st.Reason != ReasonExited {
+		t.Fatalf("new pod: Fluent Bit runs %q, status %+v; want good 0 with %s held back", fb2.last(), st, refused.Refused)
+	}
+	if !strings.HasPrefix(st.Message, refusedBeforePrefix) || !strings.HasSuffix(st.Message, refused.Message) {
+		t.Errorf("message %q does not say an earlier pod refused it", st.Message)
+	}
+	if code := ready(t, r2); code != http.StatusServiceUnavailable {
+		t.Errorf("readiness %d while the node holds a version back", code)
+	}
+	noAttempt(t, r2, "the version refused on the node")
+
+	// The next version clears the refusal on the node: a pod after it stages the Secret.
+	swap(t, src, "good 1")
+	if a := nextAttempt(t, r2); a.Outcome != Applied {
+		t.Fatalf("attempt %+v", a)
+	}
+	_, fb3 := newPod()
+	if fb3.last() != "good 1" {
+		t.Fatalf("a pod after the refusal ended runs %q", fb3.last())
+	}
+}
+
+// Without a state directory nothing is kept: a new pod stages the Secret as it is.
+func TestNewPodWithoutStateDirStagesTheSecret(t *testing.T) {
+	r, _, src := harness(t, "good 0")
+	swap(t, src, "bad-halt")
+	if a := nextAttempt(t, r); a.Outcome != Refused {
+		t.Fatalf("attempt %+v", a)
+	}
+	run := t.TempDir()
+	r2 := New(testOptions(src, run), newFake(t, ConfigDir(run)), logr.Discard())
+	if err := r2.init(); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r2.Status(); st.Refused != "" || st.Running != r.status.Refused {
+		t.Fatalf("status %+v; want the Secret's version staged", st)
+	}
+}

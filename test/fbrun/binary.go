@@ -108,48 +108,61 @@ func CanIsolate() error {
 // (cmd/fbexec); without it, FBExec builds one.
 const EnvFBExec = "FBEXEC_BIN"
 
-var fbexecBuild struct {
+// EnvLogplane names the variable that points tests at a built logplane binary
+// (cmd/logplane, the operator image's /logplane); without it, BuildLogplane builds one.
+const EnvLogplane = "LOGPLANE_BIN"
+
+// build is one binary of this module, built once per process.
+type build struct {
 	once sync.Once
 	bin  string
 	err  error
 }
 
+var fbexecBuild, logplaneBuild build
+
 // BuildFBExec returns the fbexec binary the operator image ships at /fbexec:
 // FBEXEC_BIN, or one built from this module once per process (static, like the
 // image's) to one place in the temporary directory. It is renamed into place, so a
 // process of another test run that executes the previous one is not disturbed.
-func BuildFBExec() (string, error) {
-	if bin := os.Getenv(EnvFBExec); bin != "" {
+func BuildFBExec() (string, error) { return fbexecBuild.get(EnvFBExec, "fbexec") }
+
+// BuildLogplane is BuildFBExec for the operator image's entry point, /logplane
+// (whose reloader mode runs beside Fluent Bit in HotReload agent pods).
+func BuildLogplane() (string, error) { return logplaneBuild.get(EnvLogplane, "logplane") }
+
+func (b *build) get(env, cmd string) (string, error) {
+	if bin := os.Getenv(env); bin != "" {
 		return bin, nil
 	}
-	fbexecBuild.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), fmt.Sprintf("logplane-fbexec-%d", os.Getuid()))
+	b.once.Do(func() {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("logplane-%s-%d", cmd, os.Getuid()))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			fbexecBuild.err = err
+			b.err = err
 			return
 		}
 		tmp, err := os.CreateTemp(dir, "build-")
 		if err != nil {
-			fbexecBuild.err = err
+			b.err = err
 			return
 		}
 		tmp.Close()
 		defer os.Remove(tmp.Name())
-		cmd := exec.Command("go", "build", "-trimpath", "-o", tmp.Name(), "github.com/logplane/logplane/cmd/fbexec")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fbexecBuild.err = fmt.Errorf("failed to build cmd/fbexec: %v: %s", err, strings.TrimSpace(string(out)))
+		c := exec.Command("go", "build", "-trimpath", "-o", tmp.Name(), "github.com/logplane/logplane/cmd/"+cmd)
+		c.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := c.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("failed to build cmd/%s: %v: %s", cmd, err, strings.TrimSpace(string(out)))
 			return
 		}
 		// Any user of a pod runs it (the init container is not root).
 		if err := os.Chmod(tmp.Name(), 0o755); err != nil {
-			fbexecBuild.err = err
+			b.err = err
 			return
 		}
-		fbexecBuild.bin = filepath.Join(dir, "fbexec")
-		fbexecBuild.err = os.Rename(tmp.Name(), fbexecBuild.bin)
+		b.bin = filepath.Join(dir, cmd)
+		b.err = os.Rename(tmp.Name(), b.bin)
 	})
-	return fbexecBuild.bin, fbexecBuild.err
+	return b.bin, b.err
 }
 
 // FBExec is BuildFBExec for tests.

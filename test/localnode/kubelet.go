@@ -4,7 +4,10 @@
 // credentials projected from their Secrets, environment variables from Secrets, the
 // service account's token, kubernetes.default.svc — and writes application
 // containers' logs where the container runtime would. The e2e suite and `make run`
-// use it; a control plane comes from test/testenv (WithInClusterAddress).
+// use it; a control plane comes from test/testenv (WithInClusterAddress). A pod of
+// several processes (a HotReload agent: its reloader is a native sidecar) runs under
+// a Supervisor, which restarts containers, probes them and follows Secret changes as
+// the kubelet does.
 package localnode
 
 import (
@@ -15,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +41,10 @@ type Kubelet struct {
 	// image here holds both binaries at their paths: a container runs its command,
 	// or Fluent Bit without one.
 	FBExec string
+	// Logplane is the operator image's entry point, /logplane (the reloader of
+	// HotReload agent pods runs it); empty builds one (fbrun.BuildLogplane) when a
+	// container of that image starts.
+	Logplane string
 	// OpenFiles and OpenFilesHard, when not 0, are the soft and hard RLIMIT_NOFILE
 	// of every container, as a container runtime sets them (containerd 2.x: 1024
 	// and 524288).
@@ -64,6 +72,13 @@ type Kubelet struct {
 	// into one what an application container would. Without it an emptyDir is new
 	// for each container and goes with its process.
 	EmptyDirsOnNode bool
+	// SecretSync, when not 0, keeps Secret and projected volumes on the node
+	// (<Root>/var/lib/kubelet/pods/<uid>/volumes/<kind>/<name>) laid out as the
+	// kubelet's atomic writer does (files link through "..data" to a timestamped
+	// directory) and, for pods a Supervisor runs, swaps "..data" to the Secret's new
+	// content within SecretSync of a change, as the kubelet's volume sync does (every
+	// minute or so on a real node). Without it a container gets the content at its start.
+	SecretSync time.Duration
 }
 
 // EmptyDir is the node directory of a pod's emptyDir volume when EmptyDirsOnNode is set.
@@ -96,6 +111,20 @@ func (k *Kubelet) Container(ctx context.Context, pod *corev1.Pod, c corev1.Conta
 	}
 	for name, ip := range k.Hosts {
 		p.Hosts[name] = ip
+	}
+	// Only a container that runs the entry point needs it (building it takes a while).
+	if operatorImage(c.Image) && (c.Command == nil || c.Command[0] == OperatorEntrypoint) {
+		bin := k.Logplane
+		if bin == "" {
+			var err error
+			if bin, err = fbrun.BuildLogplane(); err != nil {
+				return fbrun.Pod{}, err
+			}
+		}
+		p.Binaries[OperatorEntrypoint] = bin
+		if p.Command == nil {
+			p.Command = []string{OperatorEntrypoint}
+		}
 	}
 	if sc := c.SecurityContext; sc != nil && sc.RunAsUser != nil {
 		p.User = int(*sc.RunAsUser)
@@ -166,6 +195,12 @@ func (k *Kubelet) mount(ctx context.Context, pod *corev1.Pod, v corev1.Volume, m
 		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath, HostDir: dir, ReadOnly: m.ReadOnly})
 	case v.EmptyDir != nil:
 		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath})
+	case k.SecretSync > 0 && (v.Secret != nil || v.Projected != nil):
+		dir, err := k.syncVolume(ctx, pod, v)
+		if err != nil {
+			return err
+		}
+		p.Mounts = append(p.Mounts, fbrun.Mount{Path: m.MountPath, HostDir: dir, ReadOnly: true})
 	case v.Secret != nil:
 		return k.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, m.MountPath, p)
 	case v.Projected != nil:
@@ -189,26 +224,54 @@ func (k *Kubelet) mount(ctx context.Context, pod *corev1.Pod, v corev1.Volume, m
 	return nil
 }
 
+// OperatorEntrypoint is the operator image's entry point (see the Dockerfile): a
+// container of that image without a command runs it with its args.
+const OperatorEntrypoint = "/logplane"
+
+// operatorImage says whether image is the operator's (any tag or registry of
+// .../logplane).
+func operatorImage(image string) bool {
+	repo := image
+	if i := strings.LastIndex(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	}
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return path.Base(repo) == "logplane"
+}
+
 // RunInit runs the pod's init containers in order, each to its end, as the kubelet
 // does before it starts the containers; an init container that fails fails the pod.
 func (k *Kubelet) RunInit(ctx context.Context, pod *corev1.Pod, podIP string) error {
 	for _, c := range pod.Spec.InitContainers {
-		spec, err := k.Container(ctx, pod, c, podIP)
-		if err != nil {
-			return fmt.Errorf("init container %s: %w", c.Name, err)
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			return fmt.Errorf("init container %s is a sidecar (restartPolicy Always): run the pod with Node.SuperviseDaemonSet", c.Name)
 		}
-		proc, err := spec.Start()
-		if err != nil {
-			return fmt.Errorf("init container %s: %w", c.Name, err)
+		if err := k.runInit(ctx, pod, c, podIP); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			proc.Kill()
-			return ctx.Err()
-		case err := <-waitFor(proc):
-			if err != nil {
-				return fmt.Errorf("init container %s failed: %w: %s", c.Name, err, proc.Log())
-			}
+	}
+	return nil
+}
+
+// runInit runs one init container to its end.
+func (k *Kubelet) runInit(ctx context.Context, pod *corev1.Pod, c corev1.Container, podIP string) error {
+	spec, err := k.Container(ctx, pod, c, podIP)
+	if err != nil {
+		return fmt.Errorf("init container %s: %w", c.Name, err)
+	}
+	proc, err := spec.Start()
+	if err != nil {
+		return fmt.Errorf("init container %s: %w", c.Name, err)
+	}
+	select {
+	case <-ctx.Done():
+		proc.Kill()
+		return ctx.Err()
+	case err := <-waitFor(proc):
+		if err != nil {
+			return fmt.Errorf("init container %s failed: %w: %s", c.Name, err, proc.Log())
 		}
 	}
 	return nil

@@ -110,17 +110,9 @@ func (n *Node) run(ctx context.Context, ns, name string, tmpl corev1.PodTemplate
 // start creates the pod, starts its first container and marks it running, and ready
 // too when ready is set.
 func (n *Node) start(ctx context.Context, ns, name string, tmpl corev1.PodTemplateSpec, owner metav1.OwnerReference, ready bool) (*AgentPod, error) {
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: tmpl.Labels,
-		Annotations: tmpl.Annotations, OwnerReferences: []metav1.OwnerReference{owner}}, Spec: *tmpl.Spec.DeepCopy()}
-	pod.Spec.NodeName = n.Name
-	old := &corev1.Pod{}
-	if err := n.Client.Get(ctx, client.ObjectKeyFromObject(pod), old); err == nil {
-		if err := n.Client.Delete(ctx, old, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
-			return nil, err
-		}
-	}
-	if err := n.Client.Create(ctx, pod); err != nil {
-		return nil, fmt.Errorf("failed to create pod %s: %w", name, err)
+	pod, err := n.createPod(ctx, ns, name, tmpl, owner)
+	if err != nil {
+		return nil, err
 	}
 	if err := n.RunInit(ctx, pod, n.IP); err != nil {
 		return nil, err
@@ -138,6 +130,23 @@ func (n *Node) start(ctx context.Context, ns, name string, tmpl corev1.PodTempla
 		return nil, err
 	}
 	return a, nil
+}
+
+// createPod creates the pod of a workload on this node, replacing one of the same name.
+func (n *Node) createPod(ctx context.Context, ns, name string, tmpl corev1.PodTemplateSpec, owner metav1.OwnerReference) (*corev1.Pod, error) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: tmpl.Labels,
+		Annotations: tmpl.Annotations, OwnerReferences: []metav1.OwnerReference{owner}}, Spec: *tmpl.Spec.DeepCopy()}
+	pod.Spec.NodeName = n.Name
+	old := &corev1.Pod{}
+	if err := n.Client.Get(ctx, client.ObjectKeyFromObject(pod), old); err == nil {
+		if err := n.Client.Delete(ctx, old, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	if err := n.Client.Create(ctx, pod); err != nil {
+		return nil, fmt.Errorf("failed to create pod %s: %w", name, err)
+	}
+	return pod, nil
 }
 
 func (a *AgentPod) start() error {
