@@ -137,9 +137,10 @@ const (
 	// index patterns or indices overlap the output's (an index has one policy, and
 	// logplane's would take them over).
 	ReasonRetentionConflict = "RetentionConflict"
-	// ReasonRetentionPrefixNotGranted: a LogOutput writes to S3 under an identity
-	// granted to its namespace, but no grant names a keyPrefix holding the output's key
-	// prefix: a lifecycle rule there could expire what others keep, so none is set.
+	// ReasonRetentionPrefixNotGranted: a LogOutput writes to S3 (or Amazon OpenSearch)
+	// under an identity granted to its namespace, but no grant names a keyPrefix
+	// holding the output's key prefix (an indexPrefix holding its indices): a lifecycle
+	// rule (ISM policy) there could delete what others keep, so none is set.
 	ReasonRetentionPrefixNotGranted = "RetentionPrefixNotGranted"
 	// ReasonRetentionFailed: the destination refused or could not be reached; retried with backoff.
 	ReasonRetentionFailed = "RetentionFailed"
