@@ -68,10 +68,11 @@ type AWSOutputType string
 // GrantedDestination is one AWS destination, or a family of them by name prefix: the
 // log group of a cloudwatchLogs output, the delivery stream of kinesisFirehose, the
 // stream of kinesisStreams, the bucket of s3, the host of opensearch. For s3, keyPrefix
-// narrows it to part of the bucket.
+// narrows it to part of the bucket; for opensearch, indexPrefix to part of the indices.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.namePrefix)",message="set exactly one of name and namePrefix"
 // +kubebuilder:validation:XValidation:rule="!has(self.keyPrefix) || self.type == 's3'",message="keyPrefix applies to s3 destinations only"
+// +kubebuilder:validation:XValidation:rule="!has(self.indexPrefix) || self.type == 'opensearch'",message="indexPrefix applies to opensearch destinations only"
 type GrantedDestination struct {
 	// type of the output.
 	// +required
@@ -103,6 +104,20 @@ type GrantedDestination struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.endsWith('/') && !self.startsWith('/')",message="must be a folder of object keys such as teams/shop/: no leading /, ending in /"
 	KeyPrefix string `json:"keyPrefix,omitempty"`
+
+	// indexPrefix, for opensearch, is the part of the domain's indices the namespaces
+	// get: an output is admitted only when every index it writes starts with it (its
+	// dailyIndexPrefix followed by -, or its index), so shop- admits dailyIndexPrefix
+	// shop and shop-web, and not shopping or audit. It is also what lets logplane set
+	// retention for the namespaces' outputs there: an ISM policy deletes every index of
+	// its pattern, whoever wrote it, so a tenant output under a granted identity gets
+	// one only inside an indexPrefix granted to it (RetentionPrefixNotGranted
+	// otherwise). Without indexPrefix every index may be written, and no retention is set.
+	// +optional
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9][-a-z0-9_.]*-$')",message="must be the start of index names ending in -, such as shop-: lowercase letters, digits, - _ ."
+	IndexPrefix string `json:"indexPrefix,omitempty"`
 }
 
 // +kubebuilder:object:root=true

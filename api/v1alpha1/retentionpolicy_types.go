@@ -37,7 +37,8 @@ type RetentionPolicySpec struct {
 	// prefix without logplane's rule, a log group or indices without retention).
 	// Shortening deletes data, so it is never done without this: the output's state is
 	// ShorteningBlocked, with the current and the requested values. It never lets a
-	// rule cut short data that someone else's S3 lifecycle rule keeps longer (Conflict).
+	// rule cut short data that someone else's S3 lifecycle rule, ISM policy or index
+	// template keeps longer (Conflict).
 	// +optional
 	// +kubebuilder:default=false
 	AllowShortening bool `json:"allowShortening,omitempty"`
@@ -90,8 +91,9 @@ const (
 	RetentionFailed            RetentionState = "Failed"
 	RetentionUnsupported       RetentionState = "Unsupported"
 	RetentionShorteningBlocked RetentionState = "ShorteningBlocked"
-	// RetentionConflict: the setting would cut short data that another rule at the
-	// destination keeps longer (an overlapping S3 lifecycle rule); nothing is written.
+	// RetentionConflict: the setting would cut short data that another setting at the
+	// destination keeps longer (an overlapping S3 lifecycle rule, ISM policy or index
+	// template); nothing is written.
 	RetentionConflict RetentionState = "Conflict"
 )
 

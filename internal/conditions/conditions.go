@@ -130,14 +130,17 @@ const (
 	// ReasonShorteningBlocked: the destination keeps logs longer than the policy asks,
 	// and lowering it (which deletes data) is not allowed by the policy.
 	ReasonShorteningBlocked = "ShorteningBlocked"
-	// ReasonRetentionConflict: an S3 lifecycle rule of someone else (or of another
-	// output) keeps objects under an overlapping key prefix longer; S3 applies the
-	// shortest expiration, so logplane's rule would delete that data early and is not
-	// written.
+	// ReasonRetentionConflict: a setting of someone else (or of another output) keeps
+	// data logplane's would reach longer, so logplane's would delete it early and is
+	// not written: an S3 lifecycle rule under an overlapping key prefix (S3 applies the
+	// shortest expiration), or an ISM policy, index template or index policy whose
+	// index patterns or indices overlap the output's (an index has one policy, and
+	// logplane's would take them over).
 	ReasonRetentionConflict = "RetentionConflict"
-	// ReasonRetentionPrefixNotGranted: a LogOutput writes to S3 under an identity
-	// granted to its namespace, but no grant names a keyPrefix holding the output's key
-	// prefix: a lifecycle rule there could expire what others keep, so none is set.
+	// ReasonRetentionPrefixNotGranted: a LogOutput writes to S3 (or Amazon OpenSearch)
+	// under an identity granted to its namespace, but no grant names a keyPrefix
+	// holding the output's key prefix (an indexPrefix holding its indices): a lifecycle
+	// rule (ISM policy) there could delete what others keep, so none is set.
 	ReasonRetentionPrefixNotGranted = "RetentionPrefixNotGranted"
 	// ReasonRetentionFailed: the destination refused or could not be reached; retried with backoff.
 	ReasonRetentionFailed = "RetentionFailed"

@@ -47,6 +47,10 @@ type Verdict struct {
 	// admitted it ("" when that destination grants the whole bucket): the part of the
 	// bucket the namespace owns, where its retention may be set.
 	KeyPrefix string
+	// IndexPrefix is, for an opensearch output, the indexPrefix of the grant
+	// destination that admitted it ("" when that destination grants every index): the
+	// indices the namespace owns, where its retention may be set.
+	IndexPrefix string
 	// Wants says, when Refused, what the output would use ("role X for s3 bucket
 	// logs"), and Ask what a grant must hold to allow it, in the grant's own YAML.
 	Wants, Ask string
@@ -62,6 +66,8 @@ type Destination struct {
 	Templated bool
 	// KeyPrefix is, for s3, the fixed start of every object key the output writes.
 	KeyPrefix string
+	// IndexPrefix is, for opensearch, the start of every index name the output writes.
+	IndexPrefix string
 }
 
 // nouns name each destination type's Name in messages.
@@ -107,7 +113,7 @@ func AWS(spec *v1.OutputSpec) (*v1.AWSAuth, Destination) {
 		}
 	case v1.OutputOpenSearch:
 		if o := spec.OpenSearch; o != nil && o.AWS != nil {
-			d.Name = string(o.Host)
+			d.Name, d.IndexPrefix = string(o.Host), IndexStart(o.SearchIndex)
 			return o.AWS, d
 		}
 	}
@@ -179,15 +185,19 @@ func (g *Grants) Decide(namespace string, nsLabels labels.Set, spec *v1.OutputSp
 		if !e.selector.Matches(nsLabels) {
 			continue
 		}
-		ok, keyPrefix := covers(e.destinations, dest)
+		ok, prefix := covers(e.destinations, dest)
 		if !ok {
 			otherDestinations = true
 			continue
 		}
-		if keyPrefix != "" {
-			// Part of a bucket granted by name: the namespace's own, where its
-			// retention may be set; no other grant can say more.
-			return Verdict{Use: use, Grant: e.grant, KeyPrefix: keyPrefix}
+		if prefix != "" {
+			// Part of a bucket, or of a domain's indices, granted by name: the
+			// namespace's own, where its retention may be set; no other grant can say more.
+			v := Verdict{Use: use, Grant: e.grant, KeyPrefix: prefix}
+			if dest.Type == v1.OutputOpenSearch {
+				v.KeyPrefix, v.IndexPrefix = "", prefix
+			}
+			return v
 		}
 		if found == nil {
 			found = &Verdict{Use: use, Grant: e.grant}
@@ -200,8 +210,9 @@ func (g *Grants) Decide(namespace string, nsLabels labels.Set, spec *v1.OutputSp
 }
 
 // covers says whether a grant's destinations admit d (none listed admits any), and
-// the keyPrefix of the destination that did, preferring one with a keyPrefix. A
-// destination with keyPrefix admits only an output whose keys all start with it.
+// the keyPrefix (s3) or indexPrefix (opensearch) of the destination that did,
+// preferring one with a prefix. A destination with a prefix admits only an output
+// whose keys, or indices, all start with it.
 func covers(list []v1.GrantedDestination, d Destination) (bool, string) {
 	if len(list) == 0 {
 		return true, ""
@@ -217,12 +228,16 @@ func covers(list []v1.GrantedDestination, d Destination) (bool, string) {
 		if !(g.Name != "" && g.Name == d.Name || g.NamePrefix != "" && strings.HasPrefix(d.Name, g.NamePrefix)) {
 			continue
 		}
-		if g.KeyPrefix == "" {
+		granted, writes := g.KeyPrefix, d.KeyPrefix
+		if d.Type == v1.OutputOpenSearch {
+			granted, writes = g.IndexPrefix, d.IndexPrefix
+		}
+		if granted == "" {
 			ok = true
 			continue
 		}
-		if strings.HasPrefix(d.KeyPrefix, g.KeyPrefix) {
-			return true, g.KeyPrefix
+		if strings.HasPrefix(writes, granted) {
+			return true, granted
 		}
 	}
 	return ok, ""
@@ -259,7 +274,15 @@ func refused(namespace, role string, d Destination, otherDestinations bool) Verd
 
 // keyPrefixAsk is the keyPrefix to ask for with an s3 destination: the folder the
 // output's fixed key start lies in; none when it lies in no folder (the whole bucket).
+// With an opensearch destination it is the indexPrefix: the output's index names up to
+// their last -.
 func keyPrefixAsk(d Destination) string {
+	if d.Type == v1.OutputOpenSearch {
+		if i := strings.LastIndex(d.IndexPrefix, "-"); i >= 1 {
+			return fmt.Sprintf(", indexPrefix: %q", d.IndexPrefix[:i+1])
+		}
+		return ""
+	}
 	i := strings.LastIndex(d.KeyPrefix, "/")
 	if d.Type != v1.OutputS3 || i < 1 {
 		return ""
@@ -284,4 +307,13 @@ func S3KeyPrefix(keyFormat v1.ConfigString) string {
 		k = k[:i]
 	}
 	return k
+}
+
+// IndexStart is the start of every index name a search output writes: its daily
+// indices' prefix with the - before the date, or its fixed index.
+func IndexStart(idx v1.SearchIndex) string {
+	if idx.DailyIndexPrefix != "" {
+		return idx.DailyIndexPrefix + "-"
+	}
+	return idx.Index
 }

@@ -56,6 +56,16 @@ func TestDecide(t *testing.T) {
 		spec.S3.KeyFormat = v1.ConfigString(keyFormat)
 		return spec
 	}
+	indexed := func(name, prefix string) v1.IdentityGrant {
+		return newGrant(name, shopOnly, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole,
+			Destinations: []v1.GrantedDestination{{Type: v1.AWSOutputType(v1.OutputOpenSearch), Name: "search.shared", IndexPrefix: prefix}}}}})
+	}
+	shopIndices := indexed("shop-indices", "shop-")
+	wholeDomain := indexed("shop-whole-domain", "")
+	search := func(idx v1.SearchIndex) *v1.OutputSpec {
+		return &v1.OutputSpec{Type: v1.OutputOpenSearch, OpenSearch: &v1.OpenSearchOutput{Host: "search.shared",
+			AWS: &v1.AWSAuth{Region: "eu-west-1", RoleArn: shopRole}, SearchIndex: idx}}
+	}
 	emptySelector := newGrant("everyone?", nil, v1.IdentityGrantSpec{Roles: []v1.RoleGrant{{RoleArn: shopRole}}, AgentIdentity: &v1.AgentIdentityGrant{}})
 
 	cases := []struct {
@@ -67,8 +77,9 @@ func TestDecide(t *testing.T) {
 		wantGrant string
 		wantWants string
 		wantAsk   string
-		// wantKeyPrefix is the granted part of an s3 bucket.
-		wantKeyPrefix string
+		// wantKeyPrefix is the granted part of an s3 bucket; wantIndexPrefix of a
+		// domain's indices.
+		wantKeyPrefix, wantIndexPrefix string
 	}{
 		{name: "not AWS", ns: shop, spec: &v1.OutputSpec{Type: v1.OutputHTTP, HTTP: &v1.HTTPOutput{}}, want: NotAWS},
 		{name: "opensearch without aws signs nothing", ns: shop,
@@ -131,13 +142,28 @@ func TestDecide(t *testing.T) {
 			spec: withKeys("shared-logs", "/a$TAG"), want: GrantedRole, wantGrant: "shop-whole-bucket"},
 		{name: "a keyPrefix grant is preferred to a whole-bucket one", grants: []v1.IdentityGrant{wholeShared, shopFolder}, ns: shop,
 			spec: withKeys("shared-logs", "/teams/shop/$TAG"), want: GrantedRole, wantGrant: "shop-folder", wantKeyPrefix: "teams/shop/"},
+		{name: "daily indices inside the granted indexPrefix", grants: []v1.IdentityGrant{shopIndices}, ns: shop,
+			spec: search(v1.SearchIndex{DailyIndexPrefix: "shop-web"}), want: GrantedRole, wantGrant: "shop-indices", wantIndexPrefix: "shop-"},
+		{name: "the granted prefix itself", grants: []v1.IdentityGrant{shopIndices}, ns: shop,
+			spec: search(v1.SearchIndex{DailyIndexPrefix: "shop"}), want: GrantedRole, wantGrant: "shop-indices", wantIndexPrefix: "shop-"},
+		{name: "a fixed index inside the granted indexPrefix", grants: []v1.IdentityGrant{shopIndices}, ns: shop,
+			spec: search(v1.SearchIndex{Index: "shop-all"}), want: GrantedRole, wantGrant: "shop-indices", wantIndexPrefix: "shop-"},
+		// Issue 19 item 4: the platform's audit-* indices on a shared domain.
+		{name: "the platform's indices outside the granted indexPrefix", grants: []v1.IdentityGrant{shopIndices}, ns: shop,
+			spec: search(v1.SearchIndex{DailyIndexPrefix: "audit"}), want: Refused,
+			wantWants: `role ` + shopRole + ` for opensearch host "search.shared" (namespace shop has it for other destinations only)`,
+			wantAsk:   `roles: [{roleArn: ` + shopRole + `, destinations: [{type: opensearch, name: "search.shared", indexPrefix: "audit-"}]}]`},
+		{name: "indices that only share letters", grants: []v1.IdentityGrant{shopIndices}, ns: shop,
+			spec: search(v1.SearchIndex{DailyIndexPrefix: "shopping"}), want: Refused},
+		{name: "a whole-domain grant admits any index, with no indexPrefix", grants: []v1.IdentityGrant{wholeDomain}, ns: shop,
+			spec: search(v1.SearchIndex{DailyIndexPrefix: "audit"}), want: GrantedRole, wantGrant: "shop-whole-domain"},
 		{name: "the first grant that covers wins", grants: []v1.IdentityGrant{roleForBucket, roleAnywhere}, ns: shop,
 			spec: s3("platform-audit", shopRole, false), want: GrantedRole, wantGrant: "shop-any"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Compile(tc.grants).Decide("shop", tc.ns, tc.spec)
-			if v.Use != tc.want || v.Grant != tc.wantGrant || v.KeyPrefix != tc.wantKeyPrefix {
+			if v.Use != tc.want || v.Grant != tc.wantGrant || v.KeyPrefix != tc.wantKeyPrefix || v.IndexPrefix != tc.wantIndexPrefix {
 				t.Fatalf("got %+v, want use %d by grant %q", v, tc.want, tc.wantGrant)
 			}
 			if tc.wantWants != "" && v.Wants != tc.wantWants {

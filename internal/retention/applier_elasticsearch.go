@@ -16,6 +16,10 @@ type elasticsearch struct {
 	target  Target
 	name    string
 	pattern string
+	// Current's read of the others' settings, for Conflict.
+	settings []SearchSetting
+	governed map[string]string
+	keeps    map[string]Days
 }
 
 func newElasticsearch(ctx context.Context, t Target, secret SecretValue) (Applier, error) {
@@ -110,7 +114,45 @@ func (e *elasticsearch) Current(ctx context.Context) (Observed, error) {
 		}
 		obs.Stale = !attached
 	}
-	return obs, nil
+	return obs, e.readOthers(ctx)
+}
+
+// readOthers reads every ILM policy and index template of the cluster and the ILM
+// policy of every existing index of the output's pattern, for Conflict.
+func (e *elasticsearch) readOthers(ctx context.Context) error {
+	body, err := e.rest.do(ctx, "GET", "/_ilm/policy", nil, false)
+	if err != nil {
+		return callError("read the ILM policies", err)
+	}
+	if e.keeps, err = ILMPolicies(body); err != nil {
+		return err
+	}
+	if body, err = e.rest.do(ctx, "GET", "/_index_template", nil, false); err != nil {
+		return callError("read the index templates", err)
+	}
+	if e.settings, err = IndexTemplates(body, e.keeps); err != nil {
+		return err
+	}
+	body, err = e.rest.do(ctx, "GET", "/"+url.PathEscape(e.pattern)+"/_settings/index.lifecycle.name?allow_no_indices=true&expand_wildcards=open&flat_settings=true", nil, true)
+	if err != nil {
+		return callError(fmt.Sprintf("read the ILM policies of the indices %s", e.pattern), err)
+	}
+	e.governed = nil
+	if body != nil {
+		if e.governed, err = IndexLifecycles(body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Conflict names the settings of others, read by Current, that logplane's template
+// and policy for days would cut short.
+func (e *elasticsearch) Conflict(days Days) string {
+	if c := SearchConflicts("index template", e.name, e.pattern, days, e.settings, e.governed, e.keeps); len(c) > 0 {
+		return SearchConflictMessage("index template", e.name, e.pattern, days, c)
+	}
+	return ""
 }
 
 // Apply writes the policy, then the template that names it on new indices, then the

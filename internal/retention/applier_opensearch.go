@@ -22,6 +22,10 @@ type openSearch struct {
 	// Current's read, for a conditional update (if_seq_no/if_primary_term).
 	exists           bool
 	seqNo, primaryTm int64
+	// Current's read of the others' settings, for Conflict.
+	settings []SearchSetting
+	governed map[string]string
+	keeps    map[string]Days
 }
 
 func newOpenSearch(ctx context.Context, t Target, secret SecretValue) (Applier, error) {
@@ -80,7 +84,7 @@ func (o *openSearch) Current(ctx context.Context) (Observed, error) {
 		return Observed{}, callError(fmt.Sprintf("read ISM policy %s", o.id), err)
 	}
 	if body == nil {
-		return Observed{Days: Forever, Stale: true}, nil
+		return Observed{Days: Forever, Stale: true}, o.readOthers(ctx)
 	}
 	var meta struct {
 		SeqNo       int64 `json:"_seq_no"`
@@ -90,7 +94,68 @@ func (o *openSearch) Current(ctx context.Context) (Observed, error) {
 		return Observed{}, fmt.Errorf("failed to read ISM policy %s: %w", o.id, errNotPolicy)
 	}
 	o.exists, o.seqNo, o.primaryTm = true, meta.SeqNo, meta.PrimaryTerm
-	return ISMCurrent(body, o.pattern)
+	obs, err := ISMCurrent(body, o.pattern)
+	if err != nil {
+		return Observed{}, err
+	}
+	return obs, o.readOthers(ctx)
+}
+
+// ismPageSize is the number of policies asked for per page; a cluster's policies are
+// few, so one page is the rule and ten thousand (the search window) the limit.
+const ismPageSize = 1000
+
+// readOthers reads every ISM policy of the cluster and the policy of every existing
+// index of the output's pattern, for Conflict. What cannot be read whole fails the
+// attempt: a conflict that was not looked for must not read as none.
+func (o *openSearch) readOthers(ctx context.Context) error {
+	o.settings, o.keeps = nil, map[string]Days{}
+	for from := 0; ; from += ismPageSize {
+		if from >= 10*ismPageSize {
+			return fmt.Errorf("failed to read the ISM policies: there are more than %d", from)
+		}
+		q := url.Values{"size": {strconv.Itoa(ismPageSize)}, "from": {strconv.Itoa(from)}}
+		body, err := o.rest.do(ctx, "GET", "/_plugins/_ism/policies?"+q.Encode(), nil, false)
+		if err != nil {
+			return callError("read the ISM policies", err)
+		}
+		page, total, err := ISMPolicies(body)
+		if err != nil {
+			return err
+		}
+		o.settings = append(o.settings, page...)
+		if len(page) < ismPageSize || len(o.settings) >= total {
+			break
+		}
+	}
+	for _, s := range o.settings {
+		o.keeps[s.ID] = s.Keeps
+	}
+	body, err := o.rest.do(ctx, "GET", "/_plugins/_ism/explain/"+url.PathEscape(o.pattern), nil, true)
+	if err != nil {
+		return callError(fmt.Sprintf("read the ISM policies of the indices %s", o.pattern), err)
+	}
+	o.governed = nil
+	if body != nil {
+		governed, whole, err := ISMExplain(body)
+		if err != nil {
+			return err
+		}
+		if !whole {
+			return fmt.Errorf("failed to read the ISM policies of the indices %s: the answer does not hold every managed index", o.pattern)
+		}
+		o.governed = governed
+	}
+	return nil
+}
+
+// Conflict names the settings of others, read by Current, that logplane's policy for
+// days would cut short.
+func (o *openSearch) Conflict(days Days) string {
+	if c := SearchConflicts("ISM policy", o.id, o.pattern, days, o.settings, o.governed, o.keeps); len(c) > 0 {
+		return SearchConflictMessage("ISM policy", o.id, o.pattern, days, c)
+	}
+	return ""
 }
 
 // Apply writes the policy (conditionally on the version Current read, so a concurrent

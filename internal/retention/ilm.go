@@ -65,19 +65,28 @@ func IndexTemplate(t Target, pattern, policy string) ([]byte, error) {
 	}, "", "  ")
 }
 
+// ilmPolicies is the answer of GET _ilm/policy[/<name>]: policies by name.
+type ilmPolicies map[string]struct {
+	Policy struct {
+		Phases map[string]struct {
+			MinAge  string         `json:"min_age"`
+			Actions map[string]any `json:"actions"`
+		} `json:"phases"`
+	} `json:"policy"`
+}
+
 // ILMCurrent reads GET _ilm/policy/<name>: the age at which the policy deletes indices.
 func ILMCurrent(body []byte, name string) (Days, error) {
-	var got map[string]struct {
-		Policy struct {
-			Phases map[string]struct {
-				MinAge  string         `json:"min_age"`
-				Actions map[string]any `json:"actions"`
-			} `json:"phases"`
-		} `json:"policy"`
-	}
+	var got ilmPolicies
 	if err := json.Unmarshal(body, &got); err != nil {
 		return 0, fmt.Errorf("failed to read the ILM policy: %w", errNotPolicy)
 	}
+	return got.keeps(name)
+}
+
+// keeps is how long the policy name keeps an index: its delete phase's min_age;
+// Forever without a delete phase (or without the policy).
+func (got ilmPolicies) keeps(name string) (Days, error) {
 	p, ok := got[name]
 	if !ok {
 		return Forever, nil

@@ -105,6 +105,9 @@ func IndexPattern(idx v1.SearchIndex) string {
 // Outputs with keys of their own answer for themselves, and the platform's outputs use
 // the platform's identity: neither comes here.
 func GrantedScope(spec *v1.OutputSpec, v identity.Verdict) string {
+	if spec.Type == v1.OutputOpenSearch {
+		return grantedIndices(spec, v)
+	}
 	if spec.Type != v1.OutputS3 || spec.S3 == nil || (v.Use != identity.GrantedRole && v.Use != identity.GrantedAgent) {
 		return ""
 	}
@@ -119,4 +122,21 @@ func GrantedScope(spec *v1.OutputSpec, v identity.Verdict) string {
 	return fmt.Sprintf("IdentityGrant %s lets the namespace write to bucket %s but names no keyPrefix that holds the key prefix %q, "+
 		"and a lifecycle rule would expire every object under it, whoever wrote it; ask the platform team for %s, or set aws.credentials of your own",
 		v.Grant, spec.S3.Bucket, prefix, ask)
+}
+
+// grantedIndices is GrantedScope for OpenSearch: an ISM policy deletes every index of
+// its pattern, whoever wrote it, so under a granted identity only indices the platform
+// named as the namespace's (the grant's indexPrefix) may have one.
+func grantedIndices(spec *v1.OutputSpec, v identity.Verdict) string {
+	if spec.OpenSearch == nil || (v.Use != identity.GrantedRole && v.Use != identity.GrantedAgent) {
+		return ""
+	}
+	start := identity.IndexStart(spec.OpenSearch.SearchIndex)
+	if v.IndexPrefix != "" && strings.HasPrefix(start, v.IndexPrefix) {
+		return ""
+	}
+	return fmt.Sprintf("IdentityGrant %s lets the namespace write to OpenSearch host %s but names no indexPrefix that holds the indices %s, "+
+		"and an ISM policy would delete every index of that pattern, whoever wrote it; ask the platform team for indexPrefix: %q in that opensearch destination, "+
+		"or set aws.credentials of your own",
+		v.Grant, spec.OpenSearch.Host, IndexPattern(spec.OpenSearch.SearchIndex), start)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
+	"github.com/logplane/logplane/internal/identity"
 )
 
 func TestUnsupported(t *testing.T) {
@@ -86,5 +87,32 @@ func TestOwnedName(t *testing.T) {
 	a, b := long.OwnedName(), other.OwnedName()
 	if len(a) > maxOwnedNameLength || len(b) > maxOwnedNameLength || a == b {
 		t.Errorf("long names must fit 255 characters and stay distinct: %d %d %v", len(a), len(b), a == b)
+	}
+}
+
+// Issue 19 item 4: a tenant output on a shared Amazon OpenSearch domain under a granted
+// identity gets an ISM policy only inside an indexPrefix granted to its namespace.
+func TestGrantedScopeOpenSearch(t *testing.T) {
+	search := func(prefix string) *v1.OutputSpec {
+		return &v1.OutputSpec{Type: v1.OutputOpenSearch, OpenSearch: &v1.OpenSearchOutput{Host: "search.shared",
+			AWS: &v1.AWSAuth{Region: "eu-west-1"}, SearchIndex: v1.SearchIndex{DailyIndexPrefix: prefix}}}
+	}
+	cases := []struct {
+		name   string
+		spec   *v1.OutputSpec
+		v      identity.Verdict
+		refuse string
+	}{
+		{"inside the granted indices", search("shop-web"), identity.Verdict{Use: identity.GrantedRole, Grant: "g", IndexPrefix: "shop-"}, ""},
+		{"a whole-domain grant sets no policy", search("audit"), identity.Verdict{Use: identity.GrantedAgent, Grant: "g"},
+			`IdentityGrant g lets the namespace write to OpenSearch host search.shared but names no indexPrefix that holds the indices audit-*`},
+		{"the ask is the output's own start", search("shop"), identity.Verdict{Use: identity.GrantedRole, Grant: "g"}, `indexPrefix: "shop-"`},
+		{"own keys answer for themselves", search("audit"), identity.Verdict{Use: identity.Own}, ""},
+	}
+	for _, c := range cases {
+		got := GrantedScope(c.spec, c.v)
+		if c.refuse == "" && got != "" || c.refuse != "" && !strings.Contains(got, c.refuse) {
+			t.Errorf("%s: GrantedScope = %q, want %q", c.name, got, c.refuse)
+		}
 	}
 }

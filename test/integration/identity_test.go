@@ -243,6 +243,9 @@ func TestIdentityGrantValidation(t *testing.T) {
 		{selector + "agentIdentity: {destinations: [{type: cloudwatchLogs, name: g, keyPrefix: teams/shop/}]}", "keyPrefix applies to s3 destinations only"},
 		{selector + "agentIdentity: {destinations: [{type: s3, name: b, keyPrefix: teams/shop}]}", "must be a folder of object keys"},
 		{selector + "agentIdentity: {destinations: [{type: s3, name: b, keyPrefix: /teams/shop/}]}", "must be a folder of object keys"},
+		{selector + "agentIdentity: {destinations: [{type: s3, name: b, indexPrefix: shop-}]}", "indexPrefix applies to opensearch destinations only"},
+		{selector + "agentIdentity: {destinations: [{type: opensearch, name: h, indexPrefix: shop}]}", "must be the start of index names ending in -"},
+		{selector + "agentIdentity: {destinations: [{type: opensearch, name: h, indexPrefix: Shop-}]}", "must be the start of index names ending in -"},
 		{selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r}, {roleArn: arn:aws:iam::123456789012:role/r}]", "duplicate entries"},
 	} {
 		err := applyYAML(t, grant(tc.spec))
@@ -254,6 +257,7 @@ func TestIdentityGrantValidation(t *testing.T) {
 		selector + "agentIdentity: {}",
 		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: cloudwatchLogs, namePrefix: /shop/}, {type: s3, name: shop-logs}]}]",
 		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: s3, name: shared-logs, keyPrefix: teams/shop/}]}]",
+		selector + "roles: [{roleArn: arn:aws:iam::123456789012:role/r, destinations: [{type: opensearch, name: search.shared, indexPrefix: shop-}]}]",
 	} {
 		if err := applyYAML(t, grant(spec)); err != nil {
 			t.Errorf("%s: refused: %v", spec, err)

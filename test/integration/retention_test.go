@@ -73,6 +73,8 @@ func (a *appliers) build(ctx context.Context, t retention.Target, secret retenti
 		}
 	case t.Spec.S3 != nil && t.Spec.S3.AWS.Endpoint != nil:
 		endpoint = string(*t.Spec.S3.AWS.Endpoint)
+	case t.Spec.OpenSearch != nil:
+		endpoint = "http://" + net.JoinHostPort(string(t.Spec.OpenSearch.Host), fmt.Sprint(t.Spec.OpenSearch.Port))
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Hostname() == "" || !net.ParseIP(u.Hostname()).IsLoopback() {

@@ -120,6 +120,56 @@ func TestTenantS3RetentionStaysInsideItsGrantedPrefix(t *testing.T) {
 	})
 }
 
+// Issue 19 item 4: on a shared Amazon OpenSearch domain, a tenant's ISM policy stays
+// inside the indices granted to its namespace. The attack: dailyIndexPrefix audit, the
+// platform's indices.
+func TestTenantOpenSearchRetentionStaysInsideItsGrantedIndices(t *testing.T) {
+	const role = "arn:aws:iam::123456789012:role/shop-logs"
+	search := func(name, prefix string) *v1.LogOutput {
+		return logOutput("shop", name, v1.OutputSpec{Type: v1.OutputOpenSearch, RetentionPolicy: "trace", OpenSearch: &v1.OpenSearchOutput{
+			Host: "search.shared", AWS: &v1.AWSAuth{Region: "eu-west-1", RoleArn: role}, SearchIndex: v1.SearchIndex{DailyIndexPrefix: prefix}}})
+	}
+	inside, attack := search("inside", "shop-web"), search("attack", "audit")
+	grant := func(name, indexPrefix string) *v1.IdentityGrant {
+		return &v1.IdentityGrant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IdentityGrantSpec{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
+			Roles: []v1.RoleGrant{{RoleArn: role, Destinations: []v1.GrantedDestination{
+				{Type: v1.AWSOutputType(v1.OutputOpenSearch), Name: "search.shared", IndexPrefix: indexPrefix}}}}}}
+	}
+	shop := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "shop"}}}
+
+	t.Run("an indexPrefix grant", func(t *testing.T) {
+		e := newEnv(t, nil, policy("trace", "30d", true), inside, attack, shop, grant("shop-indices", "shop-"))
+		if _, err := e.reconcile(t, "trace"); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(e.dest.applied, ","); got != "LogOutput shop/inside=30d" {
+			t.Errorf("applied %s; only the output inside shop- may have a policy", got)
+		}
+		c := e.outputCondition(t, attack)
+		if c == nil || c.Reason != conditions.ReasonIdentityNotGranted || !strings.Contains(c.Message, `indexPrefix: "audit-"`) {
+			t.Errorf("attack: %+v", c)
+		}
+	})
+	t.Run("a whole-domain grant sets no policy", func(t *testing.T) {
+		e := newEnv(t, nil, policy("trace", "30d", true), inside.DeepCopy(), attack.DeepCopy(), shop.DeepCopy(), grant("shop-domain", ""))
+		if _, err := e.reconcile(t, "trace"); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.dest.applied) != 0 {
+			t.Errorf("applied %v under a grant that names no indexPrefix", e.dest.applied)
+		}
+		for _, o := range e.policy(t, "trace").Status.Outputs {
+			if o.State != v1.RetentionPending || !strings.Contains(o.Message, "IdentityGrant shop-domain lets the namespace write to OpenSearch host search.shared but names no indexPrefix") {
+				t.Errorf("%s: %+v", o.Output.Name, o)
+			}
+		}
+		if c := e.outputCondition(t, attack); c == nil || c.Reason != conditions.ReasonRetentionPrefixNotGranted {
+			t.Errorf("attack: %+v", c)
+		}
+	})
+}
+
 // Issue 19 item 4: a log group with no retention keeps logs forever; 30 days without
 // allowShortening would delete what is older, and is blocked.
 func TestForeverGroupIsNotShortenedWithoutAllowShortening(t *testing.T) {
