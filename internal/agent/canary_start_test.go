@@ -1,10 +1,12 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +116,8 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 					t.Fatal("no verdict within a minute")
 				}
 			}
-			t.Logf("verdict %v after %s (%d readiness probes): %s", v.Outcome, time.Since(start).Round(time.Millisecond), run.Probes, v.Message)
+			t.Logf("verdict %v after %s (%d readiness probes, %s of CPU): %s", v.Outcome, time.Since(start).Round(time.Millisecond), run.Probes,
+				cpuTime(run.Proc.Pid()), v.Message)
 			if v.Outcome != tc.want {
 				t.Fatalf("verdict = %v %q, want %v; log:\n%s", v.Outcome, v.Message, tc.want, run.Proc.Log())
 			}
@@ -135,4 +138,23 @@ func TestCanaryRunsTheRealFluentBit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cpuTime is the CPU a process has used so far (user and system), for the canary's
+// cost in the test log; "unknown" once it has exited. /proc counts it in USER_HZ
+// ticks, 100 per second on Linux whatever the kernel's own tick rate.
+func cpuTime(pid int) string {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "unknown"
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces:
+	// utime and stime are the 12th and 13th.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 13 {
+		return "unknown"
+	}
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return (time.Duration(utime+stime) * 10 * time.Millisecond).String()
 }
