@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -143,7 +142,7 @@ func TestFluentBitStartsThroughExecWhereItRunsOutOfFiles(t *testing.T) {
 	}
 
 	wrapped := underContainerdLimits(t, hard, fbrun.FBExec(t), "--", fb, "-c", cfg)
-	var wlog syncBuffer
+	var wlog fbrun.Buffer
 	wrapped.Stdout, wrapped.Stderr = &wlog, &wlog
 	if err := wrapped.Start(); err != nil {
 		t.Fatal(err)
@@ -225,22 +224,4 @@ func TestInstall(t *testing.T) {
 	if out, err := exec.Command(bin, "install", filepath.Join(t.TempDir(), "missing", "fbexec")).CombinedOutput(); err == nil {
 		t.Errorf("install into a missing directory succeeded: %s", out)
 	}
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

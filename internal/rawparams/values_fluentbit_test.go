@@ -1,7 +1,6 @@
 package rawparams
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -98,7 +97,7 @@ func start(t *testing.T, bin, plugin, key, value string) (bool, string) {
 		return false, ""
 	}
 	cmd := exec.Command(bin, "-c", cfg)
-	var log syncBuffer
+	var log fbrun.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Error(err)
@@ -123,21 +122,4 @@ func start(t *testing.T, bin, plugin, key, value string) (bool, string) {
 			return true, ""
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

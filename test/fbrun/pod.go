@@ -80,7 +80,7 @@ type Pod struct {
 type Process struct {
 	cmd   *exec.Cmd
 	stage string
-	out   *syncBuffer
+	out   *Buffer
 	done  chan struct{}
 	err   error // set before done closes
 }
@@ -166,7 +166,7 @@ func (p Pod) Start() (*Process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// The pod's environment, and a PATH for the setup's own tools that it drops.
 	cmd.Env = append(slices.Clone(p.Env), "FBRUN_TOOLS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	out := &syncBuffer{}
+	out := &Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(stage)
@@ -378,21 +378,22 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
-type syncBuffer struct {
+// Buffer collects a process's output while a test reads it.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
-var _ io.Writer = (*syncBuffer)(nil)
+var _ io.Writer = (*Buffer)(nil)

@@ -9,9 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/logplane/logplane/test/fbrun"
 )
 
 // JournaldBinary is where Debian installs systemd-journald.
@@ -27,7 +28,7 @@ type Journal struct {
 	sockets string
 	dir     string
 	cmd     *exec.Cmd
-	out     *lockedBuffer
+	out     *fbrun.Buffer
 	done    chan struct{}
 	err     error
 }
@@ -82,7 +83,7 @@ mkdir -p /run/systemd/journald.conf.d
 if [ -f /etc/systemd/journald.conf ]; then mount --bind "$3" /etc/systemd/journald.conf; else cp "$3" /run/systemd/journald.conf.d/; fi
 exec ` + JournaldBinary + "\n"
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "journald", sockets, dir, conf)
-	out := &lockedBuffer{}
+	out := &fbrun.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(stage)
@@ -227,21 +228,4 @@ func (j *Journal) Stop() {
 		_ = j.cmd.Process.Kill()
 		<-j.done
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
