@@ -42,29 +42,9 @@ spec:
   budgets:
     perAgent: {outputSections: 64, workers: 128}
 `, s.name, s.port))
-	tenantObjs := func(ns string) string {
-		return fmt.Sprintf(`
-apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: LogOutput
-metadata: {name: out, namespace: %[1]s}
-spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /%[1]s}}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: LogPipeline
-metadata: {name: logs, namespace: %[1]s}
-spec:
-  agent: $AGENT
-  input: {containers: {}}
-  outputRefs: [out]
-`, ns)
-	}
 	var manifests strings.Builder
 	for i := range tenants {
-		fmt.Fprintf(&manifests, "---%s", tenantObjs(fmt.Sprintf("cn-%02d", i)))
+		manifests.WriteString(httpTenant(fmt.Sprintf("cn-%02d", i)))
 	}
 	runsBefore := cluster.canaries.Runs(s.name)
 	start := time.Now()
@@ -160,7 +140,7 @@ spec:
 
 	// The next good change goes out, as the agent's next rollout.
 	start = time.Now()
-	objs := s.apply(tenantObjs("cn-50"))
+	objs := s.apply(httpTenant("cn-50"))
 	ds = s.waitForConfig(objs)
 	t.Logf("the next good change written %s after it was applied", time.Since(start).Round(100*time.Millisecond))
 	s.restartAgent(ds)

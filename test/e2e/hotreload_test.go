@@ -53,27 +53,7 @@ kind: LogAgent
 metadata: {name: %s}
 spec: {metricsPort: %d, configReload: HotReload}
 `, s.name, s.port))
-	tenant := func(i int) string {
-		return fmt.Sprintf(`
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: hr-%02[1]d}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: LogOutput
-metadata: {name: out, namespace: hr-%02[1]d}
-spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /hr-%02[1]d}}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: LogPipeline
-metadata: {name: logs, namespace: hr-%02[1]d}
-spec:
-  agent: $AGENT
-  input: {containers: {}}
-  outputRefs: [out]
-`, i)
-	}
+	tenant := func(i int) string { return httpTenant(fmt.Sprintf("hr-%02d", i)) }
 	var manifests strings.Builder
 	for i := range tenants {
 		manifests.WriteString(tenant(i))

@@ -34,25 +34,7 @@ func TestRollbackKeepsANodeLocalFailureOffTheNode(t *testing.T) {
 	s := newScenario(t, "rollback")
 	var manifests strings.Builder
 	for i := range tenants {
-		fmt.Fprintf(&manifests, `
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: rb-%02[1]d}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: LogOutput
-metadata: {name: out, namespace: rb-%02[1]d}
-spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /rb-%02[1]d}}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: LogPipeline
-metadata: {name: logs, namespace: rb-%02[1]d}
-spec:
-  agent: $AGENT
-  input: {containers: {}}
-  outputRefs: [out]
-`, i)
+		manifests.WriteString(httpTenant(fmt.Sprintf("rb-%02d", i)))
 	}
 	ds := s.waitForConfig(s.apply(manifests.String()))
 	healthy := ds.Spec.Template.Annotations[agent.AnnotationConfig]

@@ -353,3 +353,28 @@ func (s *scenario) expectAt(dst destination, entryOf func(sink.Record) (entry, b
 	}
 	return got
 }
+
+// httpTenant is one tenant's manifests, a YAML stream that starts with a document
+// separator: namespace ns, a LogOutput to the sink's path /ns, and a LogPipeline of
+// the namespace's containers on the scenario's agent.
+func httpTenant(ns string) string {
+	return fmt.Sprintf(`
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s}
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogOutput
+metadata: {name: out, namespace: %[1]s}
+spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /%[1]s}}
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: LogPipeline
+metadata: {name: logs, namespace: %[1]s}
+spec:
+  agent: $AGENT
+  input: {containers: {}}
+  outputRefs: [out]
+`, ns)
+}
