@@ -62,20 +62,7 @@ spec:
 		apps[ns] = s.app(ns, "app", map[string]string{"app": "app"}, "c")
 	}
 	want := map[string][]entry{}
-	batch := func(from int) {
-		for ns, a := range apps {
-			var lines []string
-			for i := from; i < from+20; i++ {
-				e := entry{Src: ns + "/app/c", Seq: i}
-				want["/"+ns] = append(want["/"+ns], e)
-				lines = append(lines, message(e, nil))
-			}
-			if err := a.Write("c", lines...); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	batch(0)
+	s.writeBatch(apps, want)
 	s.expectRoutes(want, 60*time.Second, 0)
 
 	// The offender, among records still flowing.
@@ -109,7 +96,7 @@ spec:
 		_ = s.k8s.Delete(context.Background(), &v1.LogPipeline{ObjectMeta: metav1.ObjectMeta{Namespace: "cn-bad", Name: "logs"}})
 		_ = s.k8s.Delete(context.Background(), &v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "canary-bad"}})
 	})
-	batch(20)
+	s.writeBatch(apps, want)
 	var named metav1.Condition
 	s.eventually(60*time.Second, "the offender named RejectedByAgent", func() (bool, string) {
 		var lp v1.LogPipeline
@@ -146,7 +133,7 @@ spec:
 	s.restartAgent(ds)
 	apps["cn-50"] = s.app("cn-50", "app", map[string]string{"app": "app"}, "c")
 	want["/cn-50"] = nil
-	batch(40)
+	s.writeBatch(apps, want)
 	got := s.expectRoutes(want, 90*time.Second, 3*time.Second)
 	total := 0
 	for _, tl := range got {

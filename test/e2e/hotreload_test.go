@@ -78,30 +78,15 @@ spec: {metricsPort: %d, configReload: HotReload}
 
 	apps := map[string]*localnode.App{}
 	want := map[string][]entry{}
-	next := map[string]int{}
 	addTenant := func(i int) {
 		ns := fmt.Sprintf("hr-%02d", i)
 		apps[ns] = s.app(ns, "app", map[string]string{"app": "app"}, "c")
 		want["/"+ns] = nil
 	}
-	batch := func() {
-		for ns, a := range apps {
-			var lines []string
-			for range 20 {
-				e := entry{Src: ns + "/app/c", Seq: next[ns]}
-				next[ns]++
-				want["/"+ns] = append(want["/"+ns], e)
-				lines = append(lines, message(e, nil))
-			}
-			if err := a.Write("c", lines...); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	for i := range tenants {
 		addTenant(i)
 	}
-	batch()
+	s.writeBatch(apps, want)
 	s.expectRoutes(want, 60*time.Second, 0)
 	healthy := s.reloaderStatus(t)
 	count0 := s.hotReloadCount(t)
@@ -135,7 +120,7 @@ spec:
 `))
 	t.Logf("the node pipeline passed the canary (%d run) and was written to the Secret", cluster.canaries.Runs(s.name)-runsBefore)
 	// The tenants keep writing while the reloader tries the new files.
-	batch()
+	s.writeBatch(apps, want)
 
 	var refused reloader.Status
 	s.eventually(90*time.Second, "the reloader to refuse the new configuration", func() (bool, string) {
@@ -171,7 +156,7 @@ spec:
 		t.Logf("refused attempt: verdict %d ms after the reload request, Fluent Bit up on the previous files %d ms after the verdict",
 			last.VerifiedMillis, last.RestoredMillis)
 	}
-	batch()
+	s.writeBatch(apps, want)
 	s.expectRoutes(want, 60*time.Second, 0)
 
 	// Not tried again: not after the debounce, and not by a reloader that restarts.
@@ -200,7 +185,7 @@ spec:
 	// files, which fail on this node, but on those that ran here last.
 	firstRestarts, firstRefusals := pod.Restarts(render.AgentContainerName), refusals()
 	pod.Stop()
-	batch()
+	s.writeBatch(apps, want)
 	replaced := time.Now()
 	if pod, err = s.node.SuperviseDaemonSet(s.ctx, s.agentDaemonSet()); err != nil {
 		t.Fatal(err)
@@ -240,7 +225,7 @@ spec:
 		t.Logf("applied attempt: hot_reload_count rose %d ms after the reload request, verified after %d ms", st.Last.ReloadedMillis, st.Last.VerifiedMillis)
 	}
 	addTenant(tenants)
-	batch()
+	s.writeBatch(apps, want)
 	got := s.expectRoutes(want, 60*time.Second, 3*time.Second)
 	total := 0
 	for _, tl := range got {

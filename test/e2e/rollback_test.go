@@ -50,20 +50,7 @@ func TestRollbackKeepsANodeLocalFailureOffTheNode(t *testing.T) {
 		apps[ns] = s.app(ns, "app", map[string]string{"app": "app"}, "c")
 		want["/"+ns] = nil
 	}
-	batch := func(from int) {
-		for ns, a := range apps {
-			var lines []string
-			for i := from; i < from+20; i++ {
-				e := entry{Src: ns + "/app/c", Seq: i}
-				want["/"+ns] = append(want["/"+ns], e)
-				lines = append(lines, message(e, nil))
-			}
-			if err := a.Write("c", lines...); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	batch(0)
+	s.writeBatch(apps, want)
 	s.expectRoutes(want, 60*time.Second, 0)
 
 	// What only this node has: a positions database for the node files that is not
@@ -103,7 +90,7 @@ spec:
 	if err := s.agent.Proc.Stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	batch(20)
+	s.writeBatch(apps, want)
 	a, err := s.node.StartDaemonSet(s.ctx, dsN)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +131,7 @@ spec:
 	// The node runs the healthy configuration again and delivers what was written
 	// meanwhile, none lost.
 	s.startAgent(dsH)
-	batch(40)
+	s.writeBatch(apps, want)
 	got := s.expectRoutes(want, 60*time.Second, 3*time.Second)
 	total := 0
 	for _, tl := range got {

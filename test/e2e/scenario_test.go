@@ -378,3 +378,21 @@ spec:
   outputRefs: [out]
 `, ns)
 }
+
+// writeBatch writes 20 numbered lines to container c of every app (keyed by
+// namespace), numbered on from what want already expects of it, and adds them to want
+// under the path /namespace the tenant's output sends to.
+func (s *scenario) writeBatch(apps map[string]*localnode.App, want map[string][]entry) {
+	s.t.Helper()
+	for ns, a := range apps {
+		var lines []string
+		for range 20 {
+			e := entry{Src: ns + "/app/c", Seq: len(want["/"+ns])}
+			want["/"+ns] = append(want["/"+ns], e)
+			lines = append(lines, message(e, nil))
+		}
+		if err := a.Write("c", lines...); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
