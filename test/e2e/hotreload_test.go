@@ -14,7 +14,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/logplane/logplane/api/v1alpha1"
@@ -233,32 +232,6 @@ spec:
 	}
 	t.Logf("%d records delivered to %d tenants across the refused reload and the replaced pod; the first pod's Fluent Bit restarted %d times and its reloader refused %d reload, the new pod's Fluent Bit restarted %d times",
 		total, len(got), firstRestarts, firstRefusals, pod.Restarts(render.AgentContainerName))
-}
-
-// waitForPipelines waits until every pipeline among objs is in its agent's
-// configuration at its current generation (proven by the canary and written).
-func (s *scenario) waitForPipelines(objs []*unstructured.Unstructured) {
-	s.t.Helper()
-	s.eventually(60*time.Second, "the configuration with every pipeline", func() (bool, string) {
-		for _, o := range objs {
-			if o.GetKind() != "LogPipeline" && o.GetKind() != "ClusterLogPipeline" {
-				continue
-			}
-			got := &unstructured.Unstructured{}
-			got.SetGroupVersionKind(o.GroupVersionKind())
-			if err := s.k8s.Get(s.ctx, client.ObjectKeyFromObject(o), got); err != nil {
-				return false, err.Error()
-			}
-			var st v1.PipelineStatus
-			raw, _ := json.Marshal(got.Object["status"])
-			_ = json.Unmarshal(raw, &st)
-			c := apimeta.FindStatusCondition(st.Conditions, conditions.TypeConfigGenerated)
-			if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != got.GetGeneration() {
-				return false, fmt.Sprintf("%s %s: ConfigGenerated %+v", o.GetKind(), o.GetName(), c)
-			}
-		}
-		return true, ""
-	})
 }
 
 func (s *scenario) agentDaemonSet() *appsv1.DaemonSet {

@@ -108,28 +108,45 @@ func (s *scenario) decode(manifests string) []*unstructured.Unstructured {
 	return objs
 }
 
+// pipelinesConfigured says whether every pipeline among objs is in its agent's
+// configuration at its current generation (proven by the canary and written), or
+// which is not.
+func (s *scenario) pipelinesConfigured(objs []*unstructured.Unstructured) (bool, string) {
+	for _, o := range objs {
+		if o.GetKind() != "LogPipeline" && o.GetKind() != "ClusterLogPipeline" {
+			continue
+		}
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(o.GroupVersionKind())
+		if err := s.k8s.Get(s.ctx, client.ObjectKeyFromObject(o), got); err != nil {
+			return false, err.Error()
+		}
+		var st v1.PipelineStatus
+		raw, _ := json.Marshal(got.Object["status"])
+		_ = json.Unmarshal(raw, &st)
+		c := apimeta.FindStatusCondition(st.Conditions, conditions.TypeConfigGenerated)
+		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != got.GetGeneration() {
+			return false, fmt.Sprintf("%s %s: ConfigGenerated %+v", o.GetKind(), testenv.ObjectKey(o), c)
+		}
+	}
+	return true, ""
+}
+
+// waitForPipelines waits until every pipeline among objs is in its agent's
+// configuration at its current generation.
+func (s *scenario) waitForPipelines(objs []*unstructured.Unstructured) {
+	s.t.Helper()
+	s.eventually(60*time.Second, "the configuration with every pipeline", func() (bool, string) { return s.pipelinesConfigured(objs) })
+}
+
 // waitForConfig waits until every pipeline among objs is in its agent's configuration
 // at its current generation, and returns the agent's DaemonSet as then written.
 func (s *scenario) waitForConfig(objs []*unstructured.Unstructured) *appsv1.DaemonSet {
 	s.t.Helper()
 	var ds *appsv1.DaemonSet
 	s.eventually(60*time.Second, "the configuration with every pipeline", func() (bool, string) {
-		for _, o := range objs {
-			if o.GetKind() != "LogPipeline" && o.GetKind() != "ClusterLogPipeline" {
-				continue
-			}
-			got := &unstructured.Unstructured{}
-			got.SetGroupVersionKind(o.GroupVersionKind())
-			if err := s.k8s.Get(s.ctx, client.ObjectKeyFromObject(o), got); err != nil {
-				return false, err.Error()
-			}
-			var st v1.PipelineStatus
-			raw, _ := json.Marshal(got.Object["status"])
-			_ = json.Unmarshal(raw, &st)
-			c := apimeta.FindStatusCondition(st.Conditions, conditions.TypeConfigGenerated)
-			if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != got.GetGeneration() {
-				return false, fmt.Sprintf("%s %s: ConfigGenerated %+v", o.GetKind(), testenv.ObjectKey(o), c)
-			}
+		if ok, why := s.pipelinesConfigured(objs); !ok {
+			return false, why
 		}
 		la := &v1.LogAgent{}
 		if err := s.k8s.Get(s.ctx, client.ObjectKey{Name: s.name}, la); err != nil {
