@@ -103,20 +103,7 @@ spec: {metricsPort: %d, configReload: HotReload}
 		_ = s.k8s.Delete(s.ctx, &v1.ClusterLogPipeline{ObjectMeta: metav1.ObjectMeta{Name: "hotreload-node"}})
 		_ = s.k8s.Delete(s.ctx, &v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "hotreload-node"}})
 	})
-	s.waitForPipelines(s.apply(`
-apiVersion: logging.logplane.dev/v1alpha1
-kind: ClusterLogOutput
-metadata: {name: hotreload-node}
-spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /node}}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: ClusterLogPipeline
-metadata: {name: hotreload-node}
-spec:
-  agent: $AGENT
-  input: {node: {files: [/var/log/hotreload-node/*.log]}}
-  clusterOutputRefs: [hotreload-node]
-`))
+	s.waitForPipelines(s.apply(nodeFilesPipeline("hotreload-node")))
 	t.Logf("the node pipeline passed the canary (%d run) and was written to the Secret", cluster.canaries.Runs(s.name)-runsBefore)
 	// The tenants keep writing while the reloader tries the new files.
 	s.writeBatch(apps, want)

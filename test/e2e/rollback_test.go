@@ -61,20 +61,7 @@ func TestRollbackKeepsANodeLocalFailureOffTheNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	runsBefore := cluster.canaries.Runs(s.name)
-	dsN := s.waitForConfig(s.apply(`
-apiVersion: logging.logplane.dev/v1alpha1
-kind: ClusterLogOutput
-metadata: {name: rollback-node}
-spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /node}}
----
-apiVersion: logging.logplane.dev/v1alpha1
-kind: ClusterLogPipeline
-metadata: {name: rollback-node}
-spec:
-  agent: $AGENT
-  input: {node: {files: [/var/log/rollback-node/*.log]}}
-  clusterOutputRefs: [rollback-node]
-`))
+	dsN := s.waitForConfig(s.apply(nodeFilesPipeline("rollback-node")))
 	t.Cleanup(func() {
 		_ = s.k8s.Delete(s.ctx, &v1.ClusterLogPipeline{ObjectMeta: metav1.ObjectMeta{Name: "rollback-node"}})
 		_ = s.k8s.Delete(s.ctx, &v1.ClusterLogOutput{ObjectMeta: metav1.ObjectMeta{Name: "rollback-node"}})

@@ -413,3 +413,23 @@ func (s *scenario) writeBatch(apps map[string]*localnode.App, want map[string][]
 		}
 	}
 }
+
+// nodeFilesPipeline is a ClusterLogPipeline and its ClusterLogOutput, both named name,
+// that ship the node's /var/log/<name>/*.log to the sink's /node: the agent tails them
+// with a positions database on the node (hostfiles.db), which the canary cannot see.
+func nodeFilesPipeline(name string) string {
+	return fmt.Sprintf(`
+apiVersion: logging.logplane.dev/v1alpha1
+kind: ClusterLogOutput
+metadata: {name: %[1]s}
+spec: {type: http, http: {host: 127.0.0.1, port: $SINK_PORT, path: /node}}
+---
+apiVersion: logging.logplane.dev/v1alpha1
+kind: ClusterLogPipeline
+metadata: {name: %[1]s}
+spec:
+  agent: $AGENT
+  input: {node: {files: [/var/log/%[1]s/*.log]}}
+  clusterOutputRefs: [%[1]s]
+`, name)
+}
