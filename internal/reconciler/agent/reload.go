@@ -18,7 +18,6 @@ import (
 	"github.com/logplane/logplane/internal/canary"
 	"github.com/logplane/logplane/internal/conditions"
 	"github.com/logplane/logplane/internal/reloader"
-	"github.com/logplane/logplane/internal/render"
 )
 
 // In HotReload mode the reloader in each agent pod restores the previous
@@ -94,10 +93,7 @@ func (r *Reconciler) reloadRefusals(ctx context.Context, pods []corev1.Pod) []re
 		if line := fluentBitError(p, st.AttemptedAt); line != "" {
 			msg = "Fluent Bit: " + line
 		}
-		if len(msg) > maxRefusalMessage {
-			msg = msg[:maxRefusalMessage] + "..."
-		}
-		out = append(out, reloadRefusal{pod: p.Name, node: p.Spec.NodeName, message: fmt.Sprintf("configuration %s refused (%s)", st.Refused, msg)})
+		out = append(out, reloadRefusal{pod: p.Name, node: p.Spec.NodeName, message: fmt.Sprintf("configuration %s refused (%s)", st.Refused, bounded(msg, maxRefusalMessage))})
 	}
 	return out
 }
@@ -117,18 +113,16 @@ func reloaderHoldsBack(p *corev1.Pod) bool {
 // that exit came with the refused attempt (at or after since) and not from an older
 // crash.
 func fluentBitError(p *corev1.Pod, since *time.Time) string {
-	for _, cs := range p.Status.ContainerStatuses {
-		term := cs.LastTerminationState.Terminated
-		if cs.Name != render.AgentContainerName || term == nil {
-			continue
-		}
-		// FinishedAt has whole seconds.
-		if since != nil && term.FinishedAt.Time.Before(since.Truncate(time.Second)) {
-			return ""
-		}
-		return canary.ErrorLine(term.Message)
+	cs := agentContainer(p)
+	if cs == nil || cs.LastTerminationState.Terminated == nil {
+		return ""
 	}
-	return ""
+	term := cs.LastTerminationState.Terminated
+	// FinishedAt has whole seconds.
+	if since != nil && term.FinishedAt.Time.Before(since.Truncate(time.Second)) {
+		return ""
+	}
+	return canary.ErrorLine(term.Message)
 }
 
 // reloadStatusLimit caps what is read from a reloader: its status is a few hundred
